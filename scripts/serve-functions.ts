@@ -1,0 +1,33 @@
+// Local edge runtime: `deno serve --host 127.0.0.1 --port 54321 scripts/serve-functions.ts` serves
+// every function under /functions/v1/<name>, as Supabase's gateway does. Each function module is
+// the same file Supabase deploys (its `default { fetch }`).
+import health from "../functions/health/index.ts";
+
+type EdgeFunction = { fetch(req: Request): Response | Promise<Response> };
+
+const functions: Record<string, EdgeFunction> = {
+  "health": health,
+};
+
+export default {
+  async fetch(req: Request): Promise<Response> {
+    const match = new URL(req.url).pathname.match(/^\/functions\/v1\/([a-z0-9-]+)\/?$/);
+    const fn = match ? functions[match[1]!] : undefined;
+    if (!fn) {
+      return new Response(JSON.stringify({ error: "not_found" }), {
+        status: 404,
+        headers: { "content-type": "application/json" },
+      });
+    }
+    try {
+      return await fn.fetch(req);
+    } catch (error) {
+      // A thrown error must still answer JSON, like Supabase's runtime answers 500.
+      console.error(`function ${match![1]} threw:`, (error as Error).message);
+      return new Response(JSON.stringify({ error: "internal" }), {
+        status: 500,
+        headers: { "content-type": "application/json" },
+      });
+    }
+  },
+};

@@ -1,0 +1,100 @@
+// Real processes for tests (Deno functions, the pg_net dispatcher, the mock provider), started
+// and stopped with explicit readiness: a service is ready when it prints its ready line.
+import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+
+export const ROOT = path.resolve(import.meta.dirname, "../..");
+const BIN = path.join(ROOT, "node_modules/.bin");
+
+export interface Service {
+  proc: ChildProcess;
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startService(
+  name: string,
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  timeoutMs = 60_000,
+): Promise<Service> {
+  const proc = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} not ready after ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (process.env.DAYBREAK_TEST_VERBOSE) process.stderr.write(`[${name}] ${chunk}`);
+      if (ready.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout!.on("data", onData);
+    proc.stderr!.on("data", onData);
+    proc.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code} before it was ready:\n${output}`));
+    });
+  });
+  return {
+    proc,
+    output: () => output,
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export const TEST_CRON_SECRET = "test-cron-secret-0123456789abcdefghijklmnop";
+export const TEST_SERVICE_ROLE_KEY = "test-service-role-key-0123456789abcdefghijkl";
+
+export function databaseUrl(): string {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error("DATABASE_URL is not set: run the suites through scripts/test");
+  return url;
+}
+
+/** The edge functions served by Deno, as scripts/dev serves them. */
+export async function startFunctions(extraEnv: Record<string, string> = {}): Promise<Service & { url: string; port: number }> {
+  const port = Number(extraEnv.PORT ?? (await freePort()));
+  const service = await startService(
+    "functions",
+    path.join(BIN, "deno"),
+    ["serve", "--host", "127.0.0.1", "--port", String(port), "--allow-net", "--allow-env", "--allow-read",
+      "scripts/serve-functions.ts"],
+    {
+      SUPABASE_DB_URL: databaseUrl(),
+      SUPABASE_URL: `http://127.0.0.1:${port}`,
+      CRON_SECRET: TEST_CRON_SECRET,
+      SUPABASE_SERVICE_ROLE_KEY: TEST_SERVICE_ROLE_KEY,
+      DAYBREAK_FUNCTIONS_URL: `http://127.0.0.1:${port}/functions/v1`,
+      NO_COLOR: "1",
+      ...extraEnv,
+    },
+    /Listening on/,
+  );
+  return { ...service, port, url: `http://127.0.0.1:${port}/functions/v1` };
+}
+
+export async function startNetDispatcher(): Promise<Service> {
+  return startService("net-dispatcher", path.join(BIN, "tsx"), ["scripts/lib/net-dispatcher.ts"],
+    { DATABASE_URL: databaseUrl() }, /sending net\.http_request_queue/);
+}
