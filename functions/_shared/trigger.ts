@@ -1,0 +1,141 @@
+// daily-batch-trigger: auth → body → source → window → one SQL call that claims the period and
+// plans it (scheduler.try_mark_daily_run) → answer. Exactly-once lives in that SQL call's unique
+// key; this module only decides whether to ask, and records who asked.
+import { authenticate, type EnvReader } from "./auth.ts";
+import { DEFAULT_SCHEDULE, FUNCTION_NAMES, MAX_BACKFILL_DAYS, MAX_TRIGGER_BODY_BYTES } from "./constants.ts";
+import type { Sql } from "./db.ts";
+import { HttpError, json, newRequestId, readJsonBody } from "./http.ts";
+import { recordInvocationEnd, recordInvocationStart } from "./invocations.ts";
+import { loadSchedule } from "./schedules.ts";
+import { detectTriggerSource, isManualCall } from "./trigger-source.ts";
+import { triggerRequestSchema, zodDetails } from "./trigger-request.ts";
+import { backfillProblem, currentRunKey, isInExecutionWindow } from "./window.ts";
+
+export interface TriggerDeps {
+  sql: Sql;
+  env: EnvReader;
+  now: () => Date;
+}
+
+interface ClaimResult {
+  updated: boolean;
+  previous_key: string | null;
+  new_key: string;
+  run_id?: string;
+  existing_run_id?: string;
+  batch_jobs?: number;
+  tasks?: number;
+}
+
+function invalid(...messages: { path: string[]; message: string }[]): Response {
+  return json(400, { error: "invalid_request", details: messages });
+}
+
+export async function handleTriggerRequest(req: Request, deps: TriggerDeps): Promise<Response> {
+  try {
+    return await handle(req, deps);
+  } catch (error) {
+    const requestId = req.headers.get("x-request-id") ?? newRequestId();
+    console.error(`daily-batch-trigger ${requestId} failed before it could be recorded: ${(error as Error).message}`);
+    return json(500, { error: "internal", request_id: requestId });
+  }
+}
+
+async function handle(req: Request, deps: TriggerDeps): Promise<Response> {
+  if (req.method !== "POST") return json(405, { error: "method_not_allowed", allowed: ["POST"] }, { allow: "POST" });
+
+  const auth = authenticate(req.headers, deps.env);
+  if (!auth.ok) return json(auth.status, { error: auth.error });
+
+  let raw: unknown;
+  try {
+    raw = await readJsonBody(req, MAX_TRIGGER_BODY_BYTES);
+  } catch (error) {
+    if (error instanceof HttpError) return json(error.status, error.body);
+    throw error;
+  }
+  const parsed = triggerRequestSchema.safeParse(raw);
+  if (!parsed.success) return json(400, { error: "invalid_request", details: zodDetails(parsed.error) });
+  const body = parsed.data;
+
+  const manual = isManualCall(req.headers);
+  const triggerSource = detectTriggerSource(req.headers);
+  const force = body.force === true;
+  // x-manual-call labels a call; it grants nothing. Only a manual call may bend the window.
+  if (force && !manual) return invalid({ path: ["force"], message: "force is only accepted on a manual call (x-manual-call: true)" });
+  if (body.run_key !== undefined && !manual) {
+    return invalid({ path: ["run_key"], message: "run_key (backfill) is only accepted on a manual call (x-manual-call: true)" });
+  }
+  if (body.run_key !== undefined && !force) {
+    return invalid({ path: ["run_key"], message: "run_key (backfill) needs force: true, since a past period is outside its window" });
+  }
+
+  const { sql } = deps;
+  const scheduleName = body.schedule ?? DEFAULT_SCHEDULE;
+  const schedule = await loadSchedule(sql, scheduleName);
+  if (!schedule) return invalid({ path: ["schedule"], message: `unknown schedule "${scheduleName}"` });
+
+  const now = deps.now();
+  if (body.run_key !== undefined) {
+    const problem = backfillProblem(schedule, body.run_key, now, MAX_BACKFILL_DAYS);
+    if (problem) return invalid({ path: ["run_key"], message: problem });
+  }
+  const runKey = body.run_key ?? currentRunKey(schedule, now);
+  const inWindow = isInExecutionWindow(schedule, now);
+  const requestId = req.headers.get("x-request-id") ?? newRequestId();
+
+  const invocationId = await recordInvocationStart(sql, {
+    functionName: FUNCTION_NAMES.trigger,
+    triggerSource,
+    authMethod: auth.method,
+    schedule: schedule.name,
+    runKey,
+    forced: force,
+    note: body.note ?? null,
+    headers: req.headers,
+    requestId,
+    details: { in_window: inWindow, manual_test: body.manual_test ?? false, backfill: body.run_key !== undefined },
+  });
+
+  try {
+    if (!schedule.enabled && !force) {
+      await recordInvocationEnd(sql, invocationId, { status: "skipped", reason: "schedule_paused" });
+      return json(200, { status: "skipped", reason: "schedule_paused", schedule: schedule.name, run_key: runKey });
+    }
+    if (!inWindow && !force) {
+      await recordInvocationEnd(sql, invocationId, { status: "skipped", reason: "outside_window" });
+      return json(200, { status: "skipped", reason: "outside_window", schedule: schedule.name, run_key: runKey });
+    }
+
+    // The claim, the plan, the processor kicks and closing this invocation row: one transaction.
+    const [row] = await sql<{ result: ClaimResult }[]>`
+      select scheduler.try_mark_daily_run(${schedule.name}::text, ${runKey}::text, ${triggerSource}::text,
+                                          ${invocationId}::uuid, ${force}::boolean, ${body.note ?? null}::text) as result`;
+    const result = row!.result;
+    if (!result.updated) {
+      return json(200, {
+        status: "skipped",
+        reason: "already_ran",
+        schedule: schedule.name,
+        run_key: runKey,
+        existing_run_id: result.existing_run_id,
+      });
+    }
+    return json(200, {
+      status: "started",
+      run_id: result.run_id,
+      schedule: schedule.name,
+      run_key: runKey,
+      trigger_source: triggerSource,
+      batch_jobs: result.batch_jobs,
+      tasks: result.tasks,
+    });
+  } catch (error) {
+    const message = (error as Error).message;
+    console.error(`daily-batch-trigger ${requestId} failed: ${message}`);
+    await recordInvocationEnd(sql, invocationId, { status: "failed", errorMessage: message }).catch((e) =>
+      console.error(`daily-batch-trigger ${requestId}: could not record the failure: ${(e as Error).message}`)
+    );
+    return json(500, { error: "internal", request_id: requestId });
+  }
+}
