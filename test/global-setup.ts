@@ -1,0 +1,15 @@
+// Runs once before the suites: the migrations' own cron jobs are paused for the test run so the
+// real clock never fires a tick in the middle of a test; tests that need pg_cron schedule their
+// own every-minute jobs. (test/sql/cron-jobs.test.ts checks the jobs exist as migrated.)
+import postgres from "postgres";
+
+export async function setup(): Promise<void> {
+  const url = process.env.DATABASE_URL;
+  if (!url) return; // unit-only runs need no database
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await sql`select cron.alter_job(jobid, active := false) from cron.job where jobname like 'daybreak-%'`;
+  } finally {
+    await sql.end();
+  }
+}
