@@ -1,14 +1,18 @@
 // Local edge runtime: `deno serve --host 127.0.0.1 --port 54321 scripts/serve-functions.ts` serves
 // every function under /functions/v1/<name>, as Supabase's gateway does. Each function module is
 // the same file Supabase deploys (its `default { fetch }`).
+import batchReconciler from "../functions/batch-reconciler/index.ts";
 import dailyBatchTrigger from "../functions/daily-batch-trigger/index.ts";
 import health from "../functions/health/index.ts";
+import robustBatchProcessor from "../functions/robust-batch-processor/index.ts";
 
 type EdgeFunction = { fetch(req: Request): Response | Promise<Response> };
 
 const functions: Record<string, EdgeFunction> = {
   "health": health,
   "daily-batch-trigger": dailyBatchTrigger,
+  "robust-batch-processor": robustBatchProcessor,
+  "batch-reconciler": batchReconciler,
 };
 
 export default {

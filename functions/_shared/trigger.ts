@@ -1,14 +1,15 @@
 // daily-batch-trigger: auth → body → source → window → one SQL call that claims the period and
 // plans it (scheduler.try_mark_daily_run) → answer. Exactly-once lives in that SQL call's unique
 // key; this module only decides whether to ask, and records who asked.
-import { authenticate, type EnvReader } from "./auth.ts";
+import type { EnvReader } from "./auth.ts";
 import { DEFAULT_SCHEDULE, FUNCTION_NAMES, MAX_BACKFILL_DAYS, MAX_TRIGGER_BODY_BYTES } from "./constants.ts";
 import type { Sql } from "./db.ts";
-import { HttpError, json, newRequestId, readJsonBody } from "./http.ts";
+import { acceptRequest, answerInternalErrors } from "./endpoint.ts";
+import { json, newRequestId } from "./http.ts";
 import { recordInvocationEnd, recordInvocationStart } from "./invocations.ts";
 import { loadSchedule } from "./schedules.ts";
 import { detectTriggerSource, isManualCall } from "./trigger-source.ts";
-import { triggerRequestSchema, zodDetails } from "./trigger-request.ts";
+import { triggerRequestSchema } from "./trigger-request.ts";
 import { backfillProblem, currentRunKey, isInExecutionWindow } from "./window.ts";
 
 export interface TriggerDeps {
@@ -31,32 +32,14 @@ function invalid(...messages: { path: string[]; message: string }[]): Response {
   return json(400, { error: "invalid_request", details: messages });
 }
 
-export async function handleTriggerRequest(req: Request, deps: TriggerDeps): Promise<Response> {
-  try {
-    return await handle(req, deps);
-  } catch (error) {
-    const requestId = req.headers.get("x-request-id") ?? newRequestId();
-    console.error(`daily-batch-trigger ${requestId} failed before it could be recorded: ${(error as Error).message}`);
-    return json(500, { error: "internal", request_id: requestId });
-  }
+export function handleTriggerRequest(req: Request, deps: TriggerDeps): Promise<Response> {
+  return answerInternalErrors(FUNCTION_NAMES.trigger, req, () => handle(req, deps));
 }
 
 async function handle(req: Request, deps: TriggerDeps): Promise<Response> {
-  if (req.method !== "POST") return json(405, { error: "method_not_allowed", allowed: ["POST"] }, { allow: "POST" });
-
-  const auth = authenticate(req.headers, deps.env);
-  if (!auth.ok) return json(auth.status, { error: auth.error });
-
-  let raw: unknown;
-  try {
-    raw = await readJsonBody(req, MAX_TRIGGER_BODY_BYTES);
-  } catch (error) {
-    if (error instanceof HttpError) return json(error.status, error.body);
-    throw error;
-  }
-  const parsed = triggerRequestSchema.safeParse(raw);
-  if (!parsed.success) return json(400, { error: "invalid_request", details: zodDetails(parsed.error) });
-  const body = parsed.data;
+  const accepted = await acceptRequest(req, triggerRequestSchema, deps.env, MAX_TRIGGER_BODY_BYTES);
+  if (accepted instanceof Response) return accepted;
+  const { authMethod, body } = accepted;
 
   const manual = isManualCall(req.headers);
   const triggerSource = detectTriggerSource(req.headers);
@@ -87,7 +70,7 @@ async function handle(req: Request, deps: TriggerDeps): Promise<Response> {
   const invocationId = await recordInvocationStart(sql, {
     functionName: FUNCTION_NAMES.trigger,
     triggerSource,
-    authMethod: auth.method,
+    authMethod,
     schedule: schedule.name,
     runKey,
     forced: force,

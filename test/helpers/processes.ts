@@ -58,7 +58,10 @@ export async function startService(
     async stop(signal: NodeJS.Signals = "SIGTERM") {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill(signal);
+      // A graceful stop may wait on idle keep-alive connections; tests do not need to wait for that.
+      const escalate = setTimeout(() => proc.kill("SIGKILL"), 2000);
       await exited;
+      clearTimeout(escalate);
     },
   };
 }
