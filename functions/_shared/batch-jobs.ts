@@ -47,6 +47,11 @@ export async function countLiveTasks(sql: Sql, batchJobId: string): Promise<numb
   return row!.n;
 }
 
+export async function hasPendingBatchJobs(sql: Sql): Promise<boolean> {
+  const rows = await sql`select 1 from scheduler.batch_jobs where status = 'pending' limit 1`;
+  return rows.length > 0;
+}
+
 /** Hands the rest of a batch job to a fresh invocation (queued through pg_net; sent on commit). */
 export async function queueProcessorContinuation(sql: Sql, batchJobId: string | null): Promise<boolean> {
   const body = batchJobId ? { batch_job_id: batchJobId } : {};

@@ -9,6 +9,7 @@ import {
   claimBatchJob,
   countLiveTasks,
   finalizeBatchJob,
+  hasPendingBatchJobs,
   heartbeatBatchJob,
   isTerminalBatchJobStatus,
   queueProcessorContinuation,
@@ -113,13 +114,15 @@ export async function runProcessor(deps: ProcessorDeps, batchJobId: string | nul
       processBatchJob(deps, job!, worker, providers, report, overBudget, hardDeadline));
     if (outcome === "budget") {
       report.remaining = await countLiveTasks(sql, job.batch_job_id);
-      if (report.remaining === 0) await finalizeBatchJob(sql, job.batch_job_id);
-      report.continued = await queueProcessorContinuation(sql, report.remaining > 0 ? job.batch_job_id : null);
-      return report;
+      if (report.remaining > 0) {
+        report.continued = await queueProcessorContinuation(sql, job.batch_job_id);
+        return report;
+      }
+      await finalizeBatchJob(sql, job.batch_job_id);
     }
     if (overBudget()) {
       // Pending jobs waiting for a slot: pass the slot on rather than let it idle.
-      report.continued = await queueProcessorContinuation(sql, null);
+      report.continued = (await hasPendingBatchJobs(sql)) && (await queueProcessorContinuation(sql, null));
       return report;
     }
     job = await claimBatchJob(sql, worker, null);

@@ -1,11 +1,14 @@
 // Real processes for tests (Deno functions, the pg_net dispatcher, the mock provider), started
 // and stopped with explicit readiness: a service is ready when it prints its ready line.
 import { spawn, type ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 const BIN = path.join(ROOT, "node_modules/.bin");
+// The real binary, not npm's Node wrapper (see scripts/lib/deno-bin.cjs): kill -9 must reach the server.
+const DENO = createRequire(import.meta.url)("deno/install_api.cjs").runInstall() as string;
 
 export interface Service {
   proc: ChildProcess;
@@ -80,7 +83,7 @@ export async function startFunctions(extraEnv: Record<string, string> = {}): Pro
   const port = Number(extraEnv.PORT ?? (await freePort()));
   const service = await startService(
     "functions",
-    path.join(BIN, "deno"),
+    DENO,
     ["serve", "--host", "127.0.0.1", "--port", String(port), "--allow-net", "--allow-env", "--allow-read",
       "scripts/serve-functions.ts"],
     {

@@ -1,0 +1,132 @@
+// scheduler.reconcile / resume_stuck_batch_job / cron_reconcile_tick against states the test builds.
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { connect } from "../helpers/db.ts";
+import { resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
+import { DEFAULT_CONFIG, setConfig, startRunInSql } from "../helpers/runs.ts";
+
+const sql = connect(3);
+afterAll(() => sql.end());
+beforeEach(async () => {
+  await resetState(sql);
+  await setVault(sql, "http://127.0.0.1:9/functions/v1", "x".repeat(40));
+  await seedOrganizations(sql, { organizations: 2, promptsPerOrg: 3, providers: { a: "http://127.0.0.1:9/v1" } });
+});
+afterEach(() => setConfig(sql, DEFAULT_CONFIG));
+
+async function snapshot() {
+  return await sql`
+    select (select jsonb_agg(to_jsonb(j) order by j.id) from scheduler.batch_jobs j) as jobs,
+           (select jsonb_agg(to_jsonb(t) order by t.id) from scheduler.batch_tasks t) as tasks,
+           (select jsonb_agg(to_jsonb(r) order by r.id) from scheduler.runs r) as runs,
+           (select jsonb_agg(to_jsonb(s) order by s.id) from scheduler.scheduler_runs s) as invocations,
+           (select count(*) from net.http_request_queue) as queued`;
+}
+
+async function processingJob() {
+  await startRunInSql(sql);
+  await sql`truncate net.http_request_queue`;
+  const [job] = await sql`select batch_job_id from scheduler.claim_batch_job('w', null)`;
+  await sql`select * from scheduler.claim_tasks(${job!.batch_job_id}, 'w', 2)`;
+  return job!.batch_job_id as string;
+}
+
+describe("reconcile", () => {
+  it("on a healthy run changes nothing and the cron tick stays idle", async () => {
+    await processingJob();
+    const before = await snapshot();
+    const [r] = await sql`select scheduler.reconcile() as r`;
+    expect(r!.r).toMatchObject({ stale: 0, resumed: 0, finalized: 0, failed: 0, runs_closed: 0 });
+    expect(await snapshot()).toEqual(before);
+    const [tick] = await sql`select scheduler.cron_reconcile_tick() as t`;
+    expect(tick!.t).toEqual({ decision: "idle" });
+    expect((await sql`select count(*)::int as n from net.http_request_queue`)[0]!.n).toBe(0);
+  });
+
+  it("never rescues a fresh heartbeat; rescues one 3 minutes stale: leases expired go back to pending and a processor is kicked", async () => {
+    const jobId = await processingJob();
+    await sql`update scheduler.batch_jobs set last_heartbeat = now() - interval '90 seconds' where id = ${jobId}`;
+    expect((await sql`select * from scheduler.stale_batch_jobs()`)).toHaveLength(0);
+
+    await sql`update scheduler.batch_jobs set last_heartbeat = now() - interval '3 minutes' where id = ${jobId}`;
+    await sql`update scheduler.batch_tasks set lease_expires_at = now() - interval '1 second' where status = 'processing'`;
+    const [tick] = await sql`select scheduler.cron_reconcile_tick() as t`;
+    expect(tick!.t).toMatchObject({ decision: "called", stale: 1 });
+    await sql`truncate net.http_request_queue`;
+
+    const [r] = await sql`select scheduler.reconcile() as r`;
+    expect(r!.r).toMatchObject({ stale: 1, resumed: 1 });
+    const [job] = await sql`select status, attempts from scheduler.batch_jobs where id = ${jobId}`;
+    expect(job).toEqual({ status: "pending", attempts: 2 });
+    const tasks = await sql`select status, count(*)::int as n from scheduler.batch_tasks where batch_job_id = ${jobId} group by 1`;
+    expect(tasks).toEqual([{ status: "pending", n: 3 }]);
+    const kicks = await sql`select url, convert_from(body, 'UTF8')::jsonb as body from net.http_request_queue`;
+    expect(kicks).toEqual([{ url: "http://127.0.0.1:9/functions/v1/robust-batch-processor", body: { batch_job_id: jobId } }]);
+  });
+
+  it("finalizes a stuck job whose tasks are all terminal, and its run", async () => {
+    const jobId = await processingJob();
+    await sql`update scheduler.batch_tasks set status = 'succeeded' where batch_job_id = ${jobId}`;
+    const [res] = await sql`select scheduler.resume_stuck_batch_job(${jobId}) as r`;
+    expect(res!.r).toMatchObject({ action: "finalized", status: "completed" });
+  });
+
+  it("fails a job resumed past its attempt limit, and tasks past theirs", async () => {
+    const jobId = await processingJob();
+    await sql`update scheduler.batch_jobs set attempts = 5 where id = ${jobId}`;
+    const [res] = await sql`select scheduler.resume_stuck_batch_job(${jobId}) as r`;
+    expect(res!.r).toMatchObject({ action: "failed", tasks_failed: 3 });
+    const [job] = await sql`select status, last_error from scheduler.batch_jobs where id = ${jobId}`;
+    expect(job!.status).toBe("failed");
+    expect(job!.last_error).toMatch(/stalled 5 times/);
+  });
+
+  it("a task whose lease expired max_task_attempts times is failed, not retried", async () => {
+    const jobId = await processingJob();
+    await sql`update scheduler.batch_tasks set attempts = 3, lease_expires_at = now() - interval '1 second' where status = 'processing'`;
+    const [res] = await sql`select scheduler.resume_stuck_batch_job(${jobId}) as r`;
+    expect(res!.r).toMatchObject({ action: "resumed", tasks_failed: 2, tasks_reset: 0 });
+    const failed = await sql`select last_error from scheduler.batch_tasks where status = 'failed'`;
+    expect(failed).toHaveLength(2);
+    expect(failed[0]!.last_error).toMatch(/lease expired after 3 attempts/);
+  });
+
+  it("dry_run reports what it would do and changes nothing", async () => {
+    const jobId = await processingJob();
+    await sql`update scheduler.batch_jobs set last_heartbeat = now() - interval '3 minutes' where id = ${jobId}`;
+    await sql`insert into scheduler.scheduler_runs (function_name, trigger_source, started_at) values ('daily-batch-trigger', 'api', now() - interval '11 minutes')`;
+    const before = await snapshot();
+    const [dry] = await sql`select scheduler.reconcile(true) as r`;
+    expect(dry!.r).toMatchObject({ dry_run: true, stale: 1, resumed: 1, runs_closed: 1 });
+    expect(await snapshot()).toEqual(before);
+    const [real] = await sql`select scheduler.reconcile(false) as r`;
+    expect(real!.r).toMatchObject({ stale: 1, resumed: 1, runs_closed: 1 });
+    const [closed] = await sql`select status, reason from scheduler.scheduler_runs where started_at < now() - interval '10 minutes'`;
+    expect(closed).toEqual({ status: "failed", reason: "abandoned" });
+  });
+
+  it("a pending job nobody picked up is stale only after the grace period and while a slot is free", async () => {
+    await startRunInSql(sql);
+    await sql`update scheduler.batch_jobs set created_at = now() - interval '2 minutes'`;
+    expect(await sql`select * from scheduler.stale_batch_jobs()`).toHaveLength(0);
+    await sql`update scheduler.batch_jobs set created_at = now() - interval '4 minutes'`;
+    expect(await sql`select * from scheduler.stale_batch_jobs()`).toHaveLength(2);
+    await setConfig(sql, { max_concurrent_batch_jobs: 0 });
+    expect(await sql`select * from scheduler.stale_batch_jobs()`).toHaveLength(0);
+  });
+
+  it("prunes scheduler_runs, cron_ticks and cron.job_run_details older than 30 days, keeping younger rows", async () => {
+    await sql`insert into scheduler.scheduler_runs (function_name, trigger_source, status, started_at) values
+              ('daily-batch-trigger', 'cron', 'completed', now() - interval '31 days'),
+              ('daily-batch-trigger', 'cron', 'completed', now() - interval '29 days')`;
+    await sql`insert into scheduler.cron_ticks (tick, ticked_at, decision) values
+              ('trigger', now() - interval '31 days', 'called'), ('trigger', now() - interval '29 days', 'called')`;
+    await sql`insert into cron.job_run_details (jobid, runid, database, username, command, status, start_time)
+              values (999001, 999001, 'postgres', 'postgres', 'select 1', 'succeeded', now() - interval '31 days'),
+                     (999001, 999002, 'postgres', 'postgres', 'select 1', 'succeeded', now() - interval '29 days')`;
+    const [r] = await sql`select scheduler.reconcile() as r`;
+    expect(r!.r.pruned).toEqual({ scheduler_runs: 1, cron_ticks: 1, job_run_details: 1 });
+    expect((await sql`select count(*)::int as n from scheduler.scheduler_runs`)[0]!.n).toBe(1);
+    expect((await sql`select count(*)::int as n from cron.job_run_details where jobid = 999001`)[0]!.n).toBe(1);
+    await sql`delete from cron.job_run_details where jobid = 999001`;
+  });
+});

@@ -1,0 +1,78 @@
+// Task claims: SKIP LOCKED batches, leases, and fencing by attempt token.
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { connect } from "../helpers/db.ts";
+import { resetState, seedOrganizations } from "../helpers/fixtures.ts";
+import { DEFAULT_CONFIG, setConfig, startRunInSql } from "../helpers/runs.ts";
+
+const sql = connect(5);
+afterAll(() => sql.end());
+beforeEach(async () => {
+  await resetState(sql);
+  await seedOrganizations(sql, { organizations: 1, promptsPerOrg: 4, providers: { a: "http://127.0.0.1:9/v1" } });
+});
+afterEach(() => setConfig(sql, DEFAULT_CONFIG));
+
+const result = (by: string) => sql.json({ answered_by: by, model: "m", response: `answer from ${by}`, attempts: 1, latency_ms: 5 });
+
+describe("fencing", () => {
+  it("a late completion from a worker whose lease was taken over is rejected and changes nothing", async () => {
+    const { runId } = await startRunInSql(sql);
+    const [job] = await sql`select batch_job_id from scheduler.claim_batch_job('A', null)`;
+    const [a] = await sql`select * from scheduler.claim_tasks(${job!.batch_job_id}, 'worker-a', 1)`;
+    // A's lease expires (A is slow or paused); B reclaims the same task with a new token.
+    await sql`update scheduler.batch_tasks set lease_expires_at = now() - interval '1 second' where id = ${a!.task_id}`;
+    const [b] = await sql`select * from scheduler.claim_tasks(${job!.batch_job_id}, 'worker-b', 1)`;
+    expect(b!.task_id).toBe(a!.task_id);
+    expect(b!.attempt_token).not.toBe(a!.attempt_token);
+    expect(b!.attempts).toBe(2);
+
+    const [byB] = await sql`select scheduler.complete_task(${b!.task_id}, ${b!.attempt_token}, ${result("B")}) as o`;
+    expect(byB!.o).toEqual({ accepted: true, duplicate: false });
+    const [byA] = await sql`select scheduler.complete_task(${a!.task_id}, ${a!.attempt_token}, ${result("A")}) as o`;
+    expect(byA!.o).toEqual({ accepted: false, reason: "stale_attempt" });
+    const [failA] = await sql`select scheduler.fail_task(${a!.task_id}, ${a!.attempt_token}, 'late failure') as ok`;
+    expect(failA!.ok).toBeNull();
+
+    const rows = await sql`select answered_by, response from public.prompt_results where task_id = ${a!.task_id}`;
+    expect(rows).toEqual([{ answered_by: "B", response: "answer from B" }]);
+    const [task] = await sql`select status, last_error from scheduler.batch_tasks where id = ${a!.task_id}`;
+    expect(task).toEqual({ status: "succeeded", last_error: null });
+    const [jobRow] = await sql`select duplicates_prevented from scheduler.batch_jobs where run_id = ${runId}`;
+    expect(jobRow!.duplicates_prevented).toBe(1);
+  });
+
+  it("a live lease is never taken: concurrent claimers get disjoint tasks", async () => {
+    await startRunInSql(sql);
+    const [job] = await sql`select batch_job_id from scheduler.claim_batch_job('A', null)`;
+    const claims = await Promise.all(["w1", "w2", "w3", "w4", "w5"].map((w) =>
+      sql`select task_id from scheduler.claim_tasks(${job!.batch_job_id}, ${w}, 2)`));
+    const ids = claims.flatMap((rows) => rows.map((r) => r.task_id));
+    expect(ids).toHaveLength(4);
+    expect(new Set(ids).size).toBe(4);
+  });
+
+  it("a result that already exists is counted as a prevented duplicate, never written twice", async () => {
+    const { runId } = await startRunInSql(sql);
+    const [job] = await sql`select batch_job_id from scheduler.claim_batch_job('A', null)`;
+    const [t] = await sql`select * from scheduler.claim_tasks(${job!.batch_job_id}, 'w', 1)`;
+    await sql`insert into public.prompt_results (task_id, run_id, org_id, prompt_id, provider, region, answered_by, model, response, attempts, latency_ms)
+              select id, run_id, ${(await sql`select org_id from scheduler.batch_jobs where run_id = ${runId}`)[0]!.org_id}, prompt_id, provider, region, 'earlier', 'm', 'earlier', 1, 1
+                from scheduler.batch_tasks where id = ${t!.task_id}`;
+    const [o] = await sql`select scheduler.complete_task(${t!.task_id}, ${t!.attempt_token}, ${result("now")}) as o`;
+    expect(o!.o).toEqual({ accepted: true, duplicate: true });
+    const [{ n }] = await sql`select count(*)::int as n from public.prompt_results where task_id = ${t!.task_id}`;
+    expect(n).toBe(1);
+    const [jobRow] = await sql`select duplicates_prevented from scheduler.batch_jobs where run_id = ${runId}`;
+    expect(jobRow!.duplicates_prevented).toBe(1);
+  });
+
+  it("the global cap bounds batch jobs in processing, under concurrent claims", async () => {
+    await seedOrganizations(sql, { organizations: 9, promptsPerOrg: 1, providers: { a: "http://127.0.0.1:9/v1" } });
+    await startRunInSql(sql);
+    await setConfig(sql, { max_concurrent_batch_jobs: 3 });
+    const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => sql`select batch_job_id from scheduler.claim_batch_job(${`w${i}`}, null)`));
+    expect(claims.filter((rows) => rows.length === 1)).toHaveLength(3);
+    const [{ n }] = await sql`select count(*)::int as n from scheduler.batch_jobs where status = 'processing'`;
+    expect(n).toBe(3);
+  });
+});
