@@ -47,16 +47,22 @@ export function loadDevStack(env: Record<string, string | undefined> = process.e
   };
 }
 
+export interface CallOptions {
+  /** Extra request headers (e.g. `x-manual-call`); the bearer and content type are always set. */
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
 /** POSTs JSON to a function with the service-role bearer, as an operator's manual call would. */
 export async function callFunction(
   stack: DevStack,
   name: string,
   body: unknown = {},
-  timeoutMs = 15_000,
+  { headers = {}, timeoutMs = 15_000 }: CallOptions = {},
 ): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${stack.functionsUrl}/${name}`, {
     method: "POST",
-    headers: { authorization: `Bearer ${stack.serviceRoleKey}`, "content-type": "application/json" },
+    headers: { ...headers, authorization: `Bearer ${stack.serviceRoleKey}`, "content-type": "application/json" },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
   });
