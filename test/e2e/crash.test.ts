@@ -31,7 +31,7 @@ afterAll(async () => {
   await sql?.end();
 });
 
-const count = async (q: ReturnType<Sql>) => Number((await q)[0]!.n);
+const count = async (q: PromiseLike<readonly Record<string, unknown>[]>) => Number((await q)[0]!.n);
 
 describe("a processor killed mid-batch", () => {
   it("is recovered by the reconciler: every planned task has exactly one result", async () => {
