@@ -15,7 +15,7 @@ import { callFunction, loadDevStack, ROOT, type DevStack } from "./dev-stack.ts"
 const say = (line: string) => console.log(`[demo] ${line}`);
 
 const SEED_FILE = path.join(ROOT, "supabase/seed.sql");
-const LOG_DIR = ".local/logs";
+const LOG_DIR = path.join(process.env.DAYBREAK_DEV_DIR ?? ".local", "logs");
 const POLL_MS = 250;
 const PLAIN_PROGRESS_EVERY_MS = 2000;
 const RUN_TIMEOUT_MS = 5 * 60_000;
@@ -44,7 +44,12 @@ async function checkHealth(stack: DevStack): Promise<void> {
 /** Step 2: the demo data, applied in one transaction. */
 async function applySeed(sql: Sql): Promise<void> {
   say(`applying ${path.relative(ROOT, SEED_FILE)}`);
-  await sql.begin((tx) => tx.file(SEED_FILE));
+  await sql.begin(async (tx) => {
+    await tx.file(SEED_FILE);
+    // seed.sql names the default mock port; follow the mock wherever this stack runs it.
+    const mockUrl = process.env.MOCK_PROVIDER_URL;
+    if (mockUrl) await tx`update public.providers set base_url = ${mockUrl} where name like 'mock-%'`;
+  });
   const [row] = await sql<{ organizations: number; prompts: number; providers: number }[]>`
     select (select count(*) from public.organizations where active)::int as organizations,
            (select count(*) from public.prompts p join public.organizations o on o.id = p.org_id

@@ -72,13 +72,14 @@ describe("cron_trigger_tick", () => {
 });
 
 describe("pg_cron jobs after migrations", () => {
-  it("the nine legacy jobs (created before migrations) are gone; daybreak-trigger is scheduled", async () => {
+  it("the nine legacy jobs (created before migrations) are gone: exactly daybreak-trigger and daybreak-reconciler remain", async () => {
     const jobs = await sql`select jobname, schedule, command from cron.job where jobname not like 'platform-test-%' order by jobname`;
     const names = jobs.map((j) => j.jobname);
-    expect(names).toContain("daybreak-trigger");
-    expect(names.every((n: string) => n.startsWith("daybreak-"))).toBe(true);
+    expect(names).toEqual(["daybreak-reconciler", "daybreak-trigger"]);
     const trigger = jobs.find((j) => j.jobname === "daybreak-trigger")!;
     expect(trigger).toMatchObject({ schedule: "*/5 * * * *", command: "select scheduler.cron_trigger_tick()" });
+    const reconciler = jobs.find((j) => j.jobname === "daybreak-reconciler")!;
+    expect(reconciler).toMatchObject({ schedule: "*/5 * * * *", command: "select scheduler.cron_reconcile_tick()" });
   });
 
   it("the legacy cleanup migration is idempotent and removes the jobs wherever they reappear", async () => {
