@@ -2,6 +2,9 @@
 -- Purpose: the app tables daybreak reads (public: organizations, prompts, providers, regions,
 -- organization_providers, prompt_results) and the scheduler's own state (scheduler: config,
 -- schedules, runs, scheduler_runs, batch_jobs, batch_tasks, cron_ticks).
+-- Objects: tables public.{organizations, prompts, providers, regions, organization_providers,
+-- prompt_results}, scheduler.{config, schedules, runs, scheduler_runs, batch_jobs, batch_tasks,
+-- cron_ticks}; seed rows: regions, config defaults, schedule daily-batch.
 -- Every uniqueness guarantee lives here: one run per (schedule, run_key), one batch job per
 -- (run, organization), one task per (batch job, prompt, provider, region), one result per task.
 -- Operators: none. RLS is on for every table; only the service role and postgres read them.
