@@ -5,7 +5,8 @@
 -- close abandoned invocations, finalize runs, prune history), each one transaction.
 -- Objects: batch_jobs.duplicates_prevented; functions claim_batch_job, heartbeat_batch_job,
 -- claim_tasks, complete_task, fail_task, release_task, finalize_batch_job, resume_stuck_batch_job,
--- stale_batch_jobs, reconcile, prune_history, cron_reconcile_tick; cron job daybreak-reconciler.
+-- stale_batch_jobs, unfinalized_runs, abandoned_invocations, reconcile, prune_history,
+-- cron_reconcile_tick; cron job daybreak-reconciler.
 -- Operators: scheduler.config holds the thresholds (stale_heartbeat_seconds, task_lease_seconds...).
 
 alter table scheduler.batch_jobs add column duplicates_prevented integer not null default 0;
@@ -308,6 +309,26 @@ begin
 end
 $$;
 
+-- Runs whose batch jobs are all terminal but that were never closed.
+create function scheduler.unfinalized_runs() returns setof uuid
+language sql stable
+set search_path = ''
+as $$
+  select r.id from scheduler.runs r
+   where r.status = 'running'
+     and not exists (select from scheduler.batch_jobs j where j.run_id = r.id and j.status in ('pending', 'processing'))
+$$;
+
+-- Invocations that never recorded an outcome (their function was killed) within the threshold.
+create function scheduler.abandoned_invocations(p_now timestamptz) returns setof uuid
+language sql stable
+set search_path = ''
+as $$
+  select s.id from scheduler.scheduler_runs s
+   where s.status = 'running'
+     and s.started_at < p_now - make_interval(mins => scheduler.config_int('abandoned_invocation_minutes'))
+$$;
+
 create function scheduler.reconcile_now(p_now timestamptz) returns jsonb
 language plpgsql
 set search_path = ''
@@ -336,20 +357,13 @@ begin
     end case;
   end loop;
 
-  -- Invocations that never recorded an outcome (their function was killed).
   update scheduler.scheduler_runs
      set status = 'failed', reason = 'abandoned', completed_at = p_now,
          error_message = coalesce(error_message, 'no outcome recorded within the abandon threshold')
-   where status = 'running'
-     and started_at < p_now - make_interval(mins => scheduler.config_int('abandoned_invocation_minutes'));
+   where id in (select scheduler.abandoned_invocations(p_now));
   get diagnostics v_runs_closed = row_count;
 
-  -- Runs whose batch jobs are all terminal but that were never closed.
-  for v_run in
-    select r.id from scheduler.runs r
-     where r.status = 'running'
-       and not exists (select from scheduler.batch_jobs j where j.run_id = r.id and j.status in ('pending', 'processing'))
-  loop
+  for v_run in select id from scheduler.unfinalized_runs() id loop
     perform scheduler.finalize_run(v_run.id);
     v_runs_finalized := v_runs_finalized + 1;
   end loop;
@@ -402,12 +416,8 @@ declare
   v_decision text;
 begin
   select count(*) into v_stale from scheduler.stale_batch_jobs(p_now);
-  select count(*) into v_unfinalized from scheduler.runs r
-   where r.status = 'running'
-     and not exists (select from scheduler.batch_jobs j where j.run_id = r.id and j.status in ('pending', 'processing'));
-  select count(*) into v_abandoned from scheduler.scheduler_runs
-   where status = 'running'
-     and started_at < p_now - make_interval(mins => scheduler.config_int('abandoned_invocation_minutes'));
+  select count(*) into v_unfinalized from scheduler.unfinalized_runs();
+  select count(*) into v_abandoned from scheduler.abandoned_invocations(p_now);
 
   if v_stale + v_unfinalized + v_abandoned = 0 then
     return jsonb_build_object('decision', 'idle');

@@ -5,7 +5,7 @@
 -- cancel a run). sql/monitoring/ has one ready-to-run query per view.
 -- Objects: views v_recent_invocations, v_batch_health, v_stuck_batch_jobs, v_duplicate_results,
 -- v_run_completeness, v_cron_health, v_daily_history, v_health_problems; functions
--- retry_failed_tasks, pause_schedule, resume_schedule, cancel_run.
+-- retry_failed_tasks, set_schedule_enabled, pause_schedule, resume_schedule, cancel_run.
 -- Operators: see RUNBOOK.md.
 
 -- Every authenticated call of the last 7 days, newest first, with the cron tick that sent it.
@@ -222,31 +222,28 @@ begin
 end
 $$;
 
-create function scheduler.pause_schedule(p_name text) returns jsonb
+create function scheduler.set_schedule_enabled(p_name text, p_enabled boolean) returns jsonb
 language plpgsql
 set search_path = ''
 as $$
 begin
-  update scheduler.schedules set enabled = false, updated_at = now() where name = p_name;
+  update scheduler.schedules set enabled = p_enabled, updated_at = now() where name = p_name;
   if not found then
     raise exception 'unknown schedule "%"', p_name using errcode = '22023';
   end if;
-  return jsonb_build_object('schedule', p_name, 'enabled', false);
+  return jsonb_build_object('schedule', p_name, 'enabled', p_enabled);
 end
 $$;
 
-create function scheduler.resume_schedule(p_name text) returns jsonb
-language plpgsql
+create function scheduler.pause_schedule(p_name text) returns jsonb
+language sql
 set search_path = ''
-as $$
-begin
-  update scheduler.schedules set enabled = true, updated_at = now() where name = p_name;
-  if not found then
-    raise exception 'unknown schedule "%"', p_name using errcode = '22023';
-  end if;
-  return jsonb_build_object('schedule', p_name, 'enabled', true);
-end
-$$;
+as $$ select scheduler.set_schedule_enabled(p_name, false) $$;
+
+create function scheduler.resume_schedule(p_name text) returns jsonb
+language sql
+set search_path = ''
+as $$ select scheduler.set_schedule_enabled(p_name, true) $$;
 
 -- Cancels a running run: its live batch jobs and tasks are cancelled; a processor still holding
 -- one of its tasks finds its completion rejected (the task is no longer processing).

@@ -1,0 +1,71 @@
+// Sizes of every section, full and --quick. Full sizes are the ones the issue defines; quick
+// sizes keep `npm run bench -- --quick` under three minutes on a 2-core machine.
+
+export interface ThroughputSizes {
+  organizations: number;
+  promptsPerOrg: number;
+  /** Concurrent workers for daybreak and the libraries. */
+  workers: number[];
+  /** Tasks claimed per claim_tasks call: the processor's shipped default (5) and the libraries' batch. */
+  claimBatches: number[];
+  /** Worker counts at which pg-boss and graphile-worker run. */
+  libraryWorkers: number[];
+  /** pg-boss batchSize and graphile-worker localQueue.size. */
+  libraryBatch: number;
+  repetitions: number;
+  pgbenchClients: number[];
+  pgbenchSeconds: number;
+}
+
+export interface ShapeSizes {
+  organizations: number;
+  promptsPerOrg: number;
+  providers: number;
+}
+
+export interface BenchSizes {
+  throughput: ThroughputSizes;
+  e2e: ShapeSizes;
+  planning: ShapeSizes;
+  reconciler: { runs: number; jobsPerRun: number; tasksPerJob: number; liveJobs: number; calls: number };
+  idle: { day: string; runMinutes: number };
+  latency: ShapeSizes & { calls: number };
+}
+
+export const FULL: BenchSizes = {
+  throughput: {
+    organizations: 200,
+    promptsPerOrg: 100,
+    workers: [1, 4, 16],
+    claimBatches: [5, 50],
+    libraryWorkers: [1, 4, 16],
+    libraryBatch: 50,
+    repetitions: 3,
+    pgbenchClients: [1, 4, 8, 16],
+    pgbenchSeconds: 10,
+  },
+  e2e: { organizations: 200, promptsPerOrg: 10, providers: 3 },
+  planning: { organizations: 10_000, promptsPerOrg: 20, providers: 3 },
+  reconciler: { runs: 20, jobsPerRun: 500, tasksPerJob: 100, liveJobs: 20, calls: 200 },
+  idle: { day: "2026-11-23", runMinutes: 30 },
+  latency: { organizations: 100, promptsPerOrg: 10, providers: 3, calls: 200 },
+};
+
+export const QUICK: BenchSizes = {
+  throughput: {
+    organizations: 50,
+    promptsPerOrg: 100,
+    workers: [1, 16],
+    claimBatches: [50],
+    libraryWorkers: [16],
+    libraryBatch: 50,
+    repetitions: 1,
+    pgbenchClients: [1, 16],
+    pgbenchSeconds: 3,
+  },
+  e2e: { organizations: 50, promptsPerOrg: 10, providers: 3 },
+  planning: { organizations: 1_000, promptsPerOrg: 20, providers: 3 },
+  reconciler: { runs: 10, jobsPerRun: 200, tasksPerJob: 50, liveJobs: 20, calls: 50 },
+  idle: { day: "2026-11-23", runMinutes: 30 },
+  latency: { organizations: 100, promptsPerOrg: 10, providers: 3, calls: 40 },
+};

@@ -1,0 +1,46 @@
+// Database access for the benchmark: connections to the throwaway cluster bench/run started,
+// and the resets and planner-statistics steps every section shares.
+import postgres from "postgres";
+import type { Sql } from "../../test/helpers/db.ts";
+
+export type { Sql };
+
+export function databaseUrl(): string {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error("DATABASE_URL is not set: run the benchmark through bench/run (npm run bench)");
+  return url;
+}
+
+export function connect(max = 4, name = "daybreak-bench", onnotice: (n: postgres.Notice) => void = () => {}): Sql {
+  return postgres(databaseUrl(), { max, onnotice, connection: { application_name: name } }) as Sql;
+}
+
+/** Empties daybreak's run state (runs, jobs, tasks, results, invocations, pg_net queue), keeping
+ * organizations, prompts and providers. */
+export async function clearRunState(sql: Sql): Promise<void> {
+  await sql`truncate scheduler.batch_tasks, scheduler.batch_jobs, scheduler.scheduler_runs, scheduler.cron_ticks,
+                     public.prompt_results, net.http_request_queue, net._http_response`;
+  await sql`truncate scheduler.runs cascade`;
+}
+
+/** Planner statistics for every table of a schema. BENCH_NOTES: a freshly bulk-loaded backlog
+ * without ANALYZE makes the plans (and so the numbers) depend on when autovacuum ran; every
+ * system gets ANALYZE after its enqueue. */
+export async function analyzeSchemas(sql: Sql, ...schemas: string[]): Promise<void> {
+  const tables = await sql<{ name: string }[]>`
+    select format('%I.%I', schemaname, tablename) as name from pg_tables where schemaname = any(${schemas})`;
+  for (const t of tables) await sql.unsafe(`analyze ${t.name}`);
+}
+
+export async function setConfigInt(sql: Sql, key: string, value: number): Promise<void> {
+  await sql`update scheduler.config set value = to_jsonb(${value}::int) where key = ${key}`;
+}
+
+export async function configInt(sql: Sql, key: string): Promise<number> {
+  const [row] = await sql<{ v: number }[]>`select scheduler.config_int(${key}) as v`;
+  return row!.v;
+}
+
+export async function clearVault(sql: Sql): Promise<void> {
+  await sql`delete from vault.secrets where name in ('daybreak_functions_url', 'daybreak_cron_secret')`;
+}

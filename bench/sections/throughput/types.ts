@@ -1,0 +1,49 @@
+// One measured pass of a queue over a backlog of tasks.
+export interface ThroughputSample {
+  system: string;
+  workers: number;
+  /** Claim batch (daybreak claim_tasks n, pg-boss batchSize, graphile-worker localQueue.size). */
+  batch: number;
+  tasks: number;
+  seconds: number;
+  tasksPerSecond: number;
+  /** Tasks executed (or recorded) more than once. Must be 0. */
+  duplicates: number;
+  /** Tasks never executed or recorded. Must be 0. */
+  missing: number;
+}
+
+/** Counts executions per job id; `done` resolves once every one of `total` ids ran. */
+export class ExecutionTracker {
+  private readonly counts = new Map<string, number>();
+  private resolveDone!: () => void;
+  readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
+
+  constructor(private readonly total: number) {}
+
+  record(id: string): void {
+    const n = (this.counts.get(id) ?? 0) + 1;
+    this.counts.set(id, n);
+    if (n === 1 && this.counts.size === this.total) this.resolveDone();
+  }
+
+  get duplicates(): number {
+    let d = 0;
+    for (const n of this.counts.values()) d += n - 1;
+    return d;
+  }
+
+  get missing(): number {
+    return this.total - this.counts.size;
+  }
+}
+
+/** Polls until `remaining()` is 0 (the queue's own record that every job is finished). */
+export async function waitUntilDrained(remaining: () => Promise<number>, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if ((await remaining()) === 0) return;
+    if (Date.now() > deadline) throw new Error(`queue not drained after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
