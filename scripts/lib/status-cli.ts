@@ -36,7 +36,7 @@ export interface StatusReport {
   duplicates: Row[];
 }
 
-type Sql = postgres.Sql<Record<string, never>>;
+type Sql = postgres.Sql<{ bigint: number }>;
 
 export async function collectStatus(sql: Sql): Promise<StatusReport> {
   const problems = await sql<Row[]>`select problem, subject, detail from scheduler.v_health_problems order by problem, subject`;
@@ -155,7 +155,7 @@ export function renderStatus(report: StatusReport, colour: boolean): string {
       columns: [
         col("schedule"), col("run_key"), col("day_status", { header: "day", colour: statusColour }),
         col("run_status", { colour: statusColour }), col("winner_source", { header: "winner" }), col("calls"),
-        col("callers", { maxWidth: 70 }), col("run_note", { header: "note", maxWidth: 40 }),
+        col("callers", { maxWidth: 100 }), col("run_note", { header: "note", maxWidth: 40 }),
       ],
       empty: "no schedules",
     },

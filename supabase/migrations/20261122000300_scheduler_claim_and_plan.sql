@@ -285,6 +285,10 @@ $$;
 
 -- A run ends when every batch job has: completed if all completed, completed_with_errors if any
 -- task or job failed, failed if every job failed. Idempotent; returns the run's status.
+-- Processors finalize their batch jobs concurrently, each in the transaction that ended its job;
+-- without a lock each would count the others' jobs as still live and none would end the run.
+-- The run row lock orders them, and the count below is a new statement (a new snapshot), so the
+-- last one to get the lock sees every other job's end.
 create function scheduler.finalize_run(p_run_id uuid) returns text
 language plpgsql
 set search_path = ''
@@ -292,6 +296,7 @@ as $$
 declare
   v_status text;
 begin
+  perform from scheduler.runs where id = p_run_id for update;
   update scheduler.runs r
      set status = case
                     when s.total > 0 and s.failed = s.total then 'failed'

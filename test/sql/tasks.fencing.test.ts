@@ -1,6 +1,8 @@
 // Task claims: SKIP LOCKED batches, leases, and fencing by attempt token.
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import postgres from "postgres";
 import { connect } from "../helpers/db.ts";
+import { databaseUrl } from "../helpers/processes.ts";
 import { resetState, seedOrganizations } from "../helpers/fixtures.ts";
 import { DEFAULT_CONFIG, setConfig, startRunInSql } from "../helpers/runs.ts";
 
@@ -74,5 +76,26 @@ describe("fencing", () => {
     expect(claims.filter((rows) => rows.length === 1)).toHaveLength(3);
     const [{ n }] = await sql`select count(*)::int as n from scheduler.batch_jobs where status = 'processing'`;
     expect(n).toBe(3);
+  });
+});
+
+describe("finalization under concurrency", () => {
+  it("batch jobs of one run finalized at the same moment by different processors still end the run", async () => {
+    await seedOrganizations(sql, { organizations: 7, promptsPerOrg: 1, providers: { a: "http://127.0.0.1:9/v1" } });
+    for (let attempt = 0; attempt < 5; attempt++) {
+      await sql`truncate scheduler.runs cascade`;
+      const { runId } = await startRunInSql(sql, `2026-11-1${attempt}`);
+      await sql`update scheduler.batch_tasks set status = 'succeeded' where run_id = ${runId}`;
+      const jobs = await sql`select id from scheduler.batch_jobs where run_id = ${runId}`;
+      const clients = jobs.map(() => postgres(databaseUrl(), { max: 1, onnotice: () => {} }));
+      try {
+        await Promise.all(clients.map((c) => c`select 1`));
+        await Promise.all(jobs.map((j, i) => clients[i]!`select scheduler.finalize_batch_job(${j.id})`));
+      } finally {
+        await Promise.all(clients.map((c) => c.end()));
+      }
+      const [run] = await sql`select status from scheduler.runs where id = ${runId}`;
+      expect(run!.status, `attempt ${attempt}`).toBe("completed");
+    }
   });
 });
