@@ -161,6 +161,9 @@ async function processBatchJob(
   return "budget";
 }
 
+/** Stop working on a task this long before its lease ends, so a live worker never outlives it. */
+const LEASE_MARGIN_MS = 5000;
+
 async function runTask(
   deps: ProcessorDeps,
   task: ClaimedTask,
@@ -173,12 +176,21 @@ async function runTask(
     await failTask(sql, task, `provider "${task.provider}" is not in public.providers (or is disabled)`);
     return "failed";
   }
+  if (task.prompt_text === null) {
+    await failTask(sql, task, `prompt ${task.prompt_id} was deleted after the run was planned`);
+    return "failed";
+  }
   const fallback = primary.fallbackProvider ? (providers.get(primary.fallbackProvider) ?? null) : null;
+  const signal = AbortSignal.any([hardDeadline, AbortSignal.timeout(Math.max(task.lease_ms - LEASE_MARGIN_MS, 1000))]);
+  if (signal.aborted) {
+    await releaseTask(sql, task, false, "");
+    return "released";
+  }
   try {
     const result = await callWithFallback(primary, fallback, { taskId: task.task_id, prompt: task.prompt_text, region: task.region }, {
       env: deps.env,
       fetch: deps.fetch,
-      signal: hardDeadline,
+      signal,
       baseDelayMs: deps.settings.retryBaseDelayMs,
     });
     const outcome = await completeTask(sql, task, {
@@ -190,8 +202,9 @@ async function runTask(
     });
     return outcome.accepted ? "succeeded" : "released";
   } catch (error) {
-    if (hardDeadline.aborted) {
-      await releaseTask(sql, task);
+    if (signal.aborted) {
+      // Cut off mid-call: the provider may have done the work, so this counts as an attempt.
+      await releaseTask(sql, task, true, `cut off at the processor's deadline: ${(error as Error).message}`);
       return "released";
     }
     await failTask(sql, task, (error as Error).message);

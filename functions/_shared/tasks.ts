@@ -7,11 +7,14 @@ export interface ClaimedTask {
   attempt_token: string;
   attempts: number;
   prompt_id: string;
-  prompt_text: string;
+  /** Null when the prompt was deleted after planning. */
+  prompt_text: string | null;
   provider: string;
   region: string;
   run_id: string;
   org_id: string;
+  /** How long the claim's lease lasts, measured by the database. */
+  lease_ms: number;
 }
 
 export interface TaskResult {
@@ -24,7 +27,7 @@ export interface TaskResult {
 
 export async function claimTasks(sql: Sql, batchJobId: string, worker: string, limit: number): Promise<ClaimedTask[]> {
   return await sql<ClaimedTask[]>`
-    select task_id::text, attempt_token, attempts, prompt_id, prompt_text, provider, region, run_id, org_id
+    select task_id::text, attempt_token, attempts, prompt_id, prompt_text, provider, region, run_id, org_id, lease_ms
       from scheduler.claim_tasks(${batchJobId}::uuid, ${worker}, ${limit}::int)`;
 }
 
@@ -46,8 +49,9 @@ export async function failTask(sql: Sql, task: ClaimedTask, error: string): Prom
   return row!.ok === true;
 }
 
-export async function releaseTask(sql: Sql, task: ClaimedTask): Promise<boolean> {
+/** Gives a task back at the deadline; counted as an attempt when its provider was already called. */
+export async function releaseTask(sql: Sql, task: ClaimedTask, providerCalled: boolean, reason: string): Promise<boolean> {
   const [row] = await sql<{ ok: boolean | null }[]>`
-    select scheduler.release_task(${task.task_id}::bigint, ${task.attempt_token}::uuid) as ok`;
+    select scheduler.release_task(${task.task_id}::bigint, ${task.attempt_token}::uuid, ${providerCalled}::boolean, ${reason}) as ok`;
   return row!.ok === true;
 }

@@ -1,5 +1,5 @@
 // daily-batch-trigger: auth → body → source → window → one SQL call that claims the period and
-// plans it (scheduler.try_mark_daily_run) → answer. Exactly-once lives in that SQL call's unique
+// plans it (scheduler.claim_and_plan_run, the contract's try_mark_daily_run) → answer. Exactly-once lives in that SQL call's unique
 // key; this module only decides whether to ask, and records who asked.
 import type { EnvReader } from "./auth.ts";
 import { DEFAULT_SCHEDULE, FUNCTION_NAMES, MAX_BACKFILL_DAYS, MAX_TRIGGER_BODY_BYTES } from "./constants.ts";
@@ -92,8 +92,8 @@ async function handle(req: Request, deps: TriggerDeps): Promise<Response> {
 
     // The claim, the plan, the processor kicks and closing this invocation row: one transaction.
     const [row] = await sql<{ result: ClaimResult }[]>`
-      select scheduler.try_mark_daily_run(${schedule.name}::text, ${runKey}::text, ${triggerSource}::text,
-                                          ${invocationId}::uuid, ${force}::boolean, ${body.note ?? null}::text) as result`;
+      select scheduler.claim_and_plan_run(${schedule.name}::text, ${runKey}::text, ${triggerSource}::text,
+                                         ${invocationId}::uuid, ${force}::boolean, ${body.note ?? null}::text) as result`;
     const result = row!.result;
     if (!result.updated) {
       return json(200, {

@@ -3,7 +3,8 @@
 -- ONE transaction (invariants 1 and 2), plus the window and period-key helpers it and the cron
 -- tick share, and scheduler.queue_function_call, the one way SQL starts an edge function.
 -- Objects: functions config_int, period_key, is_in_execution_window,
--- current_run_key, parse_run_key, queue_function_call, kick_processors, try_mark_daily_run (2),
+-- current_run_key, parse_run_key, queue_function_call, kick_processors, claim_and_plan_run,
+-- try_mark_daily_run (2 overloads),
 -- finalize_run.
 -- Operators: the functions URL and cron secret live in Vault (daybreak_functions_url,
 -- daybreak_cron_secret); see RUNBOOK.md "Deploying".
@@ -156,7 +157,8 @@ $$;
 -- one task; an unknown or disabled provider, or an unknown region, fails that organization's batch
 -- job with an error naming it (never a remap), and the other organizations still run.
 -- When p_scheduler_run_id is given, that invocation row is closed in the same transaction.
-create function scheduler.try_mark_daily_run(
+-- scheduler.try_mark_daily_run is the contract's name for it (two thin overloads below).
+create function scheduler.claim_and_plan_run(
   p_schedule text,
   p_run_key text,
   p_trigger_source text default 'api',
@@ -213,8 +215,8 @@ begin
     select op.org_id,
            string_agg(distinct format('unknown provider "%s"', op.provider), '; ')
              filter (where pr.name is null or not pr.enabled) as provider_errors,
-           string_agg(distinct format('unknown region "%s"', r.region), '; ')
-             filter (where r.region is not null and rg.code is null) as region_errors
+           string_agg(distinct format('unknown region "%s"', coalesce(r.region, 'NULL')), '; ')
+             filter (where rg.code is null) as region_errors
       from public.organization_providers op
       join scheduler.batch_jobs bj on bj.run_id = v_run_id and bj.org_id = op.org_id
       left join public.providers pr on pr.name = op.provider
@@ -276,11 +278,18 @@ begin
 end
 $$;
 
+create function scheduler.try_mark_daily_run(p_schedule text, p_run_key text) returns jsonb
+language sql
+set search_path = ''
+as $$
+  select scheduler.claim_and_plan_run(p_schedule, p_run_key)
+$$;
+
 create function scheduler.try_mark_daily_run(p_today_key text) returns jsonb
 language sql
 set search_path = ''
 as $$
-  select scheduler.try_mark_daily_run('daily-batch'::text, p_today_key)
+  select scheduler.claim_and_plan_run('daily-batch', p_today_key)
 $$;
 
 -- A run ends when every batch job has: completed if all completed, completed_with_errors if any
@@ -320,8 +329,10 @@ $$;
 
 revoke execute on all functions in schema scheduler from public, anon, authenticated;
 
-comment on function scheduler.try_mark_daily_run(text, text, text, uuid, boolean, text) is
+comment on function scheduler.claim_and_plan_run(text, text, text, uuid, boolean, text) is
   'Claims (schedule, run_key) and plans its run, batch jobs and tasks in one transaction; updated=false when already claimed';
+comment on function scheduler.try_mark_daily_run(text, text) is
+  'claim_and_plan_run for (schedule, run_key): {"updated","previous_key","new_key",...}';
 comment on function scheduler.try_mark_daily_run(text) is
   'try_mark_daily_run for the default schedule daily-batch';
 comment on function scheduler.is_in_execution_window(text, timestamptz) is

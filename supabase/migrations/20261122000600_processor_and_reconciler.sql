@@ -10,6 +10,8 @@
 -- Operators: scheduler.config holds the thresholds (stale_heartbeat_seconds, task_lease_seconds...).
 
 alter table scheduler.batch_jobs add column duplicates_prevented integer not null default 0;
+-- When the reconciler last resumed the job: progress since then resets its attempt count.
+alter table scheduler.batch_jobs add column resumed_at timestamptz;
 
 -- Takes a batch job for a processor. With p_batch_job_id: that job (joining it if another
 -- processor already works on it: tasks are claimed with SKIP LOCKED, so helpers never collide).
@@ -74,10 +76,12 @@ as $$
 $$;
 
 -- Claims up to p_limit tasks of a batch job: pending ones, and processing ones whose lease
--- expired (their worker is gone) while attempts remain. Each claim gets a new attempt token.
+-- expired (their worker is gone), while attempts remain. Each claim gets a new attempt token and
+-- returns how long its lease lasts (lease_ms): a worker never works on a task past its lease.
+-- Tasks out of attempts are left to the reconciler, which fails them.
 create function scheduler.claim_tasks(p_batch_job_id uuid, p_worker text, p_limit integer)
 returns table (task_id bigint, attempt_token uuid, attempts integer, prompt_id uuid, prompt_text text,
-               provider text, region text, run_id uuid, org_id uuid)
+               provider text, region text, run_id uuid, org_id uuid, lease_ms integer)
 language sql
 set search_path = ''
 as $$
@@ -85,9 +89,8 @@ as $$
     select t.id
       from scheduler.batch_tasks t
      where t.batch_job_id = p_batch_job_id
-       and (t.status = 'pending'
-            or (t.status = 'processing' and t.lease_expires_at < now()
-                and t.attempts < scheduler.config_int('max_task_attempts')))
+       and t.attempts < scheduler.config_int('max_task_attempts')
+       and (t.status = 'pending' or (t.status = 'processing' and t.lease_expires_at < now()))
      order by t.id
      limit p_limit
      for update skip locked
@@ -98,11 +101,14 @@ as $$
            claimed_by = p_worker, started_at = now()
       from picked
      where t.id = picked.id
-    returning t.id, t.attempt_token, t.attempts, t.prompt_id, t.provider, t.region, t.run_id, t.batch_job_id
+    returning t.id, t.attempt_token, t.attempts, t.prompt_id, t.provider, t.region, t.run_id, t.batch_job_id,
+              t.lease_expires_at
   )
-  select c.id, c.attempt_token, c.attempts, c.prompt_id, p.text, c.provider, c.region, c.run_id, j.org_id
+  -- A prompt deleted since planning comes back as null text: the processor fails that task.
+  select c.id, c.attempt_token, c.attempts, c.prompt_id, p.text, c.provider, c.region, c.run_id, j.org_id,
+         (extract(epoch from (c.lease_expires_at - now())) * 1000)::integer
     from claimed c
-    join public.prompts p on p.id = c.prompt_id
+    left join public.prompts p on p.id = c.prompt_id
     join scheduler.batch_jobs j on j.id = c.batch_job_id
    order by c.id
 $$;
@@ -158,15 +164,18 @@ as $$
   returning true
 $$;
 
--- Gives a claimed task back untouched (the processor ran out of wall-clock time before calling
--- or while calling its provider): it does not count as an attempt.
-create function scheduler.release_task(p_task_id bigint, p_attempt_token uuid) returns boolean
+-- Gives a claimed task back (its processor reached its deadline). Before any provider call it
+-- does not count as an attempt; during one it does (the provider may have done the work), so a
+-- task that never fits in an invocation fails after max_task_attempts instead of cycling forever.
+create function scheduler.release_task(p_task_id bigint, p_attempt_token uuid, p_provider_called boolean, p_reason text)
+returns boolean
 language sql
 set search_path = ''
 as $$
   update scheduler.batch_tasks
-     set status = 'pending', attempts = greatest(attempts - 1, 0), attempt_token = null,
-         lease_expires_at = null, claimed_by = null
+     set status = 'pending', attempts = case when p_provider_called then attempts else greatest(attempts - 1, 0) end,
+         attempt_token = null, lease_expires_at = null, claimed_by = null,
+         last_error = case when p_provider_called then left(p_reason, 2000) else last_error end
    where id = p_task_id and attempt_token = p_attempt_token and status = 'processing'
   returning true
 $$;
@@ -181,6 +190,17 @@ declare
   v_status text;
   v_run_id uuid;
 begin
+  -- Lock order everywhere: run, then batch job, then tasks (cancel_run, retry_failed_tasks and
+  -- the reconciler take them in this order too), so these paths serialize instead of deadlocking.
+  select run_id into v_run_id from scheduler.batch_jobs where id = p_batch_job_id;
+  perform from scheduler.runs where id = v_run_id for update;
+  -- A pending task out of attempts (cut off at a deadline each time) will never be claimed again:
+  -- it is a failure, not live work.
+  update scheduler.batch_tasks
+     set status = 'failed', completed_at = now(),
+         last_error = coalesce(last_error || '; ', '') || format('gave up after %s attempts', attempts)
+   where batch_job_id = p_batch_job_id and status = 'pending'
+     and attempts >= scheduler.config_int('max_task_attempts');
   update scheduler.batch_jobs j
      set status = case
                     when s.total > 0 and s.failed = s.total then 'failed'
@@ -243,6 +263,8 @@ declare
   v_kick bigint;
   v_reason text;
 begin
+  perform from scheduler.runs r join scheduler.batch_jobs j on j.run_id = r.id
+   where j.id = p_batch_job_id for update of r;
   select * into v_job from scheduler.batch_jobs where id = p_batch_job_id for update;
   if not found then
     raise exception 'unknown batch job %', p_batch_job_id using errcode = '22023';
@@ -254,6 +276,17 @@ begin
   if not exists (select from scheduler.batch_tasks where batch_job_id = v_job.id and status in ('pending', 'processing')) then
     v_status := scheduler.finalize_batch_job(v_job.id);
     return jsonb_build_object('action', 'finalized', 'batch_job_id', v_job.id, 'status', v_status);
+  end if;
+
+  -- The stale list was read before this lock: a processor may have picked the job up since.
+  if not exists (select from scheduler.stale_batch_jobs(now()) s where s.batch_job_id = v_job.id) then
+    return jsonb_build_object('action', 'noop', 'batch_job_id', v_job.id, 'status', v_job.status, 'reason', 'not_stale');
+  end if;
+
+  -- A job that made progress since it was last resumed starts counting its stalls afresh.
+  if exists (select from scheduler.batch_tasks t where t.batch_job_id = v_job.id
+              and t.completed_at > coalesce(v_job.resumed_at, v_job.started_at)) then
+    v_job.attempts := 1;
   end if;
 
   if v_job.status = 'processing' and v_job.attempts >= scheduler.config_int('max_batch_job_attempts') then
@@ -269,9 +302,9 @@ begin
 
   update scheduler.batch_tasks
      set status = 'failed', completed_at = now(), lease_expires_at = null,
-         last_error = coalesce(last_error || '; ', '') || format('lease expired after %s attempts', attempts)
-   where batch_job_id = v_job.id and status = 'processing' and lease_expires_at < now()
-     and attempts >= scheduler.config_int('max_task_attempts');
+         last_error = coalesce(last_error || '; ', '') || format('gave up after %s attempts', attempts)
+   where batch_job_id = v_job.id and attempts >= scheduler.config_int('max_task_attempts')
+     and (status = 'pending' or (status = 'processing' and lease_expires_at < now()));
   get diagnostics v_failed = row_count;
   update scheduler.batch_tasks
      set status = 'pending', attempt_token = null, lease_expires_at = null, claimed_by = null
@@ -280,9 +313,13 @@ begin
 
   -- A stalled processing job counts a new attempt; a pending job that was never picked up does not.
   update scheduler.batch_jobs
-     set status = 'pending', claimed_by = null, last_heartbeat = now(),
-         attempts = attempts + case when v_job.status = 'processing' then 1 else 0 end
+     set status = 'pending', claimed_by = null, last_heartbeat = now(), resumed_at = now(),
+         attempts = v_job.attempts + case when v_job.status = 'processing' then 1 else 0 end
    where id = v_job.id;
+  if not exists (select from scheduler.batch_tasks where batch_job_id = v_job.id and status in ('pending', 'processing')) then
+    v_status := scheduler.finalize_batch_job(v_job.id);
+    return jsonb_build_object('action', 'finalized', 'batch_job_id', v_job.id, 'status', v_status, 'tasks_failed', v_failed);
+  end if;
   v_kick := scheduler.queue_function_call('robust-batch-processor', jsonb_build_object('batch_job_id', v_job.id), 'reconciler');
   return jsonb_build_object('action', 'resumed', 'batch_job_id', v_job.id, 'tasks_reset', v_reset,
                             'tasks_failed', v_failed, 'processor_kicked', v_kick is not null);
@@ -420,7 +457,8 @@ begin
   select count(*) into v_abandoned from scheduler.abandoned_invocations(p_now);
 
   if v_stale + v_unfinalized + v_abandoned = 0 then
-    return jsonb_build_object('decision', 'idle');
+    -- Retention needs no edge function: prune here, in SQL, so a healthy system stays bounded.
+    return jsonb_build_object('decision', 'idle', 'pruned', scheduler.prune_history(p_now));
   end if;
   v_request_id := gen_random_uuid()::text;
   v_net_id := scheduler.queue_function_call('batch-reconciler', '{}'::jsonb, 'cron', v_request_id);
@@ -438,6 +476,7 @@ revoke execute on all functions in schema scheduler from public, anon, authentic
 comment on function scheduler.claim_batch_job(text, uuid) is 'Takes a batch job for a processor under the global cap';
 comment on function scheduler.claim_tasks(uuid, text, integer) is 'Claims tasks with FOR UPDATE SKIP LOCKED, a lease and a fresh attempt token';
 comment on function scheduler.complete_task(bigint, uuid, jsonb) is 'Completes a task (current attempt token only) and records its one result';
+comment on function scheduler.release_task(bigint, uuid, boolean, text) is 'Gives a claimed task back at a processor''s deadline (counted as an attempt once its provider was called)';
 comment on function scheduler.fail_task(bigint, uuid, text) is 'Fails a task (current attempt token only) with its last error';
 comment on function scheduler.finalize_batch_job(uuid) is 'Ends a batch job whose tasks are all terminal, and its run when it was the last';
 comment on function scheduler.resume_stuck_batch_job(uuid) is 'Finalizes, resumes (expired leases back to pending, processor kicked) or fails a stuck batch job';

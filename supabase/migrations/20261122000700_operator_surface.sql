@@ -200,7 +200,7 @@ begin
     raise exception 'unknown run %', p_run_id using errcode = '22023';
   end if;
   if v_run.status = 'cancelled' then
-    raise exception 'run % was cancelled (%); start a new one instead', p_run_id, v_run.cancel_reason using errcode = '22023';
+    raise exception 'run % was cancelled (%): it keeps its period; force or backfill another period instead', p_run_id, v_run.cancel_reason using errcode = '22023';
   end if;
   update scheduler.batch_tasks t
      set status = 'pending', attempts = 0, attempt_token = null, lease_expires_at = null, claimed_by = null,
@@ -212,7 +212,7 @@ begin
     return jsonb_build_object('tasks_reset', 0, 'batch_jobs_reopened', 0, 'processors_kicked', 0);
   end if;
   update scheduler.batch_jobs j
-     set status = 'pending', completed_at = null, claimed_by = null, last_heartbeat = now()
+     set status = 'pending', completed_at = null, claimed_by = null, last_heartbeat = now(), attempts = 0, resumed_at = null
    where j.run_id = p_run_id and j.status in ('completed_with_errors', 'failed')
      and exists (select from scheduler.batch_tasks t where t.batch_job_id = j.id and t.status = 'pending');
   get diagnostics v_jobs = row_count;

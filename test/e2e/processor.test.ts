@@ -176,6 +176,27 @@ describe("time budget", () => {
   }, 120_000);
 });
 
+describe("a provider slower than an invocation", () => {
+  it("is cut off at the deadline, counted, retried by the next invocation, and failed after 3 attempts: the run still ends", async () => {
+    await serveFunctions({ DAYBREAK_PROCESSOR_BUDGET_MS: "1000", DAYBREAK_PROCESSOR_HARD_DEADLINE_MS: "1500" });
+    await seedOrganizations(sql, { organizations: 1, promptsPerOrg: 2, providers: { glacial: mock.url, quick: mock.url } });
+    await sql`update public.providers set timeout_ms = 10000 where name = 'glacial'`;
+    mock.setRules([{ model: "glacial-model", hang: true }]);
+    const { runId } = await startRunInSql(sql);
+    expect(await waitForRunEnd(sql, runId, 60_000)).toBe("completed_with_errors");
+    const rows = await sql`select provider, status, attempts, last_error from scheduler.batch_tasks where run_id = ${runId} order by provider`;
+    for (const r of rows.filter((r) => r.provider === "glacial")) {
+      expect(r.status).toBe("failed");
+      expect(r.attempts).toBe(3);
+      expect(r.last_error).toMatch(/cut off at the processor's deadline/);
+      expect(r.last_error).toMatch(/gave up after 3 attempts/);
+    }
+    expect(rows.filter((r) => r.provider === "quick").every((r) => r.status === "succeeded")).toBe(true);
+    const glacialCalls = mock.calls().filter((c) => c.model === "glacial-model").length;
+    expect(glacialCalls).toBe(6); // 2 tasks × 3 invocations, each cut off mid-call
+  });
+});
+
 describe("bad input", () => {
   it("wrong types, unknown keys and an unknown batch_job_id get 4xx JSON and change nothing", async () => {
     await serveFunctions();

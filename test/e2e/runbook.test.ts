@@ -49,7 +49,7 @@ let fns: Awaited<ReturnType<typeof startFunctions>>;
 
 async function runWithoutKicks(runKey: string, note: string): Promise<string> {
   await setConfig(sql, { max_concurrent_batch_jobs: 0 }); // kick_processors finds no free slot
-  const [row] = await sql`select scheduler.try_mark_daily_run('daily-batch', ${runKey}, 'manual', null, true, ${note}) as r`;
+  const [row] = await sql`select scheduler.claim_and_plan_run('daily-batch', ${runKey}, 'manual', null, true, ${note}) as r`;
   await setConfig(sql, { max_concurrent_batch_jobs: DEFAULT_CONFIG.max_concurrent_batch_jobs });
   return row!.r.run_id as string;
 }

@@ -4,7 +4,7 @@ import { waitFor } from "./db.ts";
 
 export async function startRunInSql(sql: Sql, runKey = "2026-11-22"): Promise<{ runId: string; tasks: number }> {
   const [row] = await sql<{ r: { run_id: string; tasks: number; updated: boolean } }[]>`
-    select scheduler.try_mark_daily_run('daily-batch', ${runKey}, 'manual') as r`;
+    select scheduler.claim_and_plan_run('daily-batch', ${runKey}, 'manual') as r`;
   if (!row!.r.updated) throw new Error(`run ${runKey} already claimed`);
   return { runId: row!.r.run_id, tasks: row!.r.tasks };
 }

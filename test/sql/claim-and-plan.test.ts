@@ -31,6 +31,12 @@ describe("try_mark_daily_run", () => {
     }
   });
 
+  it("has the contract's exact overloads", async () => {
+    const [row] = await sql`select to_regprocedure('scheduler.try_mark_daily_run(text)') is not null as one,
+                                   to_regprocedure('scheduler.try_mark_daily_run(text,text)') is not null as two`;
+    expect(row).toEqual({ one: true, two: true });
+  });
+
   it("returns updated/previous_key/new_key", async () => {
     const [first] = await sql`select scheduler.try_mark_daily_run('2026-11-20') as r`;
     expect(first!.r).toMatchObject({ updated: true, previous_key: null, new_key: "2026-11-20" });
@@ -67,10 +73,15 @@ describe("try_mark_daily_run", () => {
     const [good] = await sql`insert into public.organizations (name) values ('good') returning id`;
     const [bad] = await sql`insert into public.organizations (name) values ('bad') returning id`;
     await sql`insert into public.prompts (org_id, text) values (${good!.id}, 'p'), (${bad!.id}, 'p')`;
+    const [nullRegion] = await sql`insert into public.organizations (name) values ('null region') returning id`;
+    await sql`insert into public.prompts (org_id, text) values (${nullRegion!.id}, 'p')`;
     await sql`insert into public.organization_providers (org_id, provider, regions) values
-      (${good!.id}, 'a', '{us}'), (${bad!.id}, 'a', '{us-east-9}'), (${bad!.id}, 'gpt-typo', '{us}')`;
+      (${good!.id}, 'a', '{us}'), (${bad!.id}, 'a', '{us-east-9}'), (${bad!.id}, 'gpt-typo', '{us}'),
+      (${nullRegion!.id}, 'a', '{us,NULL}')`;
     const [res] = await sql`select scheduler.try_mark_daily_run('2026-11-22') as r`;
-    expect(res!.r).toMatchObject({ updated: true, batch_jobs: 2, tasks: 1, configuration_errors: 1 });
+    expect(res!.r).toMatchObject({ updated: true, batch_jobs: 3, tasks: 1, configuration_errors: 2 });
+    const [nullJob] = await sql`select status, last_error from scheduler.batch_jobs where org_id = ${nullRegion!.id}`;
+    expect(nullJob).toEqual({ status: "failed", last_error: 'configuration error: unknown region "NULL"' });
     const [badJob] = await sql`select status, last_error, tasks_total from scheduler.batch_jobs where org_id = ${bad!.id}`;
     expect(badJob!.status).toBe("failed");
     expect(badJob!.last_error).toContain('unknown provider "gpt-typo"');

@@ -91,7 +91,7 @@ describe("v_daily_history", () => {
     for (const c of callers) {
       const [inv] = await sql`insert into scheduler.scheduler_runs (function_name, trigger_source, schedule, run_key, user_agent, request_id)
                               values ('daily-batch-trigger', ${c.source}, 'daily-batch', '2026-11-20', ${c.ua}, ${c.request}) returning id`;
-      const [r] = await sql`select scheduler.try_mark_daily_run('daily-batch', '2026-11-20', ${c.source}, ${inv!.id}) as r`;
+      const [r] = await sql`select scheduler.claim_and_plan_run('daily-batch', '2026-11-20', ${c.source}, ${inv!.id}) as r`;
       results.push(r!.r);
     }
     expect(results.map((r) => r.updated)).toEqual([true, false, false]);

@@ -38,7 +38,7 @@ describe("reconcile", () => {
     expect(r!.r).toMatchObject({ stale: 0, resumed: 0, finalized: 0, failed: 0, runs_closed: 0 });
     expect(await snapshot()).toEqual(before);
     const [tick] = await sql`select scheduler.cron_reconcile_tick() as t`;
-    expect(tick!.t).toEqual({ decision: "idle" });
+    expect(tick!.t).toMatchObject({ decision: "idle" });
     expect((await sql`select count(*)::int as n from net.http_request_queue`)[0]!.n).toBe(0);
   });
 
@@ -70,9 +70,9 @@ describe("reconcile", () => {
     expect(res!.r).toMatchObject({ action: "finalized", status: "completed" });
   });
 
-  it("fails a job resumed past its attempt limit, and tasks past theirs", async () => {
+  it("fails a job stalled past its attempt limit without progress", async () => {
     const jobId = await processingJob();
-    await sql`update scheduler.batch_jobs set attempts = 5 where id = ${jobId}`;
+    await sql`update scheduler.batch_jobs set attempts = 5, last_heartbeat = now() - interval '3 minutes' where id = ${jobId}`;
     const [res] = await sql`select scheduler.resume_stuck_batch_job(${jobId}) as r`;
     expect(res!.r).toMatchObject({ action: "failed", tasks_failed: 3 });
     const [job] = await sql`select status, last_error from scheduler.batch_jobs where id = ${jobId}`;
@@ -82,12 +82,57 @@ describe("reconcile", () => {
 
   it("a task whose lease expired max_task_attempts times is failed, not retried", async () => {
     const jobId = await processingJob();
+    await sql`update scheduler.batch_jobs set last_heartbeat = now() - interval '3 minutes' where id = ${jobId}`;
     await sql`update scheduler.batch_tasks set attempts = 3, lease_expires_at = now() - interval '1 second' where status = 'processing'`;
     const [res] = await sql`select scheduler.resume_stuck_batch_job(${jobId}) as r`;
     expect(res!.r).toMatchObject({ action: "resumed", tasks_failed: 2, tasks_reset: 0 });
     const failed = await sql`select last_error from scheduler.batch_tasks where status = 'failed'`;
     expect(failed).toHaveLength(2);
-    expect(failed[0]!.last_error).toMatch(/lease expired after 3 attempts/);
+    expect(failed[0]!.last_error).toMatch(/gave up after 3 attempts/);
+  });
+
+  it("a resume that comes after a processor picked the job up does nothing", async () => {
+    const jobId = await processingJob(); // fresh heartbeat: a live processor holds it
+    const [res] = await sql`select scheduler.resume_stuck_batch_job(${jobId}) as r`;
+    expect(res!.r).toMatchObject({ action: "noop", reason: "not_stale" });
+    const [job] = await sql`select status, attempts from scheduler.batch_jobs where id = ${jobId}`;
+    expect(job).toEqual({ status: "processing", attempts: 1 });
+    expect((await sql`select count(*)::int as n from net.http_request_queue`)[0]!.n).toBe(0);
+  });
+
+  it("a job that made progress since its last resume starts counting stalls afresh", async () => {
+    const jobId = await processingJob();
+    await sql`update scheduler.batch_jobs set attempts = 5, resumed_at = now() - interval '10 minutes',
+                     last_heartbeat = now() - interval '3 minutes' where id = ${jobId}`;
+    await sql`update scheduler.batch_tasks set status = 'succeeded', completed_at = now() - interval '5 minutes'
+               where id = (select min(id) from scheduler.batch_tasks where batch_job_id = ${jobId})`;
+    const [res] = await sql`select scheduler.resume_stuck_batch_job(${jobId}) as r`;
+    expect(res!.r).toMatchObject({ action: "resumed" });
+    const [job] = await sql`select status, attempts from scheduler.batch_jobs where id = ${jobId}`;
+    expect(job).toEqual({ status: "pending", attempts: 2 });
+  });
+
+  it("a task released mid-call at the deadline counts an attempt; one released before calling does not", async () => {
+    const jobId = await processingJob();
+    const tasks = await sql`select id, attempt_token from scheduler.batch_tasks where batch_job_id = ${jobId} and status = 'processing' order by id`;
+    await sql`select scheduler.release_task(${tasks[0]!.id}, ${tasks[0]!.attempt_token}, false, '')`;
+    await sql`select scheduler.release_task(${tasks[1]!.id}, ${tasks[1]!.attempt_token}, true, 'cut off at the deadline')`;
+    const rows = await sql`select id, status, attempts, last_error from scheduler.batch_tasks where id in (${tasks[0]!.id}, ${tasks[1]!.id}) order by id`;
+    expect(rows.map((r) => [r.status, r.attempts, r.last_error])).toEqual([
+      ["pending", 0, null],
+      ["pending", 1, "cut off at the deadline"],
+    ]);
+    // Out of attempts: never claimed again; the reconciler fails it.
+    await sql`update scheduler.batch_tasks set attempts = 3 where id = ${tasks[1]!.id}`;
+    const claimed = await sql`select task_id from scheduler.claim_tasks(${jobId}, 'w2', 10)`;
+    expect(claimed.map((c) => c.task_id)).not.toContain(tasks[1]!.id);
+  });
+
+  it("the idle cron tick prunes old history itself, with no HTTP call", async () => {
+    await sql`insert into scheduler.cron_ticks (tick, ticked_at, decision) values ('trigger', now() - interval '31 days', 'called')`;
+    const [tick] = await sql`select scheduler.cron_reconcile_tick() as t`;
+    expect(tick!.t).toMatchObject({ decision: "idle", pruned: { cron_ticks: 1 } });
+    expect((await sql`select count(*)::int as n from net.http_request_queue`)[0]!.n).toBe(0);
   });
 
   it("dry_run reports what it would do and changes nothing", async () => {
