@@ -1,13 +1,15 @@
 // Sizes of every section, full and --quick. Full sizes are the ones the issue defines; quick
 // sizes keep `npm run bench -- --quick` under three minutes on a 2-core machine.
+import type { DaybreakVariant } from "../sections/throughput/daybreak.ts";
 
 export interface ThroughputSizes {
   organizations: number;
   promptsPerOrg: number;
   /** Concurrent workers for daybreak and the libraries. */
   workers: number[];
-  /** Tasks claimed per claim_tasks call: the processor's shipped default (5) and the libraries' batch. */
-  claimBatches: number[];
+  /** daybreak passes at every worker count: provider over HTTP or in memory, completion per task
+   * (shipped) or batched (prototype), tasks per claim_tasks call (5 is the processor's default). */
+  daybreakVariants: DaybreakVariant[];
   /** Worker counts at which pg-boss and graphile-worker run. */
   libraryWorkers: number[];
   /** pg-boss batchSize and graphile-worker localQueue.size. */
@@ -15,6 +17,8 @@ export interface ThroughputSizes {
   repetitions: number;
   pgbenchClients: number[];
   pgbenchSeconds: number;
+  /** pgbench -s: 100,000 accounts per unit. */
+  pgbenchScale: number;
 }
 
 export interface ShapeSizes {
@@ -25,9 +29,9 @@ export interface ShapeSizes {
 
 export interface BenchSizes {
   throughput: ThroughputSizes;
-  e2e: ShapeSizes;
+  e2e: ShapeSizes & { repetitions: number };
   planning: ShapeSizes;
-  reconciler: { runs: number; jobsPerRun: number; tasksPerJob: number; liveJobs: number; calls: number };
+  reconciler: { runs: number; jobsPerRun: number; tasksPerJob: number; liveJobs: number; busyDayJobs: number; calls: number };
   idle: { day: string; runMinutes: number };
   latency: ShapeSizes & { calls: number };
 }
@@ -37,16 +41,22 @@ export const FULL: BenchSizes = {
     organizations: 200,
     promptsPerOrg: 100,
     workers: [1, 4, 16],
-    claimBatches: [5, 50],
+    daybreakVariants: [
+      { provider: "http", completion: "per-task", claimBatch: 5 },
+      { provider: "http", completion: "per-task", claimBatch: 50 },
+      { provider: "memory", completion: "per-task", claimBatch: 50 },
+      { provider: "memory", completion: "batched", claimBatch: 50 },
+    ],
     libraryWorkers: [1, 4, 16],
     libraryBatch: 50,
     repetitions: 3,
     pgbenchClients: [1, 4, 8, 16],
     pgbenchSeconds: 10,
+    pgbenchScale: 10,
   },
-  e2e: { organizations: 200, promptsPerOrg: 10, providers: 3 },
+  e2e: { organizations: 200, promptsPerOrg: 10, providers: 3, repetitions: 3 },
   planning: { organizations: 10_000, promptsPerOrg: 20, providers: 3 },
-  reconciler: { runs: 20, jobsPerRun: 500, tasksPerJob: 100, liveJobs: 20, calls: 200 },
+  reconciler: { runs: 20, jobsPerRun: 500, tasksPerJob: 100, liveJobs: 20, busyDayJobs: 10_000, calls: 200 },
   idle: { day: "2026-11-23", runMinutes: 30 },
   latency: { organizations: 100, promptsPerOrg: 10, providers: 3, calls: 200 },
 };
@@ -56,16 +66,21 @@ export const QUICK: BenchSizes = {
     organizations: 50,
     promptsPerOrg: 100,
     workers: [1, 16],
-    claimBatches: [50],
+    daybreakVariants: [
+      { provider: "http", completion: "per-task", claimBatch: 50 },
+      { provider: "memory", completion: "per-task", claimBatch: 50 },
+      { provider: "memory", completion: "batched", claimBatch: 50 },
+    ],
     libraryWorkers: [16],
     libraryBatch: 50,
     repetitions: 1,
     pgbenchClients: [1, 16],
     pgbenchSeconds: 3,
+    pgbenchScale: 1,
   },
-  e2e: { organizations: 50, promptsPerOrg: 10, providers: 3 },
+  e2e: { organizations: 50, promptsPerOrg: 10, providers: 3, repetitions: 1 },
   planning: { organizations: 1_000, promptsPerOrg: 20, providers: 3 },
-  reconciler: { runs: 10, jobsPerRun: 200, tasksPerJob: 50, liveJobs: 20, calls: 50 },
+  reconciler: { runs: 10, jobsPerRun: 200, tasksPerJob: 50, liveJobs: 20, busyDayJobs: 1_000, calls: 50 },
   idle: { day: "2026-11-23", runMinutes: 30 },
   latency: { organizations: 100, promptsPerOrg: 10, providers: 3, calls: 40 },
 };

@@ -25,6 +25,8 @@ export interface MachineInfo {
   node: string;
   platform: string;
   daybreakCommit: string | null;
+  /** Uncommitted changes in the work tree when the benchmark ran. */
+  workTreeDirty: boolean | null;
   postgres: { version: string; settings: Record<string, string> };
   packages: Record<string, string>;
 }
@@ -38,9 +40,9 @@ function packageVersion(name: string): string {
   }
 }
 
-function gitCommit(): string | null {
+function git(...args: string[]): string | null {
   try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return execFileSync("git", args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
   } catch {
     return null;
   }
@@ -51,6 +53,7 @@ export async function describeMachine(sql: Sql): Promise<MachineInfo> {
   const rows = await sql<{ name: string; setting: string }[]>`
     select name, case when unit is null then setting else current_setting(name) end as setting
       from pg_settings where name = any(${PG_SETTINGS})`;
+  const gitStatus = git("status", "--porcelain", "--untracked-files=no");
   return {
     date: new Date().toISOString(),
     cores: os.cpus().length,
@@ -59,7 +62,8 @@ export async function describeMachine(sql: Sql): Promise<MachineInfo> {
     loadAverageAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
     node: process.version,
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
-    daybreakCommit: gitCommit(),
+    daybreakCommit: git("rev-parse", "--short", "HEAD"),
+    workTreeDirty: gitStatus === null ? null : gitStatus.length > 0,
     postgres: { version: v!.version, settings: Object.fromEntries(rows.map((r) => [r.name, r.setting])) },
     packages: Object.fromEntries(PACKAGES.map((p) => [p, packageVersion(p)])),
   };

@@ -24,15 +24,16 @@ export function median(samples: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** n, min, p50, p99, max and mean, rounded to two decimals for the report. */
 export function summarize(samples: readonly number[]): Summary {
   const sum = samples.reduce((a, b) => a + b, 0);
   return {
     n: samples.length,
-    min: samples.length ? Math.min(...samples) : Number.NaN,
-    p50: percentile(samples, 50),
-    p99: percentile(samples, 99),
-    max: samples.length ? Math.max(...samples) : Number.NaN,
-    mean: samples.length ? sum / samples.length : Number.NaN,
+    min: round(samples.length ? Math.min(...samples) : Number.NaN),
+    p50: round(percentile(samples, 50)),
+    p99: round(percentile(samples, 99)),
+    max: round(samples.length ? Math.max(...samples) : Number.NaN),
+    mean: round(samples.length ? sum / samples.length : Number.NaN),
   };
 }
 

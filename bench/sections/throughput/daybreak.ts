@@ -1,22 +1,38 @@
-// daybreak's own task path, driven by N concurrent workers in this process: each worker is the
-// real processor loop (functions/_shared/processor.ts runProcessor): scheduler.claim_batch_job,
-// scheduler.claim_tasks (FOR UPDATE SKIP LOCKED, lease, attempt token) in batches, the provider
-// call through the real adapter (callWithFallback → callWithRetries → callChatCompletion) to a
-// zero-latency mock, then scheduler.complete_task(task_id, attempt_token, result) per task.
+// daybreak's own task path, driven by N concurrent workers in this process. As shipped, each
+// worker is the real processor loop (functions/_shared/processor.ts runProcessor):
+// scheduler.claim_batch_job, scheduler.claim_tasks (FOR UPDATE SKIP LOCKED, lease, attempt token)
+// in batches, the provider call through the real adapter (callWithFallback → callWithRetries →
+// callChatCompletion), then scheduler.complete_task(task_id, attempt_token, result) per task.
+// Variants: the provider over HTTP (the zero-latency mock in its own process) or answered in
+// memory (no socket: the equivalent of the libraries' no-op job), and the batched-completion
+// prototype (batched-completion.ts).
 import postgres from "postgres";
 import { readEnv } from "../../../functions/_shared/env.ts";
 import { runProcessor, type ProcessorDeps } from "../../../functions/_shared/processor.ts";
-import type { MockProvider } from "../../../scripts/lib/mock-provider.ts";
+import { cpuMark, cpuShareSince } from "../../lib/cpu.ts";
 import { analyzeSchemas, clearRunState, databaseUrl, setConfigInt, type Sql } from "../../lib/db.ts";
+import type { MockProcess } from "../../lib/mock-process.ts";
+import { runBatchedWorker } from "./batched-completion.ts";
+import { inMemoryProvider } from "./in-memory-provider.ts";
 import type { ThroughputSample } from "./types.ts";
 
 const HOUR_MS = 3_600_000;
 
-export interface DaybreakRunOptions {
-  workers: number;
+export interface DaybreakVariant {
+  provider: "http" | "memory";
+  completion: "per-task" | "batched";
   claimBatch: number;
+}
+
+export function variantLabel(v: DaybreakVariant): string {
+  const provider = v.provider === "http" ? "HTTP mock" : "in-memory provider";
+  return v.completion === "batched" ? `daybreak PROTOTYPE batched completion, ${provider}` : `daybreak, ${provider}`;
+}
+
+export interface DaybreakRunOptions extends DaybreakVariant {
+  workers: number;
   runKey: string;
-  mock: MockProvider;
+  mock: MockProcess;
 }
 
 export async function runDaybreakPass(sql: Sql, o: DaybreakRunOptions): Promise<ThroughputSample> {
@@ -28,56 +44,72 @@ export async function runDaybreakPass(sql: Sql, o: DaybreakRunOptions): Promise<
     select scheduler.try_mark_daily_run('daily-batch'::text, ${o.runKey}::text) as r`;
   const { tasks, run_id: runId } = plan!.r;
   await analyzeSchemas(sql, "scheduler", "public");
-  o.mock.reset();
+  await o.mock.reset();
+  const memory = o.provider === "memory" ? inMemoryProvider() : null;
 
-  const pool = postgres(databaseUrl(), {
-    max: o.workers + 2,
-    onnotice: () => {},
-    connection: { application_name: "daybreak-bench-worker" },
-  }) as Sql;
-  const deps: ProcessorDeps = {
-    sql: pool,
-    env: readEnv,
-    settings: { budgetMs: HOUR_MS, hardDeadlineMs: 2 * HOUR_MS, claimBatchSize: o.claimBatch, heartbeatMs: 15_000, retryBaseDelayMs: 0 },
-  };
+  const pool = postgres(databaseUrl(), { max: o.workers + 2, onnotice: () => {}, connection: { application_name: "daybreak-bench-worker" } }) as Sql;
   try {
+    const cpu = cpuMark();
     const started = performance.now();
-    const reports = await Promise.all(Array.from({ length: o.workers }, () => runProcessor(deps, null)));
+    await Promise.all(Array.from({ length: o.workers }, (_, i) => runWorker(pool, o, `bench-${i}`, memory?.fetch)));
     const seconds = (performance.now() - started) / 1000;
-    const failed = reports.reduce((n, r) => n + r.failed, 0);
-    if (failed > 0) throw new Error(`daybreak: ${failed} tasks failed during the throughput pass`);
+    const cpuShare = cpuShareSince(cpu);
     const check = await verifyRun(sql, runId);
-    const calledTwice = Object.values(o.mock.callsByTask()).filter((n) => n > 1).length;
+    const calledTwice = memory ? memory.calledTwice() : Object.values(await o.mock.callsByTask()).filter((n) => n > 1).length;
     return {
-      system: `daybreak (claim ${o.claimBatch})`,
+      system: variantLabel(o),
       workers: o.workers,
       batch: o.claimBatch,
       tasks,
       seconds,
       tasksPerSecond: tasks / seconds,
+      cpu: cpuShare,
       duplicates: check.duplicates + calledTwice,
       missing: tasks - check.results,
+      runsLeftRunning: check.leftRunning ? 1 : 0,
     };
   } finally {
     await pool.end({ timeout: 5 });
   }
 }
 
+async function runWorker(pool: Sql, o: DaybreakRunOptions, worker: string, fetch: typeof globalThis.fetch | undefined): Promise<void> {
+  if (o.completion === "batched") {
+    const report = await runBatchedWorker(pool, worker, o.claimBatch, fetch);
+    if (report.rejected > 0) throw new Error(`${worker}: ${report.rejected} completions rejected`);
+    return;
+  }
+  const deps: ProcessorDeps = {
+    sql: pool,
+    env: readEnv,
+    fetch,
+    settings: { budgetMs: HOUR_MS, hardDeadlineMs: 2 * HOUR_MS, claimBatchSize: o.claimBatch, heartbeatMs: 15_000, retryBaseDelayMs: 0 },
+  };
+  const report = await runProcessor(deps, null);
+  if (report.failed > 0) throw new Error(`${worker}: ${report.failed} tasks failed`);
+}
+
 interface RunCheck {
   results: number;
   duplicates: number;
+  /** Every batch job ended but the run was still `running` (left for the reconciler to close). */
+  leftRunning: boolean;
 }
 
-/** One result per task: results vs distinct tasks, plus duplicates the SQL prevented (counted). */
+/** One result per task: results vs distinct tasks, plus duplicates the SQL prevented (counted).
+ * A run whose jobs all ended but that is still `running` is closed here with
+ * scheduler.finalize_run, the step the reconciler would take, and reported. */
 async function verifyRun(sql: Sql, runId: string): Promise<RunCheck> {
-  const [row] = await sql<{ results: number; distinct_tasks: number; prevented: number; status: string; unfinished: number }[]>`
+  const [row] = await sql<{ results: number; distinct_tasks: number; prevented: number; status: string; unfinished: number; live_jobs: number }[]>`
     select (select count(*)::int from public.prompt_results where run_id = ${runId}) as results,
            (select count(distinct task_id)::int from public.prompt_results where run_id = ${runId}) as distinct_tasks,
            (select coalesce(sum(duplicates_prevented), 0)::int from scheduler.batch_jobs where run_id = ${runId}) as prevented,
            (select count(*)::int from scheduler.batch_tasks where run_id = ${runId} and status <> 'succeeded') as unfinished,
+           (select count(*)::int from scheduler.batch_jobs where run_id = ${runId} and status in ('pending', 'processing')) as live_jobs,
            (select status from scheduler.runs where id = ${runId}) as status`;
-  if (row!.status !== "completed" || row!.unfinished > 0) {
-    throw new Error(`daybreak run ${runId} ended ${row!.status} with ${row!.unfinished} unfinished tasks`);
-  }
-  return { results: row!.distinct_tasks, duplicates: row!.results - row!.distinct_tasks + row!.prevented };
+  const r = row!;
+  if (r.unfinished > 0 || r.live_jobs > 0) throw new Error(`daybreak run ${runId}: ${r.unfinished} unfinished tasks, ${r.live_jobs} live jobs`);
+  const leftRunning = r.status === "running";
+  if (leftRunning) await sql`select scheduler.finalize_run(${runId}::uuid)`;
+  return { results: r.distinct_tasks, duplicates: r.results - r.distinct_tasks + r.prevented, leftRunning };
 }

@@ -1,4 +1,6 @@
 // One measured pass of a queue over a backlog of tasks.
+import type { CpuShare } from "../../lib/cpu.ts";
+
 export interface ThroughputSample {
   system: string;
   workers: number;
@@ -11,6 +13,10 @@ export interface ThroughputSample {
   duplicates: number;
   /** Tasks never executed or recorded. Must be 0. */
   missing: number;
+  /** Cores busy during the pass: this (worker) process and the whole Postgres cluster. */
+  cpu: CpuShare;
+  /** daybreak only: passes whose run stayed `running` after its last batch job ended. */
+  runsLeftRunning?: number;
 }
 
 /** Counts executions per job id; `done` resolves once every one of `total` ids ran. */

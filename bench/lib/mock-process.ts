@@ -1,0 +1,33 @@
+// The zero-latency mock provider (scripts/lib/mock-provider.ts) in a process of its own, as a
+// real provider is remote: its HTTP serving does not share the event loop of the workers under
+// test. Driven through its control routes (/__calls, /__reset).
+import path from "node:path";
+import { freePort, ROOT, startService, type Service } from "../../test/helpers/processes.ts";
+
+export interface MockProcess {
+  /** Base URL ending in /v1, for public.providers.base_url. */
+  url: string;
+  reset(): Promise<void>;
+  /** Completion calls received per task id. */
+  callsByTask(): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+export async function startMockProcess(latencyMs = 0): Promise<MockProcess> {
+  const port = await freePort();
+  const service: Service = await startService("mock-provider", path.join(ROOT, "node_modules/.bin/tsx"),
+    ["scripts/lib/mock-provider.ts", "--port", String(port), "--latency", String(latencyMs)], {}, /mock provider listening on/);
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    url: `${base}/v1`,
+    async reset() {
+      const res = await fetch(`${base}/__reset`, { method: "POST" });
+      if (!res.ok) throw new Error(`mock provider reset: HTTP ${res.status}`);
+    },
+    async callsByTask() {
+      const res = await fetch(`${base}/__calls`);
+      return ((await res.json()) as { byTask: Record<string, number> }).byTask;
+    },
+    stop: () => service.stop(),
+  };
+}

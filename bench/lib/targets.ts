@@ -1,0 +1,72 @@
+// The issue's targets (goals, not assertions) against what this run measured.
+import type { IdleResult } from "../sections/idle.ts";
+import type { LatencyResult } from "../sections/latency.ts";
+import type { PlanningResult } from "../sections/planning.ts";
+import type { ReconcilerResult } from "../sections/reconciler.ts";
+import type { ThroughputResult } from "../sections/throughput/index.ts";
+
+export interface SectionResults {
+  throughput?: ThroughputResult;
+  latency?: LatencyResult;
+  planning?: PlanningResult;
+  reconciler?: ReconcilerResult;
+  idle?: IdleResult;
+}
+
+export interface TargetLine {
+  name: string;
+  goal: string;
+  measured: string;
+  /** null when this run's sizes are not the ones the target is defined for (--quick). */
+  met: boolean | null;
+}
+
+export function summarizeTargets(r: SectionResults): TargetLine[] {
+  const lines: TargetLine[] = [];
+  if (r.throughput) {
+    const dup = r.throughput.rows.reduce((n, x) => n + x.duplicates + x.missing, 0);
+    for (const t of [r.throughput.target, r.throughput.noOpEquivalent]) {
+      if (!t) continue;
+      lines.push({
+        name: `throughput ${t.workers} workers: ${t.system}`,
+        goal: "≥ 1.5× faster library, 0 dup",
+        measured: `${t.ratio}× (${t.daybreak} vs ${t.fasterLibrary}/s), ${dup} dup/missing`,
+        met: t.met,
+      });
+    }
+  }
+  if (r.planning) {
+    lines.push({
+      name: `plan ${r.planning.tasks.toLocaleString("en-US")} tasks`,
+      goal: "600,000 tasks < 15 s",
+      measured: `${r.planning.seconds} s`,
+      met: r.planning.target.met,
+    });
+  }
+  if (r.reconciler) {
+    lines.push({
+      name: `stale scan, ${r.reconciler.historicalTasks.toLocaleString("en-US")} historical tasks`,
+      goal: "< 5 ms (1M tasks)",
+      measured: `p50 ${r.reconciler.staleScanMs.p50} ms (server ${r.reconciler.staleScanServerMs} ms)`,
+      met: r.reconciler.target.met,
+    });
+  }
+  if (r.idle) {
+    const i = r.idle;
+    lines.push({
+      name: "idle day: HTTP requests from ticks",
+      goal: "trigger ≤ 2, reconciler 0 after run",
+      measured: `trigger ${i.httpRequests.trigger}, reconciler ${i.httpRequests.reconciler} (legacy ${i.legacy.invocationsPerDay})`,
+      met: i.target.met,
+    });
+  }
+  if (r.latency) {
+    lines.push({
+      name: "already_ran latency p50",
+      goal: "< 20 ms",
+      measured: `server ${r.latency.target.p50ServerMs} ms, client ${r.latency.target.p50ClientMs} ms`,
+      met: r.latency.target.met,
+    });
+  }
+  return lines;
+}
