@@ -7,8 +7,8 @@ export interface ThroughputSizes {
   promptsPerOrg: number;
   /** Concurrent workers for daybreak and the libraries. */
   workers: number[];
-  /** daybreak passes at every worker count: provider over HTTP or in memory, completion per task
-   * (shipped) or batched (prototype), tasks per claim_tasks call (5 is the processor's default). */
+  /** daybreak passes at every worker count: provider over HTTP or in memory, and tasks per
+   * claim_tasks call (5 is the processor's default). */
   daybreakVariants: DaybreakVariant[];
   /** Worker counts at which pg-boss and graphile-worker run. */
   libraryWorkers: number[];
@@ -42,10 +42,9 @@ export const FULL: BenchSizes = {
     promptsPerOrg: 100,
     workers: [1, 4, 16],
     daybreakVariants: [
-      { provider: "http", completion: "per-task", claimBatch: 5 },
-      { provider: "http", completion: "per-task", claimBatch: 50 },
-      { provider: "memory", completion: "per-task", claimBatch: 50 },
-      { provider: "memory", completion: "batched", claimBatch: 50 },
+      { provider: "http", claimBatch: 5 },
+      { provider: "http", claimBatch: 50 },
+      { provider: "memory", claimBatch: 50 },
     ],
     libraryWorkers: [1, 4, 16],
     libraryBatch: 50,
@@ -67,9 +66,8 @@ export const QUICK: BenchSizes = {
     promptsPerOrg: 100,
     workers: [1, 16],
     daybreakVariants: [
-      { provider: "http", completion: "per-task", claimBatch: 50 },
-      { provider: "memory", completion: "per-task", claimBatch: 50 },
-      { provider: "memory", completion: "batched", claimBatch: 50 },
+      { provider: "http", claimBatch: 50 },
+      { provider: "memory", claimBatch: 50 },
     ],
     libraryWorkers: [16],
     libraryBatch: 50,

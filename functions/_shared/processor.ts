@@ -24,7 +24,7 @@ import { json, newRequestId } from "./http.ts";
 import { recordInvocationEnd, recordInvocationStart } from "./invocations.ts";
 import { loadProviders } from "./providers/catalog.ts";
 import { callWithFallback, type ProviderConfig } from "./providers/openai-compatible.ts";
-import { claimTasks, completeTask, failTask, releaseTask, type ClaimedTask } from "./tasks.ts";
+import { claimTasks, completeTasks, failTask, releaseTask, type AnsweredTask, type ClaimedTask } from "./tasks.ts";
 import { detectTriggerSource } from "./trigger-source.ts";
 
 export const processorRequestSchema = z.object({ batch_job_id: z.uuid("batch_job_id must be a UUID").optional() }).strict();
@@ -150,13 +150,13 @@ async function processBatchJob(
       const status = await finalizeBatchJob(sql, job.batch_job_id);
       return isTerminalBatchJobStatus(status) ? "finished" : "others_working";
     }
-    const outcomes = await Promise.all(tasks.map((task) => runTask(deps, task, providers, hardDeadline)));
-    for (const outcome of outcomes) {
-      if (outcome === "released") continue;
-      report.processed++;
-      if (outcome === "succeeded") report.succeeded++;
-      else report.failed++;
-    }
+    const outcomes = await Promise.all(tasks.map((task) => callProviderForTask(deps, task, providers, hardDeadline)));
+    const answered = outcomes.filter((o): o is AnsweredTask => typeof o === "object");
+    // One transaction for the whole round's results: one round trip, not one per task.
+    const completion = await completeTasks(sql, answered);
+    report.processed += completion.accepted.length + outcomes.filter((o) => o === "failed").length;
+    report.succeeded += completion.accepted.length;
+    report.failed += outcomes.filter((o) => o === "failed").length;
   }
   return "budget";
 }
@@ -164,12 +164,14 @@ async function processBatchJob(
 /** Stop working on a task this long before its lease ends, so a live worker never outlives it. */
 const LEASE_MARGIN_MS = 5000;
 
-async function runTask(
+/** Calls the provider for one claimed task. A failure or a release is recorded here; an answer is
+ * returned for the round's batched completion. */
+async function callProviderForTask(
   deps: ProcessorDeps,
   task: ClaimedTask,
   providers: Map<string, ProviderConfig>,
   hardDeadline: AbortSignal,
-): Promise<"succeeded" | "failed" | "released"> {
+): Promise<AnsweredTask | "failed" | "released"> {
   const { sql } = deps;
   const primary = providers.get(task.provider);
   if (!primary) {
@@ -193,14 +195,16 @@ async function runTask(
       signal,
       baseDelayMs: deps.settings.retryBaseDelayMs,
     });
-    const outcome = await completeTask(sql, task, {
-      answered_by: result.provider,
-      model: result.model,
-      response: result.text,
-      attempts: result.attempts,
-      latency_ms: Math.round(result.latencyMs),
-    });
-    return outcome.accepted ? "succeeded" : "released";
+    return {
+      task,
+      result: {
+        answered_by: result.provider,
+        model: result.model,
+        response: result.text,
+        attempts: result.attempts,
+        latency_ms: Math.round(result.latencyMs),
+      },
+    };
   } catch (error) {
     if (signal.aborted) {
       // Cut off mid-call: the provider may have done the work, so this counts as an attempt.

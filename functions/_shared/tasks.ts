@@ -31,16 +31,30 @@ export async function claimTasks(sql: Sql, batchJobId: string, worker: string, l
       from scheduler.claim_tasks(${batchJobId}::uuid, ${worker}, ${limit}::int)`;
 }
 
-export interface CompletionOutcome {
-  accepted: boolean;
-  duplicate?: boolean;
-  reason?: string;
+export interface AnsweredTask {
+  task: ClaimedTask;
+  result: TaskResult;
 }
 
-export async function completeTask(sql: Sql, task: ClaimedTask, result: TaskResult): Promise<CompletionOutcome> {
-  const [row] = await sql<{ outcome: CompletionOutcome }[]>`
-    select scheduler.complete_task(${task.task_id}::bigint, ${task.attempt_token}::uuid, ${sql.json(result as never)}) as outcome`;
-  return row!.outcome;
+export interface CompletionReport {
+  /** Task ids completed by this call (their attempt was current). */
+  accepted: string[];
+  /** Accepted tasks whose result already existed (kept as it was). */
+  duplicates: string[];
+  /** Task ids refused: their lease was taken over (or the run cancelled) since the claim. */
+  rejected: string[];
+  duplicates_prevented: number;
+}
+
+/** Completes a claimed batch in one transaction (scheduler.complete_tasks). */
+export async function completeTasks(sql: Sql, answered: AnsweredTask[]): Promise<CompletionReport> {
+  if (answered.length === 0) return { accepted: [], duplicates: [], rejected: [], duplicates_prevented: 0 };
+  const rows = answered.map(({ task, result }) => ({ task_id: task.task_id, attempt_token: task.attempt_token, ...result }));
+  const [row] = await sql<{ report: CompletionReport }[]>`
+    select scheduler.complete_tasks(${sql.json(rows as never)}) as report`;
+  const r = row!.report;
+  const ids = (xs: unknown[]) => xs.map(String);
+  return { accepted: ids(r.accepted), duplicates: ids(r.duplicates), rejected: ids(r.rejected), duplicates_prevented: r.duplicates_prevented };
 }
 
 export async function failTask(sql: Sql, task: ClaimedTask, error: string): Promise<boolean> {

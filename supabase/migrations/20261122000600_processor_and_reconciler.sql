@@ -3,8 +3,8 @@
 -- heartbeat, claim tasks with FOR UPDATE SKIP LOCKED and a lease, complete or fail a task only
 -- with the current attempt token, finalize) and of batch-reconciler (resume stuck batch jobs,
 -- close abandoned invocations, finalize runs, prune history), each one transaction.
--- Objects: batch_jobs.duplicates_prevented; functions claim_batch_job, heartbeat_batch_job,
--- claim_tasks, complete_task, fail_task, release_task, finalize_batch_job, resume_stuck_batch_job,
+-- Objects: batch_jobs.duplicates_prevented, resumed_at; functions claim_batch_job, heartbeat_batch_job,
+-- claim_tasks, complete_tasks, complete_task, fail_task, release_task, finalize_batch_job, resume_stuck_batch_job,
 -- stale_batch_jobs, unfinalized_runs, abandoned_invocations, reconcile, prune_history,
 -- cron_reconcile_tick; cron job daybreak-reconciler.
 -- Operators: scheduler.config holds the thresholds (stale_heartbeat_seconds, task_lease_seconds...).
@@ -89,7 +89,7 @@ as $$
     select t.id
       from scheduler.batch_tasks t
      where t.batch_job_id = p_batch_job_id
-       and t.attempts < scheduler.config_int('max_task_attempts')
+       and t.attempts < (select scheduler.config_int('max_task_attempts'))
        and (t.status = 'pending' or (t.status = 'processing' and t.lease_expires_at < now()))
      order by t.id
      limit p_limit
@@ -97,7 +97,7 @@ as $$
   ), claimed as (
     update scheduler.batch_tasks t
        set status = 'processing', attempts = t.attempts + 1, attempt_token = gen_random_uuid(),
-           lease_expires_at = now() + make_interval(secs => scheduler.config_int('task_lease_seconds')),
+           lease_expires_at = now() + make_interval(secs => (select scheduler.config_int('task_lease_seconds'))),
            claimed_by = p_worker, started_at = now()
       from picked
      where t.id = picked.id
@@ -113,44 +113,73 @@ as $$
    order by c.id
 $$;
 
--- Completes a task and records its result, in one transaction. Fenced: only the current attempt
--- (its token) may complete; a late worker whose lease was taken over is rejected. The result
--- insert is ON CONFLICT DO NOTHING on prompt_results_one_per_task; a conflict or a rejected late
--- completion is counted in batch_jobs.duplicates_prevented, never silently dropped.
-create function scheduler.complete_task(p_task_id bigint, p_attempt_token uuid, p_result jsonb)
-returns jsonb
+-- Completes a batch of tasks and records their results, in one transaction (one statement), so a
+-- processor pays one round trip per claimed batch, not per task. Fenced: only the current attempt
+-- (its token) may complete a task; a late worker whose lease was taken over is rejected. Results
+-- are inserted ON CONFLICT DO NOTHING on prompt_results_one_per_task; a conflict or a rejected
+-- late completion is counted in batch_jobs.duplicates_prevented, never silently dropped.
+-- p_results: [{task_id, attempt_token, answered_by, model, response, attempts, latency_ms}, ...]
+create function scheduler.complete_tasks(p_results jsonb) returns jsonb
 language plpgsql
 set search_path = ''
 as $$
 declare
-  v_task scheduler.batch_tasks;
-  v_inserted integer;
+  v_report jsonb;
 begin
-  update scheduler.batch_tasks
-     set status = 'succeeded', completed_at = now(), lease_expires_at = null, last_error = null,
-         answered_by = p_result->>'answered_by'
-   where id = p_task_id and attempt_token = p_attempt_token and status = 'processing'
-  returning * into v_task;
-  if not found then
-    update scheduler.batch_jobs j set duplicates_prevented = j.duplicates_prevented + 1
-      from scheduler.batch_tasks t where t.id = p_task_id and j.id = t.batch_job_id;
-    return jsonb_build_object('accepted', false, 'reason', 'stale_attempt');
-  end if;
-
-  insert into public.prompt_results (task_id, run_id, org_id, prompt_id, provider, region, answered_by, model,
-                                     response, attempts, latency_ms)
-  select v_task.id, v_task.run_id, j.org_id, v_task.prompt_id, v_task.provider, v_task.region,
-         p_result->>'answered_by', p_result->>'model', p_result->>'response',
-         coalesce((p_result->>'attempts')::integer, 1), coalesce((p_result->>'latency_ms')::integer, 0)
-    from scheduler.batch_jobs j where j.id = v_task.batch_job_id
-  on conflict on constraint prompt_results_one_per_task do nothing;
-  get diagnostics v_inserted = row_count;
-  if v_inserted = 0 then
-    update scheduler.batch_jobs set duplicates_prevented = duplicates_prevented + 1 where id = v_task.batch_job_id;
-    return jsonb_build_object('accepted', true, 'duplicate', true);
-  end if;
-  return jsonb_build_object('accepted', true, 'duplicate', false);
+  with input as (
+    select * from jsonb_to_recordset(p_results)
+      as x(task_id bigint, attempt_token uuid, answered_by text, model text, response text, attempts integer, latency_ms integer)
+  ), done as (
+    update scheduler.batch_tasks t
+       set status = 'succeeded', completed_at = now(), lease_expires_at = null, last_error = null,
+           answered_by = i.answered_by
+      from input i
+     where t.id = i.task_id and t.attempt_token = i.attempt_token and t.status = 'processing'
+    returning t.id, t.run_id, t.batch_job_id, t.prompt_id, t.provider, t.region,
+              i.answered_by, i.model, i.response, i.attempts, i.latency_ms
+  ), recorded as (
+    insert into public.prompt_results (task_id, run_id, org_id, prompt_id, provider, region, answered_by, model,
+                                       response, attempts, latency_ms)
+    select d.id, d.run_id, j.org_id, d.prompt_id, d.provider, d.region, d.answered_by, d.model, d.response,
+           coalesce(d.attempts, 1), coalesce(d.latency_ms, 0)
+      from done d join scheduler.batch_jobs j on j.id = d.batch_job_id
+    on conflict on constraint prompt_results_one_per_task do nothing
+    returning task_id
+  ), prevented as (
+    select t.batch_job_id, count(*)::integer as n
+      from input i join scheduler.batch_tasks t on t.id = i.task_id
+     where not exists (select from recorded r where r.task_id = i.task_id)
+     group by t.batch_job_id
+  ), counted as (
+    update scheduler.batch_jobs j set duplicates_prevented = j.duplicates_prevented + p.n
+      from prevented p where j.id = p.batch_job_id
+    returning j.id
+  )
+  select jsonb_build_object(
+           'accepted', coalesce((select jsonb_agg(id order by id) from done), '[]'::jsonb),
+           'duplicates', coalesce((select jsonb_agg(d.id order by d.id) from done d
+                                    where not exists (select from recorded r where r.task_id = d.id)), '[]'::jsonb),
+           'rejected', coalesce((select jsonb_agg(i.task_id order by i.task_id) from input i
+                                  where not exists (select from done d where d.id = i.task_id)), '[]'::jsonb),
+           'duplicates_prevented', coalesce((select sum(n) from prevented), 0),
+           'jobs_counted', (select count(*) from counted))
+    into v_report;
+  return v_report;
 end
+$$;
+
+-- One task: complete_tasks for a batch of one. {accepted, duplicate} or {accepted: false, reason}.
+create function scheduler.complete_task(p_task_id bigint, p_attempt_token uuid, p_result jsonb)
+returns jsonb
+language sql
+set search_path = ''
+as $$
+  select case
+           when jsonb_array_length(r->'accepted') = 0 then jsonb_build_object('accepted', false, 'reason', 'stale_attempt')
+           else jsonb_build_object('accepted', true, 'duplicate', jsonb_array_length(r->'duplicates') > 0)
+         end
+    from scheduler.complete_tasks(jsonb_build_array(
+           p_result || jsonb_build_object('task_id', p_task_id, 'attempt_token', p_attempt_token))) r
 $$;
 
 -- Fails a task after its provider calls are exhausted. Fenced like complete_task.
@@ -228,6 +257,7 @@ $$;
 -- Batch jobs that need the reconciler at p_now: processing with a heartbeat older than
 -- stale_heartbeat_seconds, or pending pending_grace_seconds after planning while a processor
 -- slot is free (nobody is on it; with every slot busy, pending is just waiting its turn).
+-- Settings are read through scalar subqueries so Postgres reads them once per scan, not per row.
 create function scheduler.stale_batch_jobs(p_now timestamptz default now())
 returns table (batch_job_id uuid, status text, reason text, last_heartbeat timestamptz)
 language sql stable
@@ -236,14 +266,14 @@ as $$
   select j.id, j.status, 'heartbeat_stale', j.last_heartbeat
     from scheduler.batch_jobs j
    where j.status = 'processing'
-     and j.last_heartbeat < p_now - make_interval(secs => scheduler.config_int('stale_heartbeat_seconds'))
+     and j.last_heartbeat < p_now - make_interval(secs => (select scheduler.config_int('stale_heartbeat_seconds')))
   union all
   select j.id, j.status, 'pending_without_processor', j.last_heartbeat
     from scheduler.batch_jobs j
    where j.status = 'pending'
-     and coalesce(j.last_heartbeat, j.created_at) < p_now - make_interval(secs => scheduler.config_int('pending_grace_seconds'))
+     and coalesce(j.last_heartbeat, j.created_at) < p_now - make_interval(secs => (select scheduler.config_int('pending_grace_seconds')))
      and (select count(*) from scheduler.batch_jobs p where p.status = 'processing')
-         < scheduler.config_int('max_concurrent_batch_jobs')
+         < (select scheduler.config_int('max_concurrent_batch_jobs'))
 $$;
 
 -- Resumes one stuck batch job:
@@ -475,6 +505,7 @@ revoke execute on all functions in schema scheduler from public, anon, authentic
 
 comment on function scheduler.claim_batch_job(text, uuid) is 'Takes a batch job for a processor under the global cap';
 comment on function scheduler.claim_tasks(uuid, text, integer) is 'Claims tasks with FOR UPDATE SKIP LOCKED, a lease and a fresh attempt token';
+comment on function scheduler.complete_tasks(jsonb) is 'Completes a batch of tasks (current attempt tokens only) and records one result each';
 comment on function scheduler.complete_task(bigint, uuid, jsonb) is 'Completes a task (current attempt token only) and records its one result';
 comment on function scheduler.release_task(bigint, uuid, boolean, text) is 'Gives a claimed task back at a processor''s deadline (counted as an attempt once its provider was called)';
 comment on function scheduler.fail_task(bigint, uuid, text) is 'Fails a task (current attempt token only) with its last error';

@@ -79,6 +79,34 @@ describe("fencing", () => {
   });
 });
 
+describe("complete_tasks (a whole claimed batch in one transaction)", () => {
+  it("accepts current attempts, rejects a stale one, keeps an existing result, and counts both", async () => {
+    const { runId } = await startRunInSql(sql);
+    const [job] = await sql`select batch_job_id from scheduler.claim_batch_job('A', null)`;
+    const claimed = await sql`select * from scheduler.claim_tasks(${job!.batch_job_id}, 'w', 3)`;
+    const [fresh, stale, existing] = claimed;
+    await sql`update scheduler.batch_tasks set attempt_token = gen_random_uuid() where id = ${stale!.task_id}`; // taken over
+    await sql`insert into public.prompt_results (task_id, run_id, org_id, prompt_id, provider, region, answered_by, model, response, attempts, latency_ms)
+              select t.id, t.run_id, j.org_id, t.prompt_id, t.provider, t.region, 'earlier', 'm', 'earlier', 1, 1
+                from scheduler.batch_tasks t join scheduler.batch_jobs j on j.id = t.batch_job_id where t.id = ${existing!.task_id}`;
+    const entry = (t: typeof fresh) => ({ task_id: Number(t!.task_id), attempt_token: t!.attempt_token, answered_by: "a", model: "m", response: `r${t!.task_id}`, attempts: 1, latency_ms: 2 });
+    const [res] = await sql`select scheduler.complete_tasks(${sql.json([entry(fresh), entry(stale), entry(existing)])}) as r`;
+    expect(res!.r).toMatchObject({
+      accepted: [Number(fresh!.task_id), Number(existing!.task_id)].sort((a, b) => a - b),
+      duplicates: [Number(existing!.task_id)],
+      rejected: [Number(stale!.task_id)],
+      duplicates_prevented: 2,
+    });
+    const results = await sql`select task_id::int, response from public.prompt_results order by task_id`;
+    expect(results).toEqual([
+      { task_id: Number(fresh!.task_id), response: `r${fresh!.task_id}` },
+      { task_id: Number(existing!.task_id), response: "earlier" },
+    ].sort((a, b) => a.task_id - b.task_id));
+    const [jobRow] = await sql`select duplicates_prevented from scheduler.batch_jobs where run_id = ${runId}`;
+    expect(jobRow!.duplicates_prevented).toBe(2);
+  });
+});
+
 describe("finalization under concurrency", () => {
   it("batch jobs of one run finalized at the same moment by different processors still end the run", async () => {
     await seedOrganizations(sql, { organizations: 7, promptsPerOrg: 1, providers: { a: "http://127.0.0.1:9/v1" } });

@@ -2,17 +2,15 @@
 // worker is the real processor loop (functions/_shared/processor.ts runProcessor):
 // scheduler.claim_batch_job, scheduler.claim_tasks (FOR UPDATE SKIP LOCKED, lease, attempt token)
 // in batches, the provider call through the real adapter (callWithFallback → callWithRetries →
-// callChatCompletion), then scheduler.complete_task(task_id, attempt_token, result) per task.
+// callChatCompletion), then scheduler.complete_tasks for each claimed batch (one transaction).
 // Variants: the provider over HTTP (the zero-latency mock in its own process) or answered in
-// memory (no socket: the equivalent of the libraries' no-op job), and the batched-completion
-// prototype (batched-completion.ts).
+// memory (no socket: the equivalent of the libraries' no-op job).
 import postgres from "postgres";
 import { readEnv } from "../../../functions/_shared/env.ts";
 import { runProcessor, type ProcessorDeps } from "../../../functions/_shared/processor.ts";
 import { cpuMark, cpuShareSince } from "../../lib/cpu.ts";
 import { analyzeSchemas, clearRunState, databaseUrl, setConfigInt, type Sql } from "../../lib/db.ts";
 import type { MockProcess } from "../../lib/mock-process.ts";
-import { runBatchedWorker } from "./batched-completion.ts";
 import { inMemoryProvider } from "./in-memory-provider.ts";
 import type { ThroughputSample } from "./types.ts";
 
@@ -20,13 +18,12 @@ const HOUR_MS = 3_600_000;
 
 export interface DaybreakVariant {
   provider: "http" | "memory";
-  completion: "per-task" | "batched";
   claimBatch: number;
 }
 
 export function variantLabel(v: DaybreakVariant): string {
   const provider = v.provider === "http" ? "HTTP mock" : "in-memory provider";
-  return v.completion === "batched" ? `daybreak PROTOTYPE batched completion, ${provider}` : `daybreak, ${provider}`;
+  return `daybreak, ${provider}`;
 }
 
 export interface DaybreakRunOptions extends DaybreakVariant {
@@ -74,11 +71,6 @@ export async function runDaybreakPass(sql: Sql, o: DaybreakRunOptions): Promise<
 }
 
 async function runWorker(pool: Sql, o: DaybreakRunOptions, worker: string, fetch: typeof globalThis.fetch | undefined): Promise<void> {
-  if (o.completion === "batched") {
-    const report = await runBatchedWorker(pool, worker, o.claimBatch, fetch);
-    if (report.rejected > 0) throw new Error(`${worker}: ${report.rejected} completions rejected`);
-    return;
-  }
   const deps: ProcessorDeps = {
     sql: pool,
     env: readEnv,

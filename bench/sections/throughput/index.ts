@@ -93,8 +93,8 @@ export async function benchThroughput(sql: Sql, s: ThroughputSizes): Promise<{ r
   const rows = aggregate(samples);
   const result: ThroughputResult = {
     tasks, repetitions: s.repetitions, rows, pgbench, adapterOnly,
-    target: target(rows, variantLabel({ provider: "http", completion: "per-task", claimBatch: 0 })),
-    noOpEquivalent: target(rows, variantLabel({ provider: "memory", completion: "per-task", claimBatch: 0 })),
+    target: target(rows, variantLabel({ provider: "http", claimBatch: 0 })),
+    noOpEquivalent: target(rows, variantLabel({ provider: "memory", claimBatch: 0 })),
   };
   return { result, report: render(result) };
 }
