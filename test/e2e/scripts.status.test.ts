@@ -1,13 +1,12 @@
 // scripts/status as a child process against the real database: exit 0 when
 // scheduler.v_health_problems is empty, 1 with a stuck batch job, 2 when it cannot connect.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { connect, type Sql } from "../helpers/db.ts";
 import { resetState, seedOrganizations } from "../helpers/fixtures.ts";
-import { databaseUrl, freePort, ROOT } from "../helpers/processes.ts";
+import { databaseUrl, freePort, ROOT, runCommand, type CommandResult } from "../helpers/processes.ts";
 import { DEFAULT_CONFIG, setConfig, startRunInSql } from "../helpers/runs.ts";
 
 const STATUS = path.join(ROOT, "scripts/status");
@@ -29,26 +28,9 @@ beforeEach(async () => {
   await setCronJobsActive(false);
 });
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function status(args: string[], env: Record<string, string> = { DATABASE_URL: databaseUrl() }): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(STATUS, args, {
-      cwd: tmp,
-      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? tmp, DAYBREAK_DEV_ENV_FILE: path.join(tmp, "absent.env"), ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function status(args: string[], env: Record<string, string> = { DATABASE_URL: databaseUrl() }): Promise<CommandResult> {
+  return runCommand(STATUS, args, tmp, { PATH: process.env.PATH!, HOME: process.env.HOME ?? tmp, DAYBREAK_DEV_ENV_FILE: path.join(tmp, "absent.env"), ...env });
 }
 
 // The global setup pauses the daybreak cron jobs (a paused job is a health problem).

@@ -1,14 +1,13 @@
 // scripts/trigger as an operator runs it: a child process calling the Deno-served functions
 // through supabase-js, against the real database. Config comes from the environment only
 // (DAYBREAK_DEV_ENV_FILE points at nothing, so a developer's .local/dev.env cannot leak in).
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { connect, type Sql } from "../helpers/db.ts";
 import { countRows, resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { ROOT, startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
+import { ROOT, runCommand, startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY, type CommandResult } from "../helpers/processes.ts";
 
 const TRIGGER = path.join(ROOT, "scripts/trigger");
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
@@ -34,26 +33,9 @@ beforeEach(async () => {
   ({ expectedTasks } = await seedOrganizations(sql, { organizations: 2, promptsPerOrg: 2, providers: { a: "http://127.0.0.1:9/v1" } }));
 });
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function trigger(args: string[], env: Record<string, string>): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(TRIGGER, args, {
-      cwd: tmp,
-      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? tmp, NO_COLOR: "1", DAYBREAK_DEV_ENV_FILE: path.join(tmp, "absent.env"), ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function trigger(args: string[], env: Record<string, string>): Promise<CommandResult> {
+  return runCommand(TRIGGER, args, tmp, { PATH: process.env.PATH!, HOME: process.env.HOME ?? tmp, NO_COLOR: "1", DAYBREAK_DEV_ENV_FILE: path.join(tmp, "absent.env"), ...env });
 }
 
 const serviceRole = () => ({ SUPABASE_URL: `http://127.0.0.1:${fns.port}`, SUPABASE_SERVICE_ROLE_KEY: TEST_SERVICE_ROLE_KEY });

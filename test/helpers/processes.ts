@@ -104,3 +104,22 @@ export async function startNetDispatcher(): Promise<Service> {
   return startService("net-dispatcher", path.join(BIN, "tsx"), ["scripts/lib/net-dispatcher.ts"],
     { DATABASE_URL: databaseUrl() }, /sending net\.http_request_queue/);
 }
+
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion with exactly this environment (nothing inherited), capturing output. */
+export function runCommand(command: string, args: string[], cwd: string, env: Record<string, string>): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (c) => (stdout += c));
+    child.stderr!.on("data", (c) => (stderr += c));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}

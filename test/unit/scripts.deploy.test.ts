@@ -1,11 +1,11 @@
 // scripts/deploy as a child process: the command sequence, secrets never on a command line or in
 // the output, and nothing run when the environment is incomplete. The Supabase CLI is replaced by
 // a recording fake (DAYBREAK_SUPABASE_BIN), so no network is needed or used.
-import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { runCommand, type CommandResult } from "../helpers/processes.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const DEPLOY = path.join(ROOT, "scripts/deploy");
@@ -57,33 +57,16 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 beforeEach(() => rmSync(log, { force: true }));
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs scripts/deploy with exactly this environment (plus PATH/HOME), never the caller's. */
-function deploy(args: string[], env: Record<string, string>): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(DEPLOY, args, {
-      cwd: dir,
-      env: {
-        PATH: process.env.PATH!,
-        HOME: process.env.HOME ?? dir,
-        TMPDIR: dir,
-        DAYBREAK_SUPABASE_BIN: fakeCli,
-        FAKE_SUPABASE_LOG: log,
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
+function deploy(args: string[], env: Record<string, string>): Promise<CommandResult> {
+  return runCommand(DEPLOY, args, dir, {
+    PATH: process.env.PATH!,
+    HOME: process.env.HOME ?? dir,
+    TMPDIR: dir,
+    DAYBREAK_SUPABASE_BIN: fakeCli,
+    FAKE_SUPABASE_LOG: log,
+    ...env,
   });
 }
 
