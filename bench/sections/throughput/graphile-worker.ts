@@ -60,17 +60,7 @@ async function onePass(sql: Sql, o: LibraryRunOptions): Promise<ThroughputSample
     });
     const seconds = (performance.now() - started) / 1000;
     const cpuShare = cpuShareSince(cpu);
-    return {
-      system: "graphile-worker",
-      workers: o.workers,
-      batch: o.batch,
-      tasks: o.tasks,
-      seconds,
-      tasksPerSecond: o.tasks / seconds,
-      cpu: cpuShare,
-      duplicates: tracker.duplicates,
-      missing: tracker.missing,
-    };
+    return tracker.sample("graphile-worker", o.workers, o.batch, seconds, cpuShare);
   } finally {
     await runner.stop();
   }

@@ -63,15 +63,5 @@ async function onePass(sql: Sql, boss: PgBoss, o: LibraryRunOptions, queue: stri
   const cpuShare = cpuShareSince(cpu);
   await boss.offWork(queue, { wait: true });
   await boss.deleteQueue(queue);
-  return {
-    system: "pg-boss",
-    workers: o.workers,
-    batch: o.batch,
-    tasks: o.tasks,
-    seconds,
-    tasksPerSecond: o.tasks / seconds,
-    cpu: cpuShare,
-    duplicates: tracker.duplicates,
-    missing: tracker.missing,
-  };
+  return tracker.sample("pg-boss", o.workers, o.batch, seconds, cpuShare);
 }

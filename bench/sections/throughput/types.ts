@@ -42,6 +42,14 @@ export class ExecutionTracker {
   get missing(): number {
     return this.total - this.counts.size;
   }
+
+  /** The pass as a sample: the library ran `total` jobs with `workers` and claim batch `batch`. */
+  sample(system: string, workers: number, batch: number, seconds: number, cpu: CpuShare): ThroughputSample {
+    return {
+      system, workers, batch, tasks: this.total, seconds, tasksPerSecond: this.total / seconds, cpu,
+      duplicates: this.duplicates, missing: this.missing,
+    };
+  }
 }
 
 /** Polls until `remaining()` is 0 (the queue's own record that every job is finished). */
