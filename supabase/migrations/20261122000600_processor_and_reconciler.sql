@@ -4,7 +4,8 @@
 -- with the current attempt token, finalize) and of batch-reconciler (resume stuck batch jobs,
 -- close abandoned invocations, finalize runs, prune history), each one transaction.
 -- Objects: batch_jobs.duplicates_prevented, resumed_at; functions claim_batch_job, heartbeat_batch_job,
--- claim_tasks, complete_tasks, complete_task, fail_task, release_task, finalize_batch_job, resume_stuck_batch_job,
+-- claim_tasks, complete_tasks, complete_task, fail_task, release_task, fail_exhausted_tasks,
+-- finalize_batch_job, resume_stuck_batch_job,
 -- stale_batch_jobs, unfinalized_runs, abandoned_invocations, reconcile, prune_history,
 -- cron_reconcile_tick; cron job daybreak-reconciler.
 -- Operators: scheduler.config holds the thresholds (stale_heartbeat_seconds, task_lease_seconds...).
@@ -209,6 +210,25 @@ as $$
   returning true
 $$;
 
+-- Fails the tasks of a batch job that are out of attempts and that nobody can still be working
+-- on (pending, or processing with an expired lease): they will never be claimed again, so they are
+-- failures, not live work. Returns how many it failed.
+create function scheduler.fail_exhausted_tasks(p_batch_job_id uuid) returns integer
+language sql
+set search_path = ''
+as $$
+  with failed as (
+    update scheduler.batch_tasks
+       set status = 'failed', completed_at = now(), lease_expires_at = null,
+           last_error = coalesce(last_error || '; ', '') || format('gave up after %s attempts', attempts)
+     where batch_job_id = p_batch_job_id
+       and attempts >= (select scheduler.config_int('max_task_attempts'))
+       and (status = 'pending' or (status = 'processing' and lease_expires_at < now()))
+    returning 1
+  )
+  select count(*)::integer from failed
+$$;
+
 -- Ends a batch job whose tasks are all terminal (completed / completed_with_errors / failed),
 -- then its run if that was the last live job. Returns the job's status; idempotent.
 create function scheduler.finalize_batch_job(p_batch_job_id uuid) returns text
@@ -223,13 +243,7 @@ begin
   -- the reconciler take them in this order too), so these paths serialize instead of deadlocking.
   select run_id into v_run_id from scheduler.batch_jobs where id = p_batch_job_id;
   perform from scheduler.runs where id = v_run_id for update;
-  -- A pending task out of attempts (cut off at a deadline each time) will never be claimed again:
-  -- it is a failure, not live work.
-  update scheduler.batch_tasks
-     set status = 'failed', completed_at = now(),
-         last_error = coalesce(last_error || '; ', '') || format('gave up after %s attempts', attempts)
-   where batch_job_id = p_batch_job_id and status = 'pending'
-     and attempts >= scheduler.config_int('max_task_attempts');
+  perform scheduler.fail_exhausted_tasks(p_batch_job_id);
   update scheduler.batch_jobs j
      set status = case
                     when s.total > 0 and s.failed = s.total then 'failed'
@@ -330,12 +344,7 @@ begin
     return jsonb_build_object('action', 'failed', 'batch_job_id', v_job.id, 'reason', v_reason, 'tasks_failed', v_failed);
   end if;
 
-  update scheduler.batch_tasks
-     set status = 'failed', completed_at = now(), lease_expires_at = null,
-         last_error = coalesce(last_error || '; ', '') || format('gave up after %s attempts', attempts)
-   where batch_job_id = v_job.id and attempts >= scheduler.config_int('max_task_attempts')
-     and (status = 'pending' or (status = 'processing' and lease_expires_at < now()));
-  get diagnostics v_failed = row_count;
+  v_failed := scheduler.fail_exhausted_tasks(v_job.id);
   update scheduler.batch_tasks
      set status = 'pending', attempt_token = null, lease_expires_at = null, claimed_by = null
    where batch_job_id = v_job.id and status = 'processing' and lease_expires_at < now();

@@ -1,21 +1,11 @@
 // The mock provider itself: fault rules, counters, control endpoints, deterministic answers, and
 // a close() that does not wait for hanging requests.
 import { createHash } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
+import { describe, expect, it, vi } from "vitest";
+import { startMockProvider } from "../../scripts/lib/mock-provider.ts";
+import { useMockProvider } from "../helpers/mock-provider.ts";
 
-let mock: MockProvider;
-
-beforeAll(async () => {
-  mock = await startMockProvider();
-});
-afterAll(async () => {
-  await mock.close();
-});
-beforeEach(() => {
-  mock.reset();
-  mock.setLatency(0);
-});
+const mock = useMockProvider();
 
 async function complete(
   taskId: string | null,

@@ -1,6 +1,6 @@
 // The provider layer against a real mock provider over loopback HTTP. Backoff waits go through an
 // injected sleep that records the requested delays, so no test waits out a real backoff.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   callChatCompletion,
   callWithFallback,
@@ -12,19 +12,10 @@ import {
   type CompletionRequest,
   type ProviderConfig,
 } from "../../functions/_shared/providers/openai-compatible.ts";
-import { mockAnswer, startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
+import { mockAnswer, startMockProvider } from "../../scripts/lib/mock-provider.ts";
+import { useMockProvider } from "../helpers/mock-provider.ts";
 
-let mock: MockProvider;
-
-beforeAll(async () => {
-  mock = await startMockProvider();
-});
-afterAll(async () => {
-  await mock.close();
-});
-beforeEach(() => {
-  mock.reset();
-});
+const mock = useMockProvider();
 
 function config(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
   return {
