@@ -1,55 +1,39 @@
-// robust-batch-processor: takes a batch job (under the global cap), heartbeats it, claims its tasks
-// in small batches, calls the providers, and records each outcome with the claim's attempt token.
-// It stops claiming at its time budget and hands the rest to a fresh invocation of itself; when a
-// job is done it takes the next pending one. Crashes are the reconciler's business: nothing here
-// is needed for correctness after a kill, only for progress.
+// robust-batch-processor: one invocation of the fleet. It registers, then runs one lane per
+// provider with work (provider-lane.ts): each keeps calls in flight and claims as the provider's
+// shared pacer allows, across every organization's batch job. Finished calls are recorded in
+// rounds (round-recorder.ts). Before its wall-clock or CPU budget runs out it hands over: it
+// leaves the fleet, kicks its successor (ensure_processor_fleet, sent on commit by pg_net), stops
+// claiming and finishes what is in flight. Its life: starting → working → handing_over | draining
+// → stopped. Crashes are the reconciler's business: leases expire, the fleet reclaims.
 import { z } from "zod";
 import type { EnvReader } from "./auth.ts";
-import {
-  claimBatchJob,
-  countLiveTasks,
-  finalizeBatchJob,
-  hasPendingBatchJobs,
-  heartbeatBatchJob,
-  isTerminalBatchJobStatus,
-  queueProcessorContinuation,
-  batchJobExists,
-  type ClaimedBatchJob,
-} from "./batch-jobs.ts";
+import { batchJobExists, finalizeBatchJob } from "./batch-jobs.ts";
 import { FUNCTION_NAMES } from "./constants.ts";
 import type { Sql } from "./db.ts";
 import { acceptRequest, answerInternalErrors } from "./endpoint.ts";
-import { readIntEnv } from "./env.ts";
 import { json, newRequestId } from "./http.ts";
 import { recordInvocationEnd, recordInvocationStart } from "./invocations.ts";
+import {
+  countLiveTasksOfRunningRuns,
+  ensureProcessorFleet,
+  heartbeatProcessor,
+  providersWithWork,
+  registerProcessor,
+  settleBatchJobs,
+  stopProcessor,
+} from "./pacing.ts";
+import { processorCpuMs, type ProcessorSettings } from "./processor-settings.ts";
+import { ProviderLane } from "./provider-lane.ts";
 import { loadProviders } from "./providers/catalog.ts";
-import { callWithFallback, type ProviderConfig } from "./providers/openai-compatible.ts";
-import { claimTasks, completeTasks, failTask, releaseTask, type AnsweredTask, type ClaimedTask } from "./tasks.ts";
+import { RoundRecorder } from "./round-recorder.ts";
 import { detectTriggerSource } from "./trigger-source.ts";
 
-export const processorRequestSchema = z.object({ batch_job_id: z.uuid("batch_job_id must be a UUID").optional() }).strict();
+export { processorSettingsFromEnv, type ProcessorSettings } from "./processor-settings.ts";
 
-export interface ProcessorSettings {
-  /** Stop claiming new tasks after this long (the edge wall-clock limit is 150 s on the free plan). */
-  budgetMs: number;
-  /** In-flight provider calls are abandoned (and their tasks released) after this long. */
-  hardDeadlineMs: number;
-  /** Tasks claimed (and called concurrently) per round. */
-  claimBatchSize: number;
-  heartbeatMs: number;
-  retryBaseDelayMs: number;
-}
-
-export function processorSettingsFromEnv(): ProcessorSettings {
-  const budgetMs = readIntEnv("DAYBREAK_PROCESSOR_BUDGET_MS", 120_000, 1000);
-  return {
-    budgetMs,
-    hardDeadlineMs: readIntEnv("DAYBREAK_PROCESSOR_HARD_DEADLINE_MS", Math.max(budgetMs + 25_000, 145_000), budgetMs),
-    claimBatchSize: readIntEnv("DAYBREAK_TASK_CLAIM_BATCH", 5, 1),
-    heartbeatMs: readIntEnv("DAYBREAK_HEARTBEAT_MS", 15_000, 100),
-    retryBaseDelayMs: readIntEnv("DAYBREAK_RETRY_BASE_DELAY_MS", 1000, 0),
-  };
-}
+export const processorRequestSchema = z.object({
+  batch_job_id: z.uuid("batch_job_id must be a UUID").optional(),
+  processor_id: z.uuid("processor_id must be a UUID").optional(),
+}).strict();
 
 export interface ProcessorReport {
   processed: number;
@@ -57,6 +41,10 @@ export interface ProcessorReport {
   failed: number;
   remaining: number;
   continued: boolean;
+  rate_limited: number;
+  tasks_started: number;
+  cpu_ms: number | null;
+  stop_reason: StopReason;
 }
 
 export interface ProcessorDeps {
@@ -64,6 +52,11 @@ export interface ProcessorDeps {
   env: EnvReader;
   settings: ProcessorSettings;
   fetch?: typeof globalThis.fetch;
+}
+
+export interface ProcessorRequest {
+  processorId: string | null;
+  batchJobId: string | null;
 }
 
 export function handleProcessorRequest(req: Request, deps: ProcessorDeps): Promise<Response> {
@@ -81,13 +74,14 @@ export function handleProcessorRequest(req: Request, deps: ProcessorDeps): Promi
       authMethod: accepted.authMethod,
       headers: req.headers,
       requestId,
-      details: batchJobId ? { batch_job_id: batchJobId } : {},
+      details: { ...(batchJobId ? { batch_job_id: batchJobId } : {}), ...(accepted.body.processor_id ? { processor_id: accepted.body.processor_id } : {}) },
     });
     try {
-      const report = await runProcessor(deps, batchJobId);
+      const report = await runProcessor(deps, { processorId: accepted.body.processor_id ?? null, batchJobId });
+      const idle = report.tasks_started === 0 && !report.continued;
       await recordInvocationEnd(deps.sql, invocationId, {
-        status: report.processed === 0 && !report.continued ? "skipped" : "completed",
-        reason: report.processed === 0 && !report.continued ? "nothing_to_do" : null,
+        status: idle ? "skipped" : "completed",
+        reason: idle ? "nothing_to_do" : null,
         details: { ...report },
       });
       return json(200, report);
@@ -99,132 +93,116 @@ export function handleProcessorRequest(req: Request, deps: ProcessorDeps): Promi
   });
 }
 
-export async function runProcessor(deps: ProcessorDeps, batchJobId: string | null): Promise<ProcessorReport> {
+type LifeState = "starting" | "working" | "handing_over" | "draining" | "stopped";
+export type StopReason = "no_work" | "wall_clock_budget" | "cpu_budget" | "hard_deadline";
+
+/** How often the invocation looks for providers with work it has no lane for yet. */
+const DISCOVERY_MS = 1000;
+/** How often a working invocation re-sizes the fleet (the demand grows once limits are learned). */
+const FLEET_CHECK_MS = 5000;
+
+export async function runProcessor(deps: ProcessorDeps, request: ProcessorRequest): Promise<ProcessorReport> {
   const { sql, settings } = deps;
   const worker = `processor-${crypto.randomUUID().slice(0, 8)}`;
   const startedAt = Date.now();
+  const cpuAtStart = processorCpuMs();
+  let state: LifeState = "starting";
+  let stopReason: StopReason = "no_work";
+  let continued = false;
+  let tasksStarted = 0;
+  let slotsFree = settings.maxInFlight;
   const hardDeadline = AbortSignal.timeout(settings.hardDeadlineMs);
-  const overBudget = () => Date.now() - startedAt >= settings.budgetMs;
+
+  const processorId = await registerProcessor(sql, request.processorId, worker);
   const providers = await loadProviders(sql);
-  const report: ProcessorReport = { processed: 0, succeeded: 0, failed: 0, remaining: 0, continued: false };
+  const recorder = new RoundRecorder(sql, worker, settings.roundSize, settings.roundDelayMs);
+  const lanes = new Map<string, ProviderLane>();
+  const overBudget = (): StopReason | null => {
+    if (Date.now() - startedAt >= settings.budgetMs) return "wall_clock_budget";
+    if (tasksStarted >= settings.taskBudget) return "cpu_budget";
+    return null;
+  };
+  const laneContext = {
+    sql, env: deps.env, fetch: deps.fetch, worker, providers, recorder, hardDeadline,
+    claimBatch: settings.claimBatchSize,
+    retryBaseDelayMs: settings.retryBaseDelayMs,
+    takeSlots(n: number) {
+      const budgetLeft = Math.max(0, settings.taskBudget - tasksStarted - (settings.maxInFlight - slotsFree));
+      const granted = Math.max(0, Math.min(n, slotsFree, budgetLeft));
+      slotsFree -= granted;
+      return granted;
+    },
+    releaseSlot() {
+      slotsFree += 1;
+    },
+    mayClaim: () => state === "working" && overBudget() === null,
+    onTaskStarted() {
+      tasksStarted += 1;
+    },
+  };
 
-  let job = await claimBatchJob(sql, worker, batchJobId);
-  while (job) {
-    const outcome = await withHeartbeat(sql, job, worker, settings.heartbeatMs, () =>
-      processBatchJob(deps, job!, worker, providers, report, overBudget, hardDeadline));
-    if (outcome === "budget") {
-      report.remaining = await countLiveTasks(sql, job.batch_job_id);
-      if (report.remaining > 0) {
-        report.continued = await queueProcessorContinuation(sql, job.batch_job_id);
-        return report;
-      }
-      await finalizeBatchJob(sql, job.batch_job_id);
-    }
-    if (overBudget()) {
-      // Pending jobs waiting for a slot: pass the slot on rather than let it idle.
-      report.continued = (await hasPendingBatchJobs(sql)) && (await queueProcessorContinuation(sql, null));
-      return report;
-    }
-    job = await claimBatchJob(sql, worker, null);
-  }
-  return report;
-}
-
-type JobOutcome = "finished" | "others_working" | "budget";
-
-async function processBatchJob(
-  deps: ProcessorDeps,
-  job: ClaimedBatchJob,
-  worker: string,
-  providers: Map<string, ProviderConfig>,
-  report: ProcessorReport,
-  overBudget: () => boolean,
-  hardDeadline: AbortSignal,
-): Promise<JobOutcome> {
-  const { sql, settings } = deps;
-  while (!overBudget() && !hardDeadline.aborted) {
-    const tasks = await claimTasks(sql, job.batch_job_id, worker, settings.claimBatchSize);
-    if (tasks.length === 0) {
-      // Nothing claimable: either every task is terminal (finalize), or other live workers hold
-      // the rest (the last of them finalizes; a dead one's leases expire and the reconciler acts).
-      const status = await finalizeBatchJob(sql, job.batch_job_id);
-      return isTerminalBatchJobStatus(status) ? "finished" : "others_working";
-    }
-    const outcomes = await Promise.all(tasks.map((task) => callProviderForTask(deps, task, providers, hardDeadline)));
-    const answered = outcomes.filter((o): o is AnsweredTask => typeof o === "object");
-    // One transaction for the whole round's results: one round trip, not one per task.
-    const completion = await completeTasks(sql, answered);
-    report.processed += completion.accepted.length + outcomes.filter((o) => o === "failed").length;
-    report.succeeded += completion.accepted.length;
-    report.failed += outcomes.filter((o) => o === "failed").length;
-  }
-  return "budget";
-}
-
-/** Stop working on a task this long before its lease ends, so a live worker never outlives it. */
-const LEASE_MARGIN_MS = 5000;
-
-/** Calls the provider for one claimed task. A failure or a release is recorded here; an answer is
- * returned for the round's batched completion. */
-async function callProviderForTask(
-  deps: ProcessorDeps,
-  task: ClaimedTask,
-  providers: Map<string, ProviderConfig>,
-  hardDeadline: AbortSignal,
-): Promise<AnsweredTask | "failed" | "released"> {
-  const { sql } = deps;
-  const primary = providers.get(task.provider);
-  if (!primary) {
-    await failTask(sql, task, `provider "${task.provider}" is not in public.providers (or is disabled)`);
-    return "failed";
-  }
-  if (task.prompt_text === null) {
-    await failTask(sql, task, `prompt ${task.prompt_id} was deleted after the run was planned`);
-    return "failed";
-  }
-  const fallback = primary.fallbackProvider ? (providers.get(primary.fallbackProvider) ?? null) : null;
-  const signal = AbortSignal.any([hardDeadline, AbortSignal.timeout(Math.max(task.lease_ms - LEASE_MARGIN_MS, 1000))]);
-  if (signal.aborted) {
-    await releaseTask(sql, task, false, "");
-    return "released";
-  }
-  try {
-    const result = await callWithFallback(primary, fallback, { taskId: task.task_id, prompt: task.prompt_text, region: task.region }, {
-      env: deps.env,
-      fetch: deps.fetch,
-      signal,
-      baseDelayMs: deps.settings.retryBaseDelayMs,
-    });
-    return {
-      task,
-      result: {
-        answered_by: result.provider,
-        model: result.model,
-        response: result.text,
-        attempts: result.attempts,
-        latency_ms: Math.round(result.latencyMs),
-      },
-    };
-  } catch (error) {
-    if (signal.aborted) {
-      // Cut off mid-call: the provider may have done the work, so this counts as an attempt.
-      await releaseTask(sql, task, true, `cut off at the processor's deadline: ${(error as Error).message}`);
-      return "released";
-    }
-    await failTask(sql, task, (error as Error).message);
-    return "failed";
-  }
-}
-
-async function withHeartbeat<T>(sql: Sql, job: ClaimedBatchJob, worker: string, everyMs: number, work: () => Promise<T>): Promise<T> {
-  const timer = setInterval(() => {
-    heartbeatBatchJob(sql, job.batch_job_id, worker).catch((e) =>
-      console.error(`${worker}: heartbeat for ${job.batch_job_id} failed: ${(e as Error).message}`)
+  const heartbeat = setInterval(() => {
+    heartbeatProcessor(sql, processorId, worker, tasksStarted).catch((e) =>
+      console.error(`${worker}: heartbeat failed: ${(e as Error).message}`)
     );
-  }, everyMs);
+  }, settings.heartbeatMs);
+
   try {
-    return await work();
+    state = "working";
+    let lastFleetCheck = Date.now();
+    while (state === "working") {
+      const over = overBudget();
+      if (over) {
+        stopReason = over;
+        state = "handing_over";
+        break;
+      }
+      for (const provider of await providersWithWork(sql)) {
+        if (!lanes.has(provider)) lanes.set(provider, new ProviderLane(provider, laneContext));
+      }
+      for (const [provider, lane] of lanes) {
+        if (lane.finished) lanes.delete(provider);
+      }
+      if (lanes.size === 0) break; // no provider has claimable work: what others hold, they finish
+      if (Date.now() - lastFleetCheck >= FLEET_CHECK_MS) {
+        lastFleetCheck = Date.now();
+        await ensureProcessorFleet(sql, "api").catch((e) => console.error(`${worker}: fleet check failed: ${(e as Error).message}`));
+      }
+      await Promise.race([sleep(Math.min(DISCOVERY_MS, msUntil(startedAt + settings.budgetMs))), Promise.race([...lanes.values()].map((l) => l.done))]);
+    }
+
+    if (state === "handing_over") {
+      // Leave the fleet first, so the successor it kicks is counted in its place.
+      await stopProcessor(sql, processorId, "handing_over", stopReason, tasksStarted, null);
+      continued = (await ensureProcessorFleet(sql, "api")) > 0;
+    }
+    state = "draining";
+    await Promise.all([...lanes.values()].map((l) => l.done));
+    if (hardDeadline.aborted) stopReason = "hard_deadline";
+    await recorder.flush();
+    if (stopReason === "no_work") {
+      for (const jobId of await settleBatchJobs(sql)) await finalizeBatchJob(sql, jobId);
+    }
+    const remaining = await countLiveTasksOfRunningRuns(sql);
+    const cpuMs = cpuAtStart === null ? null : Math.round(processorCpuMs()! - cpuAtStart);
+    state = "stopped";
+    await stopProcessor(sql, processorId, "stopped", stopReason, tasksStarted, cpuMs, {
+      rounds: recorder.totals.rounds, duration_ms: Date.now() - startedAt,
+    });
+    const t = recorder.totals;
+    return {
+      processed: t.processed, succeeded: t.succeeded, failed: t.failed, remaining, continued,
+      rate_limited: t.rateLimited, tasks_started: tasksStarted, cpu_ms: cpuMs, stop_reason: stopReason,
+    };
   } finally {
-    clearInterval(timer);
+    clearInterval(heartbeat);
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
+
+function msUntil(at: number): number {
+  return at - Date.now();
 }

@@ -7,6 +7,7 @@ export async function resetState(sql: Sql): Promise<void> {
   await sql`truncate scheduler.batch_tasks, scheduler.batch_jobs, scheduler.scheduler_runs, scheduler.cron_ticks,
                      public.prompt_results, net.http_request_queue, net._http_response, vault.secrets`;
   await sql`truncate scheduler.runs cascade`;
+  await sql`truncate scheduler.processors, scheduler.provider_pace`;
   await sql`truncate public.organizations cascade`;
   await sql`delete from public.organization_providers`;
   await sql`update public.providers set fallback_provider = null`;

@@ -43,4 +43,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   max_batch_job_attempts: 5,
   abandoned_invocation_minutes: 10,
   retention_days: 30,
+  max_processor_invocations: 10,
+  processor_in_flight_per_invocation: 64,
+  pace_burst_ms: 500,
 });

@@ -1,8 +1,10 @@
 // daybreak's own task path, driven by N concurrent workers in this process. As shipped, each
-// worker is the real processor loop (functions/_shared/processor.ts runProcessor):
-// scheduler.claim_batch_job, scheduler.claim_tasks (FOR UPDATE SKIP LOCKED, lease, attempt token)
-// in batches, the provider call through the real adapter (callWithFallback → callWithRetries →
-// callChatCompletion), then scheduler.complete_tasks for each claimed batch (one transaction).
+// worker is the real processor invocation (functions/_shared/processor.ts runProcessor): a lane per
+// provider claiming with scheduler.claim_paced_tasks (the provider's pacer row, FOR UPDATE SKIP
+// LOCKED, lease, attempt token) in batches, the provider call through the real adapter
+// (callWithFallback → callWithRetries → callChatCompletion), then one
+// scheduler.record_task_outcomes per round of finished calls (one transaction). The provider's
+// limit is set far above what the machine can do, so this measures the queue, not the pacer.
 // Variants: the provider over HTTP (the zero-latency mock in its own process) or answered in
 // memory (no socket: the equivalent of the libraries' no-op job).
 import postgres from "postgres";
@@ -37,6 +39,7 @@ export async function runDaybreakPass(sql: Sql, o: DaybreakRunOptions): Promise<
   // Every worker gets a batch job at once: the global cap (default 4) is a production safety
   // setting for edge invocations, not a limit of the task path.
   await setConfigInt(sql, "max_concurrent_batch_jobs", Math.max(o.workers, 4));
+  await sql`update public.providers set requests_per_minute = 1000000000`;
   const [plan] = await sql<{ r: { tasks: number; run_id: string } }[]>`
     select scheduler.try_mark_daily_run('daily-batch'::text, ${o.runKey}::text) as r`;
   const { tasks, run_id: runId } = plan!.r;
@@ -75,9 +78,14 @@ async function runWorker(pool: Sql, o: DaybreakRunOptions, worker: string, fetch
     sql: pool,
     env: readEnv,
     fetch,
-    settings: { budgetMs: HOUR_MS, hardDeadlineMs: 2 * HOUR_MS, claimBatchSize: o.claimBatch, heartbeatMs: 15_000, retryBaseDelayMs: 0 },
+    // One worker keeps one claim's worth in flight, as the per-job processor used to; no CPU budget
+    // (these workers are not edge invocations).
+    settings: {
+      budgetMs: HOUR_MS, hardDeadlineMs: 2 * HOUR_MS, claimBatchSize: o.claimBatch, maxInFlight: o.claimBatch,
+      taskBudget: Number.MAX_SAFE_INTEGER, roundSize: o.claimBatch, roundDelayMs: 5, heartbeatMs: 15_000, retryBaseDelayMs: 0,
+    },
   };
-  const report = await runProcessor(deps, null);
+  const report = await runProcessor(deps, { processorId: null, batchJobId: null });
   if (report.failed > 0) throw new Error(`${worker}: ${report.failed} tasks failed`);
 }
 

@@ -1,0 +1,54 @@
+// How one processor invocation is sized, read once from its environment. The edge limits decide
+// it: a wall clock (150 s free / 400 s paid) and 2 s of CPU per request on Supabase, so an
+// invocation hands over before either, sized from the CPU one task costs (measured by
+// `npm run bench`, section "paced day").
+import { readIntEnv } from "./env.ts";
+
+export interface ProcessorSettings {
+  /** Stop claiming new tasks after this long (the edge wall-clock limit is 150 s on the free plan). */
+  budgetMs: number;
+  /** In-flight provider calls are abandoned (and their tasks released) after this long. */
+  hardDeadlineMs: number;
+  /** Tasks asked for per claim (per provider lane). */
+  claimBatchSize: number;
+  /** Provider calls this invocation keeps in flight at most, all lanes together. */
+  maxInFlight: number;
+  /** Tasks one invocation starts at most: its CPU budget over the CPU one task costs. */
+  taskBudget: number;
+  /** Outcomes recorded per round at most, and the longest an outcome waits for its round. */
+  roundSize: number;
+  roundDelayMs: number;
+  heartbeatMs: number;
+  retryBaseDelayMs: number;
+}
+
+/** CPU one task costs the processor (claim, call, record), in µs; measured by the bench. */
+export const DEFAULT_CPU_US_PER_TASK = 600;
+/** Supabase allows 2 s of CPU per request; stay well inside it. */
+export const DEFAULT_CPU_BUDGET_MS = 1500;
+
+export function processorSettingsFromEnv(): ProcessorSettings {
+  const budgetMs = readIntEnv("DAYBREAK_PROCESSOR_BUDGET_MS", 120_000, 1000);
+  const cpuBudgetMs = readIntEnv("DAYBREAK_PROCESSOR_CPU_BUDGET_MS", DEFAULT_CPU_BUDGET_MS, 1);
+  const cpuUsPerTask = readIntEnv("DAYBREAK_PROCESSOR_CPU_US_PER_TASK", DEFAULT_CPU_US_PER_TASK, 1);
+  return {
+    budgetMs,
+    hardDeadlineMs: readIntEnv("DAYBREAK_PROCESSOR_HARD_DEADLINE_MS", Math.max(budgetMs + 25_000, 145_000), budgetMs),
+    claimBatchSize: readIntEnv("DAYBREAK_TASK_CLAIM_BATCH", 16, 1),
+    maxInFlight: readIntEnv("DAYBREAK_PROCESSOR_MAX_IN_FLIGHT", 64, 1),
+    taskBudget: Math.max(1, Math.floor((cpuBudgetMs * 1000) / cpuUsPerTask)),
+    roundSize: readIntEnv("DAYBREAK_ROUND_SIZE", 64, 1),
+    roundDelayMs: readIntEnv("DAYBREAK_ROUND_DELAY_MS", 100, 0),
+    heartbeatMs: readIntEnv("DAYBREAK_HEARTBEAT_MS", 15_000, 100),
+    retryBaseDelayMs: readIntEnv("DAYBREAK_RETRY_BASE_DELAY_MS", 1000, 0),
+  };
+}
+
+type ProcessLike = { cpuUsage?: () => { user: number; system: number } };
+
+/** CPU time of this process so far in ms (Node and Deno expose `process`), or null where neither does.
+ * In a runtime that serves several requests per process, it is the process's, not one request's. */
+export function processorCpuMs(): number | null {
+  const usage = (globalThis as { process?: ProcessLike }).process?.cpuUsage?.();
+  return usage ? (usage.user + usage.system) / 1000 : null;
+}

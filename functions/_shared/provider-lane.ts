@@ -1,0 +1,174 @@
+// One queue per provider inside a processor invocation: the lane keeps up to its share of calls in
+// flight and claims again as soon as slots free and the provider's pacer (in Postgres) grants
+// calls, so a slow or rate-limited provider never holds back the others. Each call's outcome goes
+// to the round recorder; the lane never writes task state itself.
+import type { EnvReader } from "./auth.ts";
+import type { Sql } from "./db.ts";
+import { claimPacedTasks, type PacedTask, type TaskOutcome } from "./pacing.ts";
+import { callWithFallback, ProviderError, type ProviderConfig } from "./providers/openai-compatible.ts";
+import type { AttemptInfo } from "./providers/openai-compatible.ts";
+import type { CallAttempt, RoundRecorder } from "./round-recorder.ts";
+
+/** Stop working on a task this long before its lease ends, so a live worker never outlives it. */
+const LEASE_MARGIN_MS = 5000;
+/** Floor for re-claiming when nothing was granted and the pacer gave no wait (others hold the rows). */
+const MIN_RECLAIM_MS = 25;
+/** How often a lane with nothing in flight looks for a free slot of the invocation. */
+const SLOT_POLL_MS = 50;
+
+export interface LaneContext {
+  sql: Sql;
+  env: EnvReader;
+  fetch?: typeof globalThis.fetch;
+  worker: string;
+  providers: Map<string, ProviderConfig>;
+  recorder: RoundRecorder;
+  claimBatch: number;
+  retryBaseDelayMs: number;
+  /** Aborts in-flight calls at the invocation's hard deadline. */
+  hardDeadline: AbortSignal;
+  /** Calls this invocation may still start (shared by its lanes); takes up to n, returns how many. */
+  takeSlots(n: number): number;
+  releaseSlot(): void;
+  /** Whether the lane may claim more (false once the invocation hands over or runs out of budget). */
+  mayClaim(): boolean;
+  onTaskStarted(): void;
+}
+
+export class ProviderLane {
+  private inFlight = 0;
+  private wakeUp: (() => void) | null = null;
+  /** True once the lane stopped claiming and everything it started has come back. */
+  finished = false;
+  readonly done: Promise<void>;
+
+  constructor(readonly provider: string, private readonly ctx: LaneContext) {
+    this.done = this.run().finally(() => {
+      this.finished = true;
+    });
+  }
+
+  get busy(): number {
+    return this.inFlight;
+  }
+
+  private async run(): Promise<void> {
+    const { ctx } = this;
+    while (ctx.mayClaim() && !ctx.hardDeadline.aborted) {
+      const slots = ctx.takeSlots(ctx.claimBatch);
+      if (slots === 0) {
+        // The invocation's slots are held by other lanes too, whose completions do not wake this one.
+        await this.sleep(this.inFlight > 0 ? null : SLOT_POLL_MS);
+        continue;
+      }
+      let claim;
+      try {
+        claim = await claimPacedTasks(ctx.sql, ctx.worker, this.provider, slots);
+      } catch (error) {
+        for (let i = 0; i < slots; i++) ctx.releaseSlot();
+        console.error(`${ctx.worker}: claiming ${this.provider} tasks failed: ${(error as Error).message}`);
+        await this.sleep(1000);
+        continue;
+      }
+      for (let i = claim.tasks.length; i < slots; i++) ctx.releaseSlot();
+      for (const task of claim.tasks) this.start(task);
+      if (claim.tasks.length === 0 && !claim.has_work) {
+        if (this.inFlight === 0) break;
+        await this.sleep(null); // what is in flight may come back (a 429) and be claimable again
+        continue;
+      }
+      if (claim.tasks.length < slots) await this.sleep(Math.max(claim.wait_ms ?? 1000, MIN_RECLAIM_MS));
+    }
+    while (this.inFlight > 0) await this.sleep(null);
+  }
+
+  /** Waits for one of this lane's calls to finish, or ms (null: only a call), or the hard deadline. */
+  private sleep(ms: number | null): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.ctx.hardDeadline;
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        if (this.wakeUp === done) this.wakeUp = null;
+        resolve();
+      };
+      const timer = ms === null ? undefined : setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+      this.wakeUp = done;
+    });
+  }
+
+  private start(task: PacedTask): void {
+    this.inFlight += 1;
+    this.ctx.onTaskStarted();
+    callProviderForTask(this.ctx, task)
+      .then((outcome) => this.ctx.recorder.add(outcome))
+      .catch((error) => console.error(`${this.ctx.worker}: task ${task.task_id}: ${(error as Error).message}`))
+      .finally(() => {
+        this.inFlight -= 1;
+        this.ctx.releaseSlot();
+        this.wakeUp?.();
+      });
+  }
+}
+
+/** Calls the provider (with its retries for 5xx and its fallback) and classifies what came back. */
+export async function callProviderForTask(ctx: LaneContext, task: PacedTask): Promise<TaskOutcome> {
+  const primary = ctx.providers.get(task.provider);
+  if (!primary) return { outcome: "failed", task, error: `provider "${task.provider}" is not in public.providers (or is disabled)` };
+  if (task.prompt_text === null) return { outcome: "failed", task, error: `prompt ${task.prompt_id} was deleted after the run was planned` };
+  const fallback = primary.fallbackProvider ? (ctx.providers.get(primary.fallbackProvider) ?? null) : null;
+  const signal = AbortSignal.any([ctx.hardDeadline, AbortSignal.timeout(Math.max(task.lease_ms - LEASE_MARGIN_MS, 1000))]);
+  if (signal.aborted) return { outcome: "released", task, error: "", provider_called: false };
+  let claimedCallUsed = false;
+  const onAttempt = (info: AttemptInfo) => {
+    const claimed = !claimedCallUsed && info.provider === task.provider;
+    if (claimed) claimedCallUsed = true;
+    ctx.recorder.attempt(toCallAttempt(info, task.run_id, claimed));
+  };
+  try {
+    const result = await callWithFallback(primary, fallback, { taskId: task.task_id, prompt: task.prompt_text, region: task.region }, {
+      env: ctx.env,
+      fetch: ctx.fetch,
+      signal,
+      baseDelayMs: ctx.retryBaseDelayMs,
+      retryRateLimited: false,
+      onAttempt,
+    });
+    return {
+      outcome: "succeeded", task, answered_by: result.provider, model: result.model, response: result.text,
+      attempts: result.attempts, latency_ms: Math.round(result.latencyMs),
+    };
+  } catch (error) {
+    const message = (error as Error).message;
+    if (signal.aborted) {
+      // Cut off mid-call: the provider may have done the work, so this counts as an attempt.
+      return { outcome: "released", task, error: `cut off at the processor's deadline: ${message}`, provider_called: claimedCallUsed };
+    }
+    if (error instanceof ProviderError && error.provider === task.provider) {
+      if (error.kind === "rate_limited") return { outcome: "rate_limited", task };
+      if (error.kind === "quota") return { outcome: "quota", task, error: message };
+    }
+    return { outcome: "failed", task, error: message };
+  }
+}
+
+function toCallAttempt(info: AttemptInfo, runId: string, claimed: boolean): CallAttempt {
+  const rl = info.rateLimit ?? null;
+  const error = info.error;
+  const status = info.status ?? (error?.kind === "timeout" ? "timeout" : error ? "network" : "unknown");
+  return {
+    provider: info.provider,
+    runId,
+    status,
+    claimed,
+    latencyMs: info.latencyMs ?? null,
+    rateLimited: error?.kind === "rate_limited",
+    retryAfterMs: error?.kind === "rate_limited" ? (error.retryAfterMs ?? rl?.retryAfterMs ?? null) : null,
+    limitRequests: rl?.limitRequests ?? null,
+    limitTokens: rl?.limitTokens ?? null,
+    remainingRequests: rl?.remainingRequests ?? null,
+    resetRequestsMs: rl?.resetRequestsMs ?? null,
+    totalTokens: info.usage?.total_tokens ?? null,
+  };
+}

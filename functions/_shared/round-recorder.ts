@@ -1,0 +1,133 @@
+// Finished calls are recorded in rounds, not one by one: outcomes and what the providers said
+// are buffered and written with one scheduler.record_task_outcomes call (one transaction) when
+// the buffer is full or a short delay has passed, so the database cost per task stays flat as the
+// number of calls in flight grows. Batch jobs left with no live task are finalized after each round.
+import { finalizeBatchJob } from "./batch-jobs.ts";
+import type { Sql } from "./db.ts";
+import { recordTaskOutcomes, type ProviderFeedback, type TaskOutcome } from "./pacing.ts";
+
+/** One HTTP attempt against a provider, as the adapter reports it. */
+export interface CallAttempt {
+  provider: string;
+  runId: string;
+  /** HTTP status, or a word for a call that got none ("timeout", "network"). */
+  status: number | string;
+  /** Whether this attempt was paid for by the claim (the first call to the task's own provider). */
+  claimed: boolean;
+  latencyMs: number | null;
+  rateLimited: boolean;
+  retryAfterMs: number | null;
+  limitRequests: number | null;
+  limitTokens: number | null;
+  remainingRequests: number | null;
+  resetRequestsMs: number | null;
+  totalTokens: number | null;
+}
+
+export interface RoundTotals {
+  processed: number;
+  succeeded: number;
+  failed: number;
+  rateLimited: number;
+  rejected: number;
+  duplicatesPrevented: number;
+  rounds: number;
+}
+
+export class RoundRecorder {
+  private outcomes: TaskOutcome[] = [];
+  private attempts: CallAttempt[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  readonly totals: RoundTotals = { processed: 0, succeeded: 0, failed: 0, rateLimited: 0, rejected: 0, duplicatesPrevented: 0, rounds: 0 };
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly worker: string,
+    private readonly maxRound: number,
+    private readonly maxDelayMs: number,
+    private readonly log: (message: string) => void = console.error,
+  ) {}
+
+  attempt(a: CallAttempt): void {
+    this.attempts.push(a);
+  }
+
+  add(outcome: TaskOutcome): void {
+    this.outcomes.push(outcome);
+    if (this.outcomes.length >= this.maxRound) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.maxDelayMs);
+  }
+
+  /** Writes what is buffered (rounds are written one at a time, in order). */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const outcomes = this.outcomes.splice(0);
+    const attempts = this.attempts.splice(0);
+    if (outcomes.length === 0 && attempts.length === 0) return this.writing;
+    this.writing = this.writing.then(() => this.write(outcomes, attempts));
+    return this.writing;
+  }
+
+  private async write(outcomes: TaskOutcome[], attempts: CallAttempt[]): Promise<void> {
+    try {
+      const report = await recordTaskOutcomes(this.sql, this.worker, outcomes, summarizeAttempts(attempts));
+      const t = this.totals;
+      t.rounds += 1;
+      t.succeeded += report.accepted.length;
+      t.failed += outcomes.filter((o) => o.outcome === "failed" || o.outcome === "quota").length;
+      t.rateLimited += outcomes.filter((o) => o.outcome === "rate_limited").length;
+      t.processed = t.succeeded + t.failed;
+      t.rejected += report.rejected.length;
+      t.duplicatesPrevented += report.duplicates_prevented;
+      for (const jobId of report.jobs_to_finalize) await finalizeBatchJob(this.sql, jobId);
+    } catch (error) {
+      // Not recorded: the tasks' leases expire and they are claimed again; the result rule holds.
+      this.log(`${this.worker}: recording a round of ${outcomes.length} outcome(s) failed: ${(error as Error).message}`);
+    }
+  }
+}
+
+/** Per (provider, run): counts by status, 429s, the calls no claim paid for, and the latest limits. */
+export function summarizeAttempts(attempts: CallAttempt[]): ProviderFeedback[] {
+  const byKey = new Map<string, ProviderFeedback & { latencySum: number; latencyN: number; tokenSum: number; tokenN: number }>();
+  for (const a of attempts) {
+    const key = `${a.provider}\u0000${a.runId}`;
+    let f = byKey.get(key);
+    if (!f) {
+      f = {
+        provider: a.provider, run_id: a.runId, calls: 0, calls_by_status: {}, rate_limited: 0, extra_calls: 0,
+        retry_after_ms: null, limit_requests: null, limit_tokens: null, remaining_requests: null, reset_requests_ms: null,
+        latency_ms: null, tokens_per_call: null, latencySum: 0, latencyN: 0, tokenSum: 0, tokenN: 0,
+      };
+      byKey.set(key, f);
+    }
+    f.calls += 1;
+    const status = String(a.status);
+    f.calls_by_status[status] = (f.calls_by_status[status] ?? 0) + 1;
+    if (a.rateLimited) f.rate_limited += 1;
+    if (!a.claimed) f.extra_calls += 1;
+    if (a.retryAfterMs !== null) f.retry_after_ms = Math.max(f.retry_after_ms ?? 0, a.retryAfterMs);
+    // Attempts arrive in completion order: the last report of a limit is the freshest.
+    if (a.limitRequests !== null) f.limit_requests = a.limitRequests;
+    if (a.limitTokens !== null) f.limit_tokens = a.limitTokens;
+    if (a.remainingRequests !== null) {
+      f.remaining_requests = a.remainingRequests;
+      f.reset_requests_ms = a.resetRequestsMs;
+    }
+    if (a.latencyMs !== null && !a.rateLimited && typeof a.status === "number" && a.status < 300) {
+      f.latencySum += a.latencyMs;
+      f.latencyN += 1;
+    }
+    if (a.totalTokens !== null) {
+      f.tokenSum += a.totalTokens;
+      f.tokenN += 1;
+    }
+  }
+  return [...byKey.values()].map(({ latencySum, latencyN, tokenSum, tokenN, ...f }) => ({
+    ...f,
+    latency_ms: latencyN > 0 ? latencySum / latencyN : null,
+    tokens_per_call: tokenN > 0 ? tokenSum / tokenN : null,
+  }));
+}
