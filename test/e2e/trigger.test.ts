@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { connect, type Sql } from "../helpers/db.ts";
 import { countRows, createOpenSchedule, resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
 import { startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
+import { DEFAULT_CONFIG, setConfig } from "../helpers/runs.ts";
 
 const PREVIOUS_SECRET = "previous-cron-secret-0123456789abcdefghijk";
 let sql: Sql;
@@ -172,14 +173,22 @@ describe("window, force and backfill", () => {
     expect(run).toEqual({ run_key: key, note: "backfill missed day" });
   });
 
-  it("queues one processor kick per pending batch job, capped, sent through pg_net after commit", async () => {
+  it("queues the processor fleet the demand needs (rate × latency ÷ calls per invocation), sent through pg_net after commit", async () => {
     await createOpenSchedule(sql);
     await seedOrganizations(sql, { organizations: 6, promptsPerOrg: 1, providers: { a: "http://127.0.0.1:9/v1" } });
-    const res = await (await call(cron, { schedule: "e2e-open" })).json();
-    expect(res.status).toBe("started");
-    const kicks = await sql`select url, headers->>'x-trigger-source' as source from net.http_request_queue`;
-    expect(kicks).toHaveLength(4); // max_concurrent_batch_jobs
-    expect(kicks.every((k) => k.url === `${fns.url}/robust-batch-processor`)).toBe(true);
+    // 1,200/min paced at 97% = 19.4 calls/s × 2 s assumed latency ≈ 39 calls in flight; 10 per invocation → 4.
+    await sql`update public.providers set requests_per_minute = 1200`;
+    await setConfig(sql, { processor_in_flight_per_invocation: 10 });
+    try {
+      const res = await (await call(cron, { schedule: "e2e-open" })).json();
+      expect(res.status).toBe("started");
+      const kicks = await sql`select url, headers->>'x-trigger-source' as source from net.http_request_queue`;
+      expect(kicks).toHaveLength(4);
+      expect(kicks.every((k) => k.url === `${fns.url}/robust-batch-processor`)).toBe(true);
+      expect(await sql`select status, count(*)::int as n from scheduler.processors group by 1`).toEqual([{ status: "kicked", n: 4 }]);
+    } finally {
+      await setConfig(sql, DEFAULT_CONFIG);
+    }
   });
 });
 

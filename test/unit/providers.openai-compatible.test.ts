@@ -194,7 +194,7 @@ describe("callWithRetries", () => {
     const { delays, sleep } = fakeSleep();
     const error = await rejection(callWithRetries(config(), request, { sleep, random: () => 0 }));
     expect(delays).toEqual([]);
-    expect(error).toMatchObject({ kind: "http", status: 429, retryable: true, retryAfterMs: 3_600_000, attempts: 1 });
+    expect(error).toMatchObject({ kind: "rate_limited", status: 429, retryable: true, retryAfterMs: 3_600_000, attempts: 1 });
     expect(error.message).toContain("exceeds 30000 ms");
     expect(mock.calls()).toHaveLength(1);
   });
@@ -338,6 +338,6 @@ describe("parseRetryAfter", () => {
           new Response("slow down", { status: 429, headers: { "retry-after": "Thu, 01 Jan 2026 00:00:04 GMT" } }),
       }),
     );
-    expect(error).toMatchObject({ kind: "http", status: 429, retryable: true, retryAfterMs: 4000 });
+    expect(error).toMatchObject({ kind: "rate_limited", status: 429, retryable: true, retryAfterMs: 4000 });
   });
 });
