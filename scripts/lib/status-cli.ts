@@ -17,9 +17,11 @@ import { type Colour, type Column, paint, renderTable } from "./table.ts";
 export const USAGE = `usage: scripts/status [--json]
 
 Reports daybreak's operator views: health problems, the latest runs, stuck batch jobs, the latest
-run's completeness, the pg_cron jobs, the last 7 periods of every schedule and duplicate results.
-  --json   one JSON object {healthy, problems, batch_health, stuck, completeness, cron, history,
-           duplicates} instead of tables
+run's completeness, each provider's pace in the latest run (calls, 429s, pace against its limit,
+latency, ETA), the processor fleet, the pg_cron jobs, the last 7 periods of every schedule and
+duplicate results.
+  --json   one JSON object {healthy, problems, batch_health, stuck, completeness, pace, fleet, cron,
+           history, duplicates} instead of tables
 Config: DATABASE_URL from the environment, else from .local/dev.env (scripts/dev).
 Exit: 0 healthy (scheduler.v_health_problems is empty), 1 problems found, 2 usage or connection error.`;
 
@@ -31,6 +33,8 @@ export interface StatusReport {
   batch_health: Row[];
   stuck: Row[];
   completeness: Row[];
+  pace: Row[];
+  fleet: Row[];
   cron: Row[];
   history: Row[];
   duplicates: Row[];
@@ -46,6 +50,19 @@ export async function collectStatus(sql: Sql): Promise<StatusReport> {
     select c.* from scheduler.v_run_completeness c
      where c.run_id = (select id from scheduler.runs order by created_at desc limit 1)
      order by c.provider, c.region`;
+  const pace = await sql<Row[]>`
+    select p.* from scheduler.v_provider_pace p
+     where p.run_id = (select id from scheduler.runs order by created_at desc limit 1)
+     order by p.provider`;
+  // One row per processor state over the last hour: how many, the tasks they did, CPU per task.
+  const fleet = await sql<Row[]>`
+    select status, count(*)::int as processors, coalesce(sum(tasks), 0)::int as tasks,
+           round(sum(cpu_ms)::numeric / nullif(sum(tasks), 0), 2) as cpu_ms_per_task,
+           max(cpu_ms) as max_cpu_ms, max(duration_ms) as max_duration_ms, max(last_seen) as last_seen
+      from scheduler.v_processor_fleet
+     where coalesce(kicked_at, started_at) > now() - interval '1 hour'
+     group by status
+     order by status`;
   const cron = await sql<Row[]>`select * from scheduler.v_cron_health`;
   // v_daily_history has one row per call; compact it to one row per period: who called, and how.
   const history = await sql<Row[]>`
@@ -79,6 +96,8 @@ export async function collectStatus(sql: Sql): Promise<StatusReport> {
     batch_health: [...batchHealth],
     stuck: [...stuck],
     completeness: [...completeness],
+    pace: [...pace],
+    fleet: [...fleet],
     cron: [...cron],
     history: [...history],
     duplicates: [...duplicates],
@@ -139,6 +158,27 @@ export function renderStatus(report: StatusReport, colour: boolean): string {
         col("missing", { colour: nonZeroRed }), col("extra", { colour: nonZeroRed }),
       ],
       empty: "no tasks planned for the latest run",
+    },
+    {
+      title: "Provider pace, latest run (scheduler.v_provider_pace)",
+      rows: report.pace,
+      columns: [
+        col("provider"), col("planned"), col("succeeded", { header: "ok" }), col("failed", { colour: nonZeroRed }),
+        col("in_flight"), col("calls"), col("rate_limited", { header: "429s" }), col("rate_limited_share", { header: "429_share" }),
+        col("paced_rpm", { header: "pace/min" }), col("limit_rpm", { header: "limit/min" }), col("limit_source", { header: "limit_from" }),
+        col("observed_rpm", { header: "seen/min" }), col("latency_p50_ms", { header: "p50_ms" }), col("latency_p95_ms", { header: "p95_ms" }),
+        col("paused_until"), col("quota_reason", { header: "quota", colour: () => "red", maxWidth: 40 }), col("eta"),
+      ],
+      empty: "no tasks in the latest run",
+    },
+    {
+      title: "Processor fleet, last hour (scheduler.v_processor_fleet)",
+      rows: report.fleet,
+      columns: [
+        col("status", { colour: statusColour }), col("processors"), col("tasks"), col("cpu_ms_per_task"), col("max_cpu_ms"),
+        col("max_duration_ms"), col("last_seen"),
+      ],
+      empty: "no processor invocations in the last hour",
     },
     {
       title: "pg_cron jobs (scheduler.v_cron_health)",

@@ -62,7 +62,7 @@ describe("scripts/status on a healthy stack", () => {
     const r = await status([]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^daybreak: healthy$/m);
-    for (const view of ["v_health_problems", "v_batch_health", "v_stuck_batch_jobs", "v_run_completeness", "v_cron_health", "v_daily_history", "v_duplicate_results"]) {
+    for (const view of ["v_health_problems", "v_batch_health", "v_stuck_batch_jobs", "v_run_completeness", "v_provider_pace", "v_processor_fleet", "v_cron_health", "v_daily_history", "v_duplicate_results"]) {
       expect(r.stdout).toContain(`scheduler.${view}`);
     }
     expect(r.stdout).toMatch(/daybreak-trigger\s+\*\/5 \* \* \* \*\s+true\s+ok/);
@@ -72,7 +72,7 @@ describe("scripts/status on a healthy stack", () => {
     const j = await status(["--json"]);
     expect(j.code, j.stderr).toBe(0);
     const report = JSON.parse(j.stdout);
-    expect(Object.keys(report).sort()).toEqual(["batch_health", "completeness", "cron", "duplicates", "healthy", "history", "problems", "stuck"]);
+    expect(Object.keys(report).sort()).toEqual(["batch_health", "completeness", "cron", "duplicates", "fleet", "healthy", "history", "pace", "problems", "stuck"]);
     expect(report).toMatchObject({ healthy: true, problems: [], stuck: [], duplicates: [] });
     expect(report.cron.map((c: { jobname: string; health: string }) => [c.jobname, c.health]).sort())
       .toEqual([["daybreak-reconciler", "ok"], ["daybreak-trigger", "ok"]]);
@@ -104,6 +104,8 @@ describe("scripts/status with a stuck batch job", () => {
     expect(report.stuck).toEqual([expect.objectContaining({ batch_job_id: jobId, reason: "heartbeat_stale", run_id: runId, tasks_live: 1 })]);
     expect(report.batch_health[0]).toMatchObject({ run_id: runId, run_status: "running", batch_jobs: 2, jobs_live: 2 });
     expect(report.completeness).toEqual([expect.objectContaining({ run_id: runId, provider: "a", planned: 2, missing: 2 })]);
+    expect(report.pace).toEqual([expect.objectContaining({ run_id: runId, provider: "a", planned: 2, in_flight: 1, calls: 0, rate_limited: 0 })]);
+    expect(r.stdout.split("Provider pace")[1]!.split("\n\n")[0]).toMatch(/\ba\s+2\s+0\s+0\s+1\s+0\s+0\b/);
   });
 });
 
