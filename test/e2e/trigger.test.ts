@@ -177,7 +177,7 @@ describe("window, force and backfill", () => {
     await seedOrganizations(sql, { organizations: 6, promptsPerOrg: 1, providers: { a: "http://127.0.0.1:9/v1" } });
     const res = await (await call(cron, { schedule: "e2e-open" })).json();
     expect(res.status).toBe("started");
-    const kicks = await sql`select url, headers->>'x-trigger-source' as source from net.http_request_queue`;
+    const kicks = await sql`select url, headers->>'x-trigger-source' as source from daybreak_test.net_requests`;
     expect(kicks).toHaveLength(4); // max_concurrent_batch_jobs
     expect(kicks.every((k) => k.url === `${fns.url}/robust-batch-processor`)).toBe(true);
   });
