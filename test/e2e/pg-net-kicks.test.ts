@@ -67,12 +67,16 @@ async function startServer(answer: (req: Received, res: http.ServerResponse) => 
 describe("a function started through pg_net answers at once", () => {
   it("a reconciler call queued while processors work is delivered within seconds", async () => {
     await setVault(sql, fns.url, TEST_CRON_SECRET);
-    // Slow provider calls: the kicked processors work for many seconds.
-    mock.setLatency(1500);
+    // Slow provider calls, two at a time: the kicked processors work for about 20 s (40 × 1 s / 2).
+    // Had a processor answered its kick only when done, pg_net's worker would wait on it.
+    mock.setLatency(1000);
     await seedOrganizations(sql, { organizations: 4, promptsPerOrg: 10, providers: { "mock-a": mock.url } });
+    await sql`update public.providers set max_in_flight = 2`;
     const { runId } = await startRunInSql(sql);
     await waitFor("a processor at work", () => sql`select count(*)::int as n from public.prompt_results where run_id = ${runId}`,
       (r) => r[0]!.n > 0, 30_000, 100);
+    const [{ working }] = await sql`select count(*)::int as working from scheduler.processors where status = 'running'`;
+    expect(working).toBeGreaterThan(0);
 
     const requestId = crypto.randomUUID();
     const queuedAt = Date.now();
@@ -94,6 +98,7 @@ describe("a function started through pg_net answers at once", () => {
       expect(r.content.accepted).toBe(true);
     }
     mock.setLatency(0);
+    await sql`update public.providers set max_in_flight = null`;
     expect(await waitForRunEnd(sql, runId, 120_000)).toBe("completed");
   }, 180_000);
 
