@@ -1,12 +1,31 @@
 // Local edge runtime: `deno serve --host 127.0.0.1 --port 54321 scripts/serve-functions.ts` serves
 // every function under /functions/v1/<name>, as Supabase's gateway does. Each function module is
-// the same file Supabase deploys (its `default { fetch }`).
+// the same file Supabase deploys (its `default { fetch }`). EdgeRuntime.waitUntil is emulated below.
 import batchReconciler from "../functions/batch-reconciler/index.ts";
 import dailyBatchTrigger from "../functions/daily-batch-trigger/index.ts";
 import health from "../functions/health/index.ts";
 import robustBatchProcessor from "../functions/robust-batch-processor/index.ts";
 
 type EdgeFunction = { fetch(req: Request): Response | Promise<Response> };
+
+// Supabase's edge runtime offers EdgeRuntime.waitUntil(promise): the function answers, and the
+// runtime keeps the promise running (up to the function's wall-clock limit). Functions use it to
+// answer pg_net's kicks with 202 at once (functions/_shared/endpoint.ts, answerAsyncWhenAsked).
+// This server emulates it: the promise is kept alive until it settles, and a failure is logged.
+const background = new Set<Promise<unknown>>();
+if (!("EdgeRuntime" in globalThis)) {
+  Object.defineProperty(globalThis, "EdgeRuntime", {
+    configurable: true,
+    value: Object.freeze({
+      waitUntil(promise: Promise<unknown>): void {
+        const task: Promise<unknown> = Promise.resolve(promise)
+          .catch((error) => console.error("background task failed:", (error as Error)?.message ?? error))
+          .finally(() => background.delete(task));
+        background.add(task);
+      },
+    }),
+  });
+}
 
 const functions: Record<string, EdgeFunction> = {
   "health": health,

@@ -1,11 +1,11 @@
 // Section 2, end to end through HTTP: one forced run of the default schedule as an operator
 // starts it (POST daily-batch-trigger, x-manual-call, force), processed by robust-batch-processor
-// invocations served by Deno and kicked through the local pg_net dispatcher, against the
+// invocations served by Deno and kicked through the real pg_net, against the
 // zero-latency mock provider; everything as shipped (processor settings, global cap of 4).
 // Measures wall time from the trigger call to the run's `completed`, and the edge invocations used.
 import { startMockProvider } from "../../scripts/lib/mock-provider.ts";
 import { resetState, seedOrganizations, setVault } from "../../test/helpers/fixtures.ts";
-import { startFunctions, startNetDispatcher, TEST_CRON_SECRET } from "../../test/helpers/processes.ts";
+import { startFunctions, TEST_CRON_SECRET } from "../../test/helpers/processes.ts";
 import type { ShapeSizes } from "../lib/config.ts";
 import { analyzeSchemas, clearRunState, clearVault, type Sql } from "../lib/db.ts";
 import { callFunction, expectStatus } from "../lib/http.ts";
@@ -48,7 +48,6 @@ export async function benchE2e(sql: Sql, s: ShapeSizes & { repetitions: number }
   const seeded = await seedOrganizations(sql, { organizations: s.organizations, promptsPerOrg: s.promptsPerOrg, providers });
   await analyzeSchemas(sql, "scheduler", "public");
   const functions = await startFunctions();
-  const dispatcher = await startNetDispatcher();
   try {
     await setVault(sql, functions.url, TEST_CRON_SECRET);
     const runs: E2eRun[] = [];
@@ -69,7 +68,6 @@ export async function benchE2e(sql: Sql, s: ShapeSizes & { repetitions: number }
     };
     return { result, report: render(result) };
   } finally {
-    await dispatcher.stop();
     await functions.stop();
     await mock.close();
     await clearVault(sql);
@@ -138,7 +136,7 @@ async function collect(sql: Sql, runId: string, wallSeconds: number, runStatus: 
 
 function render(r: E2eResult): string {
   return table(
-    `2. End to end through HTTP (${r.organizations} orgs, ${r.tasks.toLocaleString("en-US")} tasks; forced run, Deno functions, pg_net dispatcher, zero-latency mock)`,
+    `2. End to end through HTTP (${r.organizations} orgs, ${r.tasks.toLocaleString("en-US")} tasks; forced run, Deno functions, real pg_net, zero-latency mock)`,
     ["pass", "status", "jobs done s", "run completed s", "tasks/s", "processor invocations", "reconciler invocations",
       "pg_net requests", "results", "dup"],
     [

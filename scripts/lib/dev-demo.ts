@@ -167,7 +167,7 @@ async function watchRun(sql: Sql, runId: string): Promise<void> {
         throw new DemoError(
           `run ${runId} still running after ${RUN_TIMEOUT_MS / 60_000} minutes ` +
             `(${progress.pending} pending, ${progress.processing} processing); see the logs in ${LOG_DIR}/ ` +
-            `(functions.log, net-dispatcher.log, mock-provider.log)`,
+            `(functions.log, mock-provider.log; pg_net's answers are in net._http_response)`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # The local Supabase-compatible platform, shared by scripts/dev, scripts/test and bench/run:
-# a PostgreSQL 15 cluster of our own with real pg_cron, the Supabase roles, the sql/local
-# stand-ins for pg_net and Vault, and migrations applied by the real Supabase CLI.
+# a PostgreSQL 15 cluster of our own with the real pg_cron, pg_net and Supabase Vault (the last
+# two built from pinned upstream sources when they are not installed), the Supabase roles, and
+# migrations applied by the real Supabase CLI.
 # Sourced, not executed. Every function prints progress to stderr and fails loudly.
 
 DAYBREAK_ROOT="${DAYBREAK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -48,6 +49,131 @@ ensure_postgres_packages() {
     || die "apt-get install ${missing[*]} failed"
 }
 
+# ---------------------------------------------------------------- pg_net and Supabase Vault
+# Neither is packaged by Debian. They are built (PGXS) from the pinned upstream sources and
+# installed into PostgreSQL 15's directories, once: when the installed control file already
+# names the pinned version and the library is there, nothing is built (a machine that has them
+# from elsewhere, at these versions, is used as it is).
+PG_NET_ARCHIVE="pg_net-0.20.5.tar.gz"       # tag v0.20.5, SQL version 0.20.4
+PG_NET_VERSION="0.20.4"
+PG_NET_URL="https://github.com/supabase/pg_net/archive/refs/tags/v0.20.5.tar.gz"
+VAULT_ARCHIVE="supabase_vault-0.3.1.tar.gz" # tag v0.3.1
+VAULT_VERSION="0.3.1"
+VAULT_URL="https://github.com/supabase/vault/archive/refs/tags/v0.3.1.tar.gz"
+# The sha256 of the build inputs (Makefile, *.control.in, sql/, src/: `sha256sum` lines sorted by
+# path, hashed). It checks a downloaded tag archive, whose bytes differ from the vendored copies
+# (those leave out nix/, .github/, test/), and double-checks the vendored ones after SHA256SUMS.
+PG_NET_TREE_SHA256="e85f13ed4ac06806d19520b45b8e73e44d6648e318ba6188f5202e181d729747"
+VAULT_TREE_SHA256="e43053cb78c6b4fff560c5a099d00f02755ce6c7f4b7003c3d9b7ee894de5592"
+EXTENSION_BUILD_PACKAGES=(postgresql-server-dev-15 libcurl4-openssl-dev libsodium-dev build-essential)
+
+pg_sharedir() { "$PG_BIN/pg_config" --sharedir; }
+pg_pkglibdir() { "$PG_BIN/pg_config" --pkglibdir; }
+
+# installed_extension_version NAME: the default_version of the installed control file, when its
+# library is installed too; nothing otherwise.
+installed_extension_version() {
+  local name="$1" control
+  control="$(pg_sharedir)/extension/$name.control"
+  [ -f "$control" ] && [ -f "$(pg_pkglibdir)/$name.so" ] || return 0
+  sed -n "s/^[[:space:]]*default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" "$control" | head -n1
+}
+
+# Where the pinned archives are: $DAYBREAK_EXTENSION_SOURCES, else ../shared/vendor beside the
+# repository. Prints nothing when neither exists.
+extension_sources_dir() {
+  if [ -n "${DAYBREAK_EXTENSION_SOURCES:-}" ]; then
+    [ -d "$DAYBREAK_EXTENSION_SOURCES" ] || die "DAYBREAK_EXTENSION_SOURCES=$DAYBREAK_EXTENSION_SOURCES is not a directory"
+    (cd "$DAYBREAK_EXTENSION_SOURCES" && pwd)
+  elif [ -d "$DAYBREAK_ROOT/../shared/vendor" ]; then
+    (cd "$DAYBREAK_ROOT/../shared/vendor" && pwd)
+  fi
+}
+
+source_tree_sha256() {
+  (cd "$1" && find Makefile ./*.control.in sql src -type f | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
+}
+
+# fetch_extension_source ARCHIVE URL TREE_SHA DEST: unpacks the verified sources into DEST.
+fetch_extension_source() {
+  local archive="$1" url="$2" tree_sha="$3" dest="$4" dir file got
+  dir="$(extension_sources_dir)"
+  mkdir -p "$dest"
+  if [ -n "$dir" ] && [ -f "$dir/$archive" ]; then
+    [ -f "$dir/SHA256SUMS" ] || die "$dir has $archive but no SHA256SUMS to check it against"
+    grep -E "^[0-9a-f]{64}  $archive\$" "$dir/SHA256SUMS" >"$dest.sum" \
+      || die "$dir/SHA256SUMS does not pin $archive"
+    (cd "$dir" && sha256sum --quiet -c "$dest.sum") >&2 \
+      || die "$dir/$archive does not match its checksum in $dir/SHA256SUMS; refusing to build it"
+    rm -f "$dest.sum"
+    file="$dir/$archive"
+  else
+    command -v curl >/dev/null 2>&1 || die "$(extension_sources_problem "$dir")"
+    say "downloading $url"
+    file="$dest.tar.gz"
+    curl -fsSL --retry 2 --connect-timeout 10 -o "$file" "$url" 2>/dev/null \
+      || die "$(extension_sources_problem "$dir") (download of $url failed)"
+  fi
+  tar -xzf "$file" -C "$dest" --strip-components=1 || die "cannot unpack $file"
+  got="$(source_tree_sha256 "$dest")"
+  [ "$got" = "$tree_sha" ] || die "the sources in $file are not the pinned ones (tree sha256 $got, want $tree_sha)"
+}
+
+extension_sources_problem() {
+  local where="${1:-$DAYBREAK_ROOT/../shared/vendor (absent)}"
+  printf 'cannot find the pinned sources of pg_net and Supabase Vault: put %s and %s (with a SHA256SUMS file pinning them) in a directory and point DAYBREAK_EXTENSION_SOURCES at it (looked in %s), or let this machine reach github.com to download the tagged releases' \
+    "$PG_NET_ARCHIVE" "$VAULT_ARCHIVE" "$where"
+}
+
+ensure_extension_build_packages() {
+  local missing=() p
+  for p in "${EXTENSION_BUILD_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} (to build pg_net and Vault) and no apt-get: daybreak needs Debian/Ubuntu"
+  say "installing ${missing[*]} with apt (to build pg_net and Supabase Vault)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+    || die "apt-get install ${missing[*]} failed"
+}
+
+# build_extension NAME ARCHIVE URL TREE_SHA: verified sources → make → make install (as root).
+build_extension() {
+  local name="$1" archive="$2" url="$3" tree_sha="$4" work log
+  work="$(mktemp -d "${TMPDIR:-/tmp}/daybreak-build-$name.XXXXXX")"
+  log="$work.log"
+  fetch_extension_source "$archive" "$url" "$tree_sha" "$work/src"
+  say "building $name from $archive"
+  # with_llvm=no: no JIT bitcode, so clang is not needed.
+  if ! (cd "$work/src" && make -j2 PG_CONFIG="$PG_BIN/pg_config" with_llvm=no) >"$log" 2>&1; then
+    tail -n 30 "$log" >&2; die "building $name failed (log: $log)"
+  fi
+  if ! (cd "$work/src" && as_root make install PG_CONFIG="$PG_BIN/pg_config" with_llvm=no) >>"$log" 2>&1; then
+    tail -n 30 "$log" >&2; die "installing $name failed (log: $log)"
+  fi
+  rm -rf "$work" "$log"
+}
+
+# pg_net and Supabase Vault at the pinned versions, built only when missing or of another version.
+ensure_supabase_extensions() {
+  local have_net have_vault
+  have_net="$(installed_extension_version pg_net)"
+  have_vault="$(installed_extension_version supabase_vault)"
+  [ "$have_net" = "$PG_NET_VERSION" ] && [ "$have_vault" = "$VAULT_VERSION" ] && return 0
+  ensure_extension_build_packages
+  if [ "$have_net" != "$PG_NET_VERSION" ]; then
+    say "pg_net ${have_net:-not installed}: installing $PG_NET_VERSION"
+    build_extension pg_net "$PG_NET_ARCHIVE" "$PG_NET_URL" "$PG_NET_TREE_SHA256"
+  fi
+  if [ "$have_vault" != "$VAULT_VERSION" ]; then
+    say "supabase_vault ${have_vault:-not installed}: installing $VAULT_VERSION"
+    build_extension supabase_vault "$VAULT_ARCHIVE" "$VAULT_URL" "$VAULT_TREE_SHA256"
+  fi
+  [ "$(installed_extension_version pg_net)" = "$PG_NET_VERSION" ] || die "pg_net $PG_NET_VERSION is still not installed after building it"
+  [ "$(installed_extension_version supabase_vault)" = "$VAULT_VERSION" ] || die "supabase_vault $VAULT_VERSION is still not installed after building it"
+}
+
 free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
@@ -56,24 +182,60 @@ port_in_use() {
   node -e 'const s=require("net").connect(+process.argv[1],"127.0.0.1");s.on("connect",()=>{s.destroy();process.exit(0)});s.on("error",()=>process.exit(1))' "$1"
 }
 
+# cluster_datadir WANTED: where a cluster meant for WANTED keeps its data. The server runs as
+# the `postgres` OS user when the scripts run as root; when that user cannot reach WANTED's
+# folder (a repository under /root, or in any directory only its owner may enter) the data lives
+# in /var/tmp/daybreak-<hash of WANTED>/pg instead, owned by postgres. Same WANTED, same place,
+# so a kept cluster is found again, and remove_cluster_data (scripts/dev --reset) removes it.
+cluster_datadir() {
+  local wanted="$1" parent hash
+  parent="$(dirname "$wanted")"
+  mkdir -p "$parent"
+  if ! is_root || runuser -u postgres -- test -x "$parent" 2>/dev/null; then
+    printf '%s\n' "$wanted"
+    return 0
+  fi
+  hash="$(printf '%s' "$wanted" | sha256sum | cut -c1-16)"
+  printf '/var/tmp/daybreak-%s/pg\n' "$hash"
+}
+
+# remove_cluster_data DATADIR: the data dir, and the /var/tmp/daybreak-* folder holding it.
+remove_cluster_data() {
+  local datadir="$1" parent
+  parent="$(dirname "$datadir")"
+  case "$parent" in
+    /var/tmp/daybreak-*) rm -rf "$parent" ;;
+    *) rm -rf "$datadir" ;;
+  esac
+}
+
 # init_cluster DATADIR: a fresh cluster owned by the server's user, password auth on loopback.
 init_cluster() {
-  local datadir="$1" pwfile
+  local datadir="$1" pwfile parent
+  parent="$(dirname "$datadir")"
+  case "$parent" in
+    /var/tmp/daybreak-*)
+      mkdir -p "$parent"
+      chown postgres:postgres "$parent"
+      chmod 700 "$parent" ;;
+  esac
   mkdir -p "$datadir"
   is_root && chown postgres:postgres "$datadir"
   chmod 700 "$datadir"
+  if is_root && ! runuser -u postgres -- test -w "$datadir" 2>/dev/null; then
+    die "the postgres user cannot reach $datadir (a parent directory does not let it in)"
+  fi
   pwfile="$(mktemp)"; printf '%s\n' "$PG_SUPERUSER_PASSWORD" >"$pwfile"
   is_root && chown postgres "$pwfile"
   as_pg_owner "$PG_BIN/initdb" -D "$datadir" -U postgres --pwfile="$pwfile" --auth=scram-sha-256 \
     --encoding=UTF8 --locale=C.UTF-8 >/dev/null || { rm -f "$pwfile"; die "initdb failed in $datadir"; }
   rm -f "$pwfile"
   # pg_cron runs its jobs in background workers (no libpq login needed), in database `postgres`,
-  # and like hosted Supabase in UTC.
+  # and like hosted Supabase in UTC. The preloaded libraries and Vault's key: configure_cluster.
   as_pg_owner tee -a "$datadir/postgresql.conf" >/dev/null <<EOF
 # --- daybreak local platform ---
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$datadir'
-shared_preload_libraries = 'pg_cron'
 cron.database_name = 'postgres'
 cron.use_background_workers = on
 max_worker_processes = 32
@@ -85,17 +247,44 @@ logging_collector = off
 EOF
 }
 
+random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+
+# configure_cluster DATADIR (on every start; idempotent): pg_cron, pg_net and Vault preloaded
+# as on Supabase. Vault's root key is made once per cluster (32 random bytes, 64 hex characters)
+# and served by a getkey script that only the server's user may read or run. pg_net's worker
+# connects to the database daybreak uses. These settings live in daybreak.conf, included last
+# from postgresql.conf, so a cluster made by an earlier daybreak picks them up too.
+configure_cluster() {
+  local datadir="$1" getkey="$1/daybreak-vault-getkey"
+  if ! as_pg_owner test -s "$getkey"; then
+    printf '#!/bin/sh\n# The Vault root key of this cluster only (made by daybreak scripts/lib/platform.sh).\necho %s\n' \
+      "$(random_hex 32)" | as_pg_owner sh -c 'umask 077 && cat >"$1" && chmod 700 "$1"' sh "$getkey" \
+      || die "cannot write the Vault getkey script $getkey"
+  fi
+  as_pg_owner sh -c 'umask 077 && cat >"$1"' sh "$datadir/daybreak.conf" <<EOF || die "cannot write $datadir/daybreak.conf"
+# Written by daybreak (scripts/lib/platform.sh) on every start; edits are lost.
+shared_preload_libraries = 'pg_cron,pg_net,supabase_vault'
+vault.getkey_script = '$getkey'
+pg_net.database_name = 'postgres'
+EOF
+  if ! as_pg_owner grep -q "^include_if_exists = 'daybreak.conf'" "$datadir/postgresql.conf"; then
+    printf "include_if_exists = 'daybreak.conf'\n" | as_pg_owner tee -a "$datadir/postgresql.conf" >/dev/null
+  fi
+}
+
 # start_cluster DATADIR PORT: start (initialising when empty) and wait until it accepts logins.
 start_cluster() {
   local datadir="$1" port="$2"
-  [ -f "$datadir/PG_VERSION" ] || init_cluster "$datadir"
+  ensure_supabase_extensions
+  as_pg_owner test -f "$datadir/PG_VERSION" 2>/dev/null || init_cluster "$datadir"
   if as_pg_owner "$PG_BIN/pg_ctl" -D "$datadir" status >/dev/null 2>&1; then
     say "postgres already running in $datadir"
     return 0
   fi
+  configure_cluster "$datadir"
   port_in_use "$port" && die "port $port is taken by another process; stop it or pick another port"
   as_pg_owner "$PG_BIN/pg_ctl" -D "$datadir" -o "-p $port" -l "$datadir/server.log" -w -t 60 start >/dev/null \
-    || { tail -n 20 "$datadir/server.log" >&2; die "postgres did not start (log: $datadir/server.log)"; }
+    || { as_pg_owner tail -n 20 "$datadir/server.log" >&2; die "postgres did not start (log: $datadir/server.log)"; }
 }
 
 stop_cluster() {
@@ -112,13 +301,20 @@ psql_run() {
   PGOPTIONS='--client-min-messages=warning' psql "$url" -v ON_ERROR_STOP=1 -X -q "$@"
 }
 
-# The roles Supabase has and the stand-ins for the extensions only Supabase has.
+# The roles Supabase has; the extensions themselves are created by the migrations, as on
+# Supabase. A cluster made by an earlier daybreak holds imitations of pg_net and Vault that the
+# real extensions cannot replace in place: say so instead of failing in a migration.
 prepare_database() {
-  local url="$1" f
+  local url="$1" stale
+  stale="$(psql_run "$url" -At -c "
+    select string_agg(n.nspname, ', ') from pg_namespace n
+     where n.nspname in ('net', 'vault')
+       and not exists (select from pg_depend d
+                        where d.classid = 'pg_namespace'::regclass and d.objid = n.oid and d.deptype = 'e')
+       and not exists (select from pg_extension e where e.extnamespace = n.oid)")" \
+    || die "cannot reach the database at $url"
+  [ -z "$stale" ] || die "this cluster holds daybreak's old imitation of pg_net/Vault (schema $stale), which the real extensions cannot replace; start over with scripts/dev --reset"
   psql_run "$url" -f "$DAYBREAK_ROOT/sql/local/00_roles.sql" || die "creating Supabase roles failed"
-  for f in "$DAYBREAK_ROOT"/sql/local/[1-9]*.sql; do
-    psql_run "$url" -f "$f" || die "installing stand-in $(basename "$f") failed"
-  done
 }
 
 # Migrations applied by the real Supabase CLI; it records them in supabase_migrations.

@@ -3,13 +3,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, waitFor, type Sql } from "../helpers/db.ts";
 import { resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { startFunctions, startNetDispatcher, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY, type Service } from "../helpers/processes.ts";
+import { startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
 import { DEFAULT_CONFIG, duplicateResults, setConfig, startRunInSql, taskStatusCounts } from "../helpers/runs.ts";
 import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
 
 let sql: Sql;
 let mock: MockProvider;
-let dispatcher: Service;
 let fns: Awaited<ReturnType<typeof startFunctions>> | undefined;
 const FUNCTION_ENV = { DAYBREAK_HEARTBEAT_MS: "300", DAYBREAK_TASK_CLAIM_BATCH: "3" };
 
@@ -19,14 +18,12 @@ beforeAll(async () => {
   // Thresholds scaled down from minutes to seconds; the lease still outlives the provider timeout.
   await setConfig(sql, { ...DEFAULT_CONFIG, stale_heartbeat_seconds: 2, task_lease_seconds: 4, pending_grace_seconds: 3, max_concurrent_batch_jobs: 2 });
   mock = await startMockProvider({ latencyMs: 300 });
-  dispatcher = await startNetDispatcher();
   fns = await startFunctions(FUNCTION_ENV);
   await setVault(sql, fns.url, TEST_CRON_SECRET);
 });
 afterAll(async () => {
   await setConfig(sql, DEFAULT_CONFIG);
   await fns?.stop();
-  await dispatcher?.stop();
   await mock?.close();
   await sql?.end();
 });

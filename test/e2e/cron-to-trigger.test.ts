@@ -1,25 +1,22 @@
 // The whole path with nothing simulated: pg_cron (every minute here) → scheduler.cron_trigger_tick
-// → net.http_post → local pg_net dispatcher → Deno daily-batch-trigger → one run in Postgres.
+// → net.http_post → the real pg_net worker → Deno daily-batch-trigger → one run in Postgres.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, waitFor, type Sql } from "../helpers/db.ts";
 import { createOpenSchedule, resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { startFunctions, startNetDispatcher, TEST_CRON_SECRET, type Service } from "../helpers/processes.ts";
+import { startFunctions, TEST_CRON_SECRET } from "../helpers/processes.ts";
 
 let sql: Sql;
 let fns: Awaited<ReturnType<typeof startFunctions>>;
-let dispatcher: Service;
 let jobId: number | undefined;
 
 beforeAll(async () => {
   sql = connect();
   await resetState(sql);
   fns = await startFunctions();
-  dispatcher = await startNetDispatcher();
   await setVault(sql, fns.url, TEST_CRON_SECRET);
 });
 afterAll(async () => {
   if (jobId !== undefined) await sql`select cron.unschedule(${jobId}::bigint)`;
-  await dispatcher?.stop();
   await fns?.stop();
   await sql?.end();
 });
@@ -36,14 +33,17 @@ describe("pg_cron → cron_trigger_tick → pg_net → daily-batch-trigger", () 
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ trigger_source: "cron", tasks_planned: 4 });
 
-    // One tick, followed through pg_net to the invocation and the run it produced.
-    const [trace] = await sql`
-      select t.decision, r.status_code, s.trigger_source, s.run_id, s.user_agent
+    // One tick, followed through pg_net to the invocation and the run it produced: pg_net's own
+    // worker sent it (its response row, by request id) and the trigger answered at once (202,
+    // Prefer: respond-async), naming the x-request-id under which it recorded the invocation.
+    const [trace] = await waitFor("pg_net's response row for the tick", () => sql`
+      select t.decision, t.request_id, r.status_code, r.content::jsonb as content, r.timed_out, s.trigger_source, s.run_id, s.user_agent
         from scheduler.cron_ticks t
         join net._http_response r on r.id = t.net_request_id
         join scheduler.scheduler_runs s on s.request_id = t.request_id
-       where t.decision = 'called'`;
-    expect(trace).toMatchObject({ decision: "called", status_code: 200, trigger_source: "cron", run_id: runs[0]!.id });
+       where t.decision = 'called'`, (r) => r.length === 1);
+    expect(trace).toMatchObject({ decision: "called", status_code: 202, timed_out: false, trigger_source: "cron", run_id: runs[0]!.id });
+    expect(trace!.content).toEqual({ accepted: true, function: "daily-batch-trigger", request_id: trace!.request_id });
     expect(trace!.user_agent).toMatch(/^pg_net\//);
 
     // The next minute's tick sees the period claimed and calls nothing.

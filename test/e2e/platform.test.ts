@@ -5,17 +5,14 @@ import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
 import { connect, waitFor, type Sql } from "../helpers/db.ts";
-import { ROOT, startFunctions, startNetDispatcher, TEST_SERVICE_ROLE_KEY, type Service } from "../helpers/processes.ts";
+import { ROOT, startFunctions, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
 
 let sql: Sql;
-let dispatcher: Service;
 
 beforeAll(async () => {
   sql = connect();
-  dispatcher = await startNetDispatcher();
 });
 afterAll(async () => {
-  await dispatcher?.stop();
   await sql?.end();
 });
 

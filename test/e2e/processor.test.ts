@@ -3,13 +3,12 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { connect, waitFor, type Sql } from "../helpers/db.ts";
 import { resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { startFunctions, startNetDispatcher, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY, type Service } from "../helpers/processes.ts";
+import { startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
 import { DEFAULT_CONFIG, duplicateResults, setConfig, startRunInSql, taskStatusCounts, waitForRunEnd } from "../helpers/runs.ts";
 import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
 
 let sql: Sql;
 let mock: MockProvider;
-let dispatcher: Service;
 let fns: Awaited<ReturnType<typeof startFunctions>> | undefined;
 
 async function serveFunctions(env: Record<string, string> = {}) {
@@ -22,11 +21,9 @@ async function serveFunctions(env: Record<string, string> = {}) {
 beforeAll(async () => {
   sql = connect();
   mock = await startMockProvider({ latencyMs: 0 });
-  dispatcher = await startNetDispatcher();
 });
 afterAll(async () => {
   await fns?.stop();
-  await dispatcher?.stop();
   await mock?.close();
   await sql?.end();
 });

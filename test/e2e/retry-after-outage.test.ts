@@ -2,26 +2,23 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type Sql } from "../helpers/db.ts";
 import { resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { startFunctions, startNetDispatcher, TEST_CRON_SECRET, type Service } from "../helpers/processes.ts";
+import { startFunctions, TEST_CRON_SECRET } from "../helpers/processes.ts";
 import { duplicateResults, startRunInSql, taskStatusCounts, waitForRunEnd } from "../helpers/runs.ts";
 import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
 
 let sql: Sql;
 let mock: MockProvider;
-let dispatcher: Service;
 let fns: Awaited<ReturnType<typeof startFunctions>>;
 
 beforeAll(async () => {
   sql = connect();
   await resetState(sql);
   mock = await startMockProvider({ latencyMs: 0 });
-  dispatcher = await startNetDispatcher();
   fns = await startFunctions({ DAYBREAK_RETRY_BASE_DELAY_MS: "20" });
   await setVault(sql, fns.url, TEST_CRON_SECRET);
 });
 afterAll(async () => {
   await fns?.stop();
-  await dispatcher?.stop();
   await mock?.close();
   await sql?.end();
 });

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { connect, waitFor, type Sql } from "../helpers/db.ts";
 import { resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { databaseUrl, ROOT, startFunctions, startNetDispatcher, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY, type Service } from "../helpers/processes.ts";
+import { databaseUrl, ROOT, startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
 import { DEFAULT_CONFIG, duplicateResults, setConfig, waitForRunEnd } from "../helpers/runs.ts";
 import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
 
@@ -44,7 +44,6 @@ const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString
 
 let sql: Sql;
 let mock: MockProvider;
-let dispatcher: Service;
 let fns: Awaited<ReturnType<typeof startFunctions>>;
 
 async function runWithoutKicks(runKey: string, note: string): Promise<string> {
@@ -89,7 +88,6 @@ beforeAll(async () => {
   await resetState(sql);
   await setConfig(sql, DEFAULT_CONFIG);
   mock = await startMockProvider({ latencyMs: 0 });
-  dispatcher = await startNetDispatcher();
   fns = await startFunctions({ DAYBREAK_RETRY_BASE_DELAY_MS: "10" });
   await setVault(sql, fns.url, TEST_CRON_SECRET);
   await seedOrganizations(sql, { organizations: 3, promptsPerOrg: 2, providers: { alpha: mock.url, beta: mock.url } });
@@ -100,7 +98,6 @@ afterAll(async () => {
   await sql`select cron.alter_job(jobid, active := false) from cron.job where jobname like 'daybreak-%'`;
   await setConfig(sql, DEFAULT_CONFIG);
   await fns?.stop();
-  await dispatcher?.stop();
   await mock?.close();
   await sql?.end();
 });

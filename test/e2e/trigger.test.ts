@@ -182,7 +182,7 @@ describe("window, force and backfill", () => {
     try {
       const res = await (await call(cron, { schedule: "e2e-open" })).json();
       expect(res.status).toBe("started");
-      const kicks = await sql`select url, headers->>'x-trigger-source' as source from net.http_request_queue`;
+      const kicks = await sql`select url, headers->>'x-trigger-source' as source from daybreak_test.net_requests`;
       expect(kicks).toHaveLength(4);
       expect(kicks.every((k) => k.url === `${fns.url}/robust-batch-processor`)).toBe(true);
       expect(await sql`select status, count(*)::int as n from scheduler.processors group by 1`).toEqual([{ status: "kicked", n: 4 }]);

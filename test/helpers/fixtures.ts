@@ -5,7 +5,8 @@ import type { Sql } from "./db.ts";
  * (daily-batch disabled so the real clock can never start a run in the middle of a test). */
 export async function resetState(sql: Sql): Promise<void> {
   await sql`truncate scheduler.batch_tasks, scheduler.batch_jobs, scheduler.scheduler_runs, scheduler.cron_ticks,
-                     public.prompt_results, net.http_request_queue, net._http_response, vault.secrets`;
+                     public.prompt_results, net.http_request_queue, net._http_response, vault.secrets,
+                     daybreak_test.net_requests`;
   await sql`truncate scheduler.runs cascade`;
   await sql`truncate scheduler.processors, scheduler.provider_pace`;
   await sql`truncate public.organizations cascade`;
@@ -75,6 +76,6 @@ export async function countRows(sql: Sql): Promise<Record<string, number>> {
            (select count(*)::int from scheduler.batch_tasks) as batch_tasks,
            (select count(*)::int from scheduler.cron_ticks) as cron_ticks,
            (select count(*)::int from public.prompt_results) as prompt_results,
-           (select count(*)::int from net.http_request_queue) + (select count(*)::int from net._http_response) as net_requests`;
+           (select count(*)::int from daybreak_test.net_requests) as net_requests`;
   return row!;
 }

@@ -1,4 +1,4 @@
-// Real processes for tests (Deno functions, the pg_net dispatcher, the mock provider), started
+// Real processes for tests (Deno functions, the mock provider), started
 // and stopped with explicit readiness: a service is ready when it prints its ready line.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
@@ -6,7 +6,6 @@ import net from "node:net";
 import path from "node:path";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
-const BIN = path.join(ROOT, "node_modules/.bin");
 // The real binary, not npm's Node wrapper (see scripts/lib/deno-bin.cjs): kill -9 must reach the server.
 const DENO = createRequire(import.meta.url)("deno/install_api.cjs").runInstall() as string;
 
@@ -98,11 +97,6 @@ export async function startFunctions(extraEnv: Record<string, string> = {}): Pro
     /Listening on/,
   );
   return { ...service, port, url: `http://127.0.0.1:${port}/functions/v1` };
-}
-
-export async function startNetDispatcher(): Promise<Service> {
-  return startService("net-dispatcher", path.join(BIN, "tsx"), ["scripts/lib/net-dispatcher.ts"],
-    { DATABASE_URL: databaseUrl() }, /sending net\.http_request_queue/);
 }
 
 export interface CommandResult {

@@ -46,4 +46,5 @@ export const DEFAULT_CONFIG = Object.freeze({
   max_processor_invocations: 10,
   processor_in_flight_per_invocation: 64,
   pace_burst_ms: 500,
+  function_call_timeout_ms: 2000,
 });

@@ -14,7 +14,7 @@ beforeEach(async () => {
   await setVault(sql, "http://127.0.0.1:9/functions/v1", "x".repeat(40));
 });
 
-const queued = async () => (await sql`select count(*)::int as n from net.http_request_queue`)[0]!.n as number;
+const queued = async () => (await sql`select count(*)::int as n from daybreak_test.net_requests`)[0]!.n as number;
 
 describe("cron_trigger_tick", () => {
   it("queues nothing outside the window", async () => {
@@ -28,7 +28,7 @@ describe("cron_trigger_tick", () => {
 
   it("queues nothing when the period is already claimed", async () => {
     await sql`select scheduler.try_mark_daily_run('2026-11-22')`;
-    await sql`truncate net.http_request_queue`;
+    await sql`truncate daybreak_test.net_requests`;
     const [row] = await sql`select scheduler.cron_trigger_tick('2026-11-22T08:05:00Z') as d`;
     expect(row!.d[0].decision).toBe("already_claimed");
     expect(await queued()).toBe(0);
@@ -45,7 +45,7 @@ describe("cron_trigger_tick", () => {
     const [row] = await sql`select scheduler.cron_trigger_tick('2026-11-22T08:05:00Z') as d`;
     const decision = row!.d[0];
     expect(decision).toMatchObject({ decision: "called", run_key: "2026-11-22", schedule: "daily-batch" });
-    const requests = await sql`select id, url, headers, convert_from(body, 'UTF8')::jsonb as body from net.http_request_queue`;
+    const requests = await sql`select id, url, headers, convert_from(body, 'UTF8')::jsonb as body from daybreak_test.net_requests`;
     expect(requests).toHaveLength(1);
     expect(requests[0]!.url).toBe("http://127.0.0.1:9/functions/v1/daily-batch-trigger");
     expect(requests[0]!.headers["x-request-id"]).toBe(decision.request_id);

@@ -165,7 +165,7 @@ describe("the fleet", () => {
     await setVault(sql, "http://127.0.0.1:9/functions/v1", "s".repeat(40));
     const kicked = await Promise.all(Array.from({ length: 10 }, () => sql`select scheduler.ensure_processor_fleet('cron') as n`));
     expect(kicked.reduce((s, [r]) => s + r!.n, 0)).toBe(6); // ceil(77.6 / 10) = 8, capped at 6
-    const [{ n }] = await sql`select count(*)::int as n from net.http_request_queue`;
+    const [{ n }] = await sql`select count(*)::int as n from daybreak_test.net_requests`;
     expect(n).toBe(6);
     expect((await sql`select status, count(*)::int as n from scheduler.processors group by 1`)).toEqual([{ status: "kicked", n: 6 }]);
 

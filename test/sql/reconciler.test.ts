@@ -19,12 +19,12 @@ async function snapshot() {
            (select jsonb_agg(to_jsonb(t) order by t.id) from scheduler.batch_tasks t) as tasks,
            (select jsonb_agg(to_jsonb(r) order by r.id) from scheduler.runs r) as runs,
            (select jsonb_agg(to_jsonb(s) order by s.id) from scheduler.scheduler_runs s) as invocations,
-           (select count(*) from net.http_request_queue) as queued`;
+           (select count(*) from daybreak_test.net_requests) as queued`;
 }
 
 async function processingJob() {
   await startRunInSql(sql);
-  await sql`truncate net.http_request_queue`;
+  await sql`truncate daybreak_test.net_requests`;
   const [job] = await sql`select batch_job_id from scheduler.claim_batch_job('w', null)`;
   await sql`select * from scheduler.claim_tasks(${job!.batch_job_id}, 'w', 2)`;
   return job!.batch_job_id as string;
@@ -39,7 +39,7 @@ describe("reconcile", () => {
     expect(await snapshot()).toEqual(before);
     const [tick] = await sql`select scheduler.cron_reconcile_tick() as t`;
     expect(tick!.t).toMatchObject({ decision: "idle" });
-    expect((await sql`select count(*)::int as n from net.http_request_queue`)[0]!.n).toBe(0);
+    expect((await sql`select count(*)::int as n from daybreak_test.net_requests`)[0]!.n).toBe(0);
   });
 
   it("never rescues a fresh heartbeat; rescues one 3 minutes stale: leases expired go back to pending and a processor is kicked", async () => {
@@ -51,7 +51,7 @@ describe("reconcile", () => {
     await sql`update scheduler.batch_tasks set lease_expires_at = now() - interval '1 second' where status = 'processing'`;
     const [tick] = await sql`select scheduler.cron_reconcile_tick() as t`;
     expect(tick!.t).toMatchObject({ decision: "called", stale: 1 });
-    await sql`truncate net.http_request_queue`;
+    await sql`truncate daybreak_test.net_requests`;
 
     const [r] = await sql`select scheduler.reconcile() as r`;
     expect(r!.r).toMatchObject({ stale: 1, resumed: 1 });
@@ -59,7 +59,7 @@ describe("reconcile", () => {
     expect(job).toEqual({ status: "pending", attempts: 2 });
     const tasks = await sql`select status, count(*)::int as n from scheduler.batch_tasks where batch_job_id = ${jobId} group by 1`;
     expect(tasks).toEqual([{ status: "pending", n: 3 }]);
-    const kicks = await sql`select url, convert_from(body, 'UTF8')::jsonb as body from net.http_request_queue`;
+    const kicks = await sql`select url, convert_from(body, 'UTF8')::jsonb as body from daybreak_test.net_requests`;
     expect(kicks).toEqual([{ url: "http://127.0.0.1:9/functions/v1/robust-batch-processor", body: { batch_job_id: jobId } }]);
   });
 
@@ -97,7 +97,7 @@ describe("reconcile", () => {
     expect(res!.r).toMatchObject({ action: "noop", reason: "not_stale" });
     const [job] = await sql`select status, attempts from scheduler.batch_jobs where id = ${jobId}`;
     expect(job).toEqual({ status: "processing", attempts: 1 });
-    expect((await sql`select count(*)::int as n from net.http_request_queue`)[0]!.n).toBe(0);
+    expect((await sql`select count(*)::int as n from daybreak_test.net_requests`)[0]!.n).toBe(0);
   });
 
   it("a job that made progress since its last resume starts counting stalls afresh", async () => {
@@ -132,7 +132,7 @@ describe("reconcile", () => {
     await sql`insert into scheduler.cron_ticks (tick, ticked_at, decision) values ('trigger', now() - interval '31 days', 'called')`;
     const [tick] = await sql`select scheduler.cron_reconcile_tick() as t`;
     expect(tick!.t).toMatchObject({ decision: "idle", pruned: { cron_ticks: 1 } });
-    expect((await sql`select count(*)::int as n from net.http_request_queue`)[0]!.n).toBe(0);
+    expect((await sql`select count(*)::int as n from daybreak_test.net_requests`)[0]!.n).toBe(0);
   });
 
   it("dry_run reports what it would do and changes nothing", async () => {
