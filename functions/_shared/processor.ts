@@ -189,6 +189,9 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
     await stopProcessor(sql, processorId, "stopped", stopReason, tasksStarted, cpuMs, {
       rounds: recorder.totals.rounds, duration_ms: Date.now() - startedAt,
     });
+    // Last one out: what this invocation gave back while draining (calls cut off at the deadline,
+    // 429s) may have no live processor left to take it; the fleet check kicks one only then.
+    if (remaining > 0) continued = (await ensureProcessorFleet(sql, "api")) > 0 || continued;
     const t = recorder.totals;
     return {
       processed: t.processed, succeeded: t.succeeded, failed: t.failed, remaining, continued,

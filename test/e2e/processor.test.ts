@@ -148,8 +148,9 @@ describe("provider faults", () => {
 
 describe("time budget", () => {
   it("hands over to itself before the budget runs out, heartbeating throughout, and the run completes", async () => {
-    await serveFunctions({ DAYBREAK_PROCESSOR_BUDGET_MS: "1500", DAYBREAK_TASK_CLAIM_BATCH: "2" });
-    await setConfig(sql, { max_concurrent_batch_jobs: 1 });
+    // One invocation at a time, two calls in flight each: 40 tasks × 250 ms ÷ 2 = 5 s of work.
+    await serveFunctions({ DAYBREAK_PROCESSOR_BUDGET_MS: "1500", DAYBREAK_TASK_CLAIM_BATCH: "2", DAYBREAK_PROCESSOR_MAX_IN_FLIGHT: "2" });
+    await setConfig(sql, { max_processor_invocations: 1 });
     await seedOrganizations(sql, { organizations: 1, promptsPerOrg: 40, providers: { "mock-a": mock.url } });
     mock.setLatency(250);
     const { runId, tasks } = await startRunInSql(sql);
@@ -164,7 +165,7 @@ describe("time budget", () => {
     expect(status).toBe("completed");
     const invocations = await sql`
       select details from scheduler.scheduler_runs where function_name = 'robust-batch-processor' and status = 'completed'`;
-    expect(invocations.length).toBeGreaterThanOrEqual(3); // 40 tasks × 250 ms / 2 per round = 5 s of work, 1.5 s budget
+    expect(invocations.length).toBeGreaterThanOrEqual(3); // 5 s of work, 1.5 s budget each
     expect(invocations.filter((i) => i.details.continued === true).length).toBeGreaterThanOrEqual(2);
     expect(worstHeartbeatAgeMs).toBeLessThan(5_000);
     expect(Object.values(mock.callsByTask()).every((n) => n === 1)).toBe(true);

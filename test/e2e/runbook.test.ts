@@ -47,9 +47,9 @@ let mock: MockProvider;
 let fns: Awaited<ReturnType<typeof startFunctions>>;
 
 async function runWithoutKicks(runKey: string, note: string): Promise<string> {
-  await setConfig(sql, { max_concurrent_batch_jobs: 0 }); // kick_processors finds no free slot
+  await setConfig(sql, { max_processor_invocations: 0 }); // the fleet may have no invocation: none is kicked
   const [row] = await sql`select scheduler.claim_and_plan_run('daily-batch', ${runKey}, 'manual', null, true, ${note}) as r`;
-  await setConfig(sql, { max_concurrent_batch_jobs: DEFAULT_CONFIG.max_concurrent_batch_jobs });
+  await setConfig(sql, { max_processor_invocations: DEFAULT_CONFIG.max_processor_invocations });
   return row!.r.run_id as string;
 }
 

@@ -26,7 +26,9 @@ describe("migrations", () => {
   it("every migration is timestamped and starts with a header saying its purpose and objects", () => {
     for (const file of fs.readdirSync(MIGRATIONS)) {
       expect(file).toMatch(/^\d{14}_[a-z0-9_]+\.sql$/);
-      const head = fs.readFileSync(path.join(MIGRATIONS, file), "utf8").split("\n").slice(0, 12).join("\n");
+      // The header is the opening block of comment lines.
+      const lines = fs.readFileSync(path.join(MIGRATIONS, file), "utf8").split("\n");
+      const head = lines.slice(0, lines.findIndex((l) => !l.startsWith("--"))).join("\n");
       expect(head, file).toMatch(/^-- /);
       expect(head, file).toMatch(/Purpose:/);
       expect(head, file).toMatch(/Objects:/);
