@@ -75,6 +75,10 @@ const setups: Record<number, () => Promise<void>> = {
     await runWithoutKicks(daysAgo(6), "runbook: cancel me");
   },
   6: async () => {
+    // Section 5's resume kicked the fleet, which works every provider's queue; the outage below
+    // must not hit the stuck run's last calls.
+    await waitFor("the resumed stuck run to complete",
+      () => sql`select status from scheduler.runs where note = 'runbook: stuck'`, (r) => r[0]?.status === "completed", 60_000, 200);
     mock.setRules([{ model: "beta-model", status: 500 }]);
     const runId = await runWithoutKicks(daysAgo(7), "runbook: provider outage");
     await sql`select scheduler.kick_processors(4, 'manual')`;
