@@ -16,7 +16,7 @@ export interface MockProcess {
 export async function startMockProcess(latencyMs = 0): Promise<MockProcess> {
   const port = await freePort();
   const service: Service = await startService("mock-provider", path.join(ROOT, "node_modules/.bin/tsx"),
-    ["scripts/lib/mock-provider.ts", "--port", String(port), "--latency", String(latencyMs)], {}, /mock provider listening on/);
+    ["scripts/lib/mock-provider/cli.ts", "--port", String(port), "--latency", String(latencyMs)], {}, /mock provider listening on/);
   const base = `http://127.0.0.1:${port}`;
   return {
     url: `${base}/v1`,

@@ -1,17 +1,26 @@
-// A local OpenAI-compatible provider for the demo and tests: deterministic answers, configurable
-// latency, and fault rules (429 with Retry-After, 500/503/400, hang) that can be limited to a
-// model or a task and to a number of calls. It counts every call so tests can assert "each task
-// called once". Used in-process (`startMockProvider`) or as a separate process:
-//   npx tsx scripts/lib/mock-provider.ts --port 54330 --latency 50
-// which prints `mock provider listening on http://127.0.0.1:54330/v1` and is driven through
-// GET /__calls, POST /__rules {rules, latencyMs?} and POST /__reset.
+// A local OpenAI-compatible provider for the demo, tests and bench that behaves like a real one
+// under load: per-model requests/min and tokens/min buckets answering 429 with retry-after and
+// rate-limit headers (OpenAI or Anthropic style; refused calls count against the limit), a
+// log-normal latency from a seeded generator, a quota-exhausted mode, deterministic answers, and
+// fault rules (429 with Retry-After, 500/503/400, hang) limited to a model or a task and to a
+// number of calls. It counts every call so tests can assert "each task called once", and the peak
+// calls in flight. Used in-process (`startMockProvider`) or as a process (mock-provider/cli.ts),
+// driven through GET /__calls, GET /__stats, POST /__rules, POST /__config and POST /__reset.
 import { createHash } from "node:crypto";
-import { realpathSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
 import { z } from "zod";
+import { retryAfterHeaders, rateLimitHeaders } from "./mock-provider/headers.ts";
+import { handleControl } from "./mock-provider/control.ts";
+import { countWords, header, readBody, sendJson } from "./mock-provider/http.ts";
+import { logNormalSampler, seededRandom, type LogNormalLatency } from "./mock-provider/latency.ts";
+import { ModelRateLimiter, type ModelLimits } from "./mock-provider/rate-limits.ts";
+import { chatBodySchema, QUOTA_BODY } from "./mock-provider/schemas.ts";
+import { StatsRecorder, type MockStats } from "./mock-provider/stats.ts";
+
+export type { HeaderStyle, ModelLimits } from "./mock-provider/rate-limits.ts";
+export type { LogNormalLatency } from "./mock-provider/latency.ts";
+export type { MockStats, ModelStats } from "./mock-provider/stats.ts";
 
 export interface FaultRule {
   model?: string;
@@ -41,7 +50,12 @@ export interface MockProvider {
   callsByTask(): Record<string, number>;
   setLatency(ms: number): void;
   setRules(rules: FaultRule[]): void;
-  /** Clears calls and rules (latency stays). */
+  /** Per-model limits (by the request's `model`); replaces the previous set and refills buckets. */
+  setLimits(limits: Record<string, ModelLimits>): void;
+  /** A log-normal latency for calls without a rule's latency; null goes back to the fixed one. */
+  setLatencyDistribution(latency: LogNormalLatency | null, seed?: number): void;
+  stats(): MockStats;
+  /** Clears calls, rules and stats, and refills the buckets (latency and limits stay). */
   reset(): void;
   /** Stops listening and destroys open connections, hanging ones included. */
   close(): Promise<void>;
@@ -51,31 +65,13 @@ export interface MockProviderOptions {
   port?: number;
   host?: string;
   latencyMs?: number;
+  latency?: LogNormalLatency | null;
+  seed?: number;
+  limits?: Record<string, ModelLimits>;
   rules?: FaultRule[];
 }
 
-const READY_PREFIX = "mock provider listening on";
-const MAX_BODY_BYTES = 1024 * 1024;
-
-const faultRuleSchema = z.strictObject({
-  model: z.string().optional(),
-  taskId: z.string().optional(),
-  status: z.union([z.literal(429), z.literal(500), z.literal(503), z.literal(400)]).optional(),
-  retryAfterSeconds: z.number().nonnegative().optional(),
-  hang: z.boolean().optional(),
-  latencyMs: z.number().int().nonnegative().optional(),
-  times: z.number().int().positive().optional(),
-});
-
-const rulesBodySchema = z.strictObject({
-  rules: z.array(faultRuleSchema),
-  latencyMs: z.number().int().nonnegative().optional(),
-});
-
-const chatBodySchema = z.object({
-  model: z.string().min(1),
-  messages: z.array(z.object({ role: z.string(), content: z.string() })).min(1),
-});
+export const READY_PREFIX = "mock provider listening on";
 
 interface ActiveRule {
   rule: FaultRule;
@@ -91,6 +87,10 @@ export function mockAnswer(taskId: string | null, model: string, region: string 
 export async function startMockProvider(options: MockProviderOptions = {}): Promise<MockProvider> {
   const host = options.host ?? "127.0.0.1";
   let latencyMs = checkLatency(options.latencyMs ?? 0);
+  let sampleLatency: (() => number) | null = null;
+  let limits: Record<string, ModelLimits> = {};
+  let limiters = new Map<string, ModelRateLimiter>();
+  const stats = new StatsRecorder();
   let rules: ActiveRule[] = [];
   let calls: CallRecord[] = [];
   let completionSeq = 0;
@@ -100,6 +100,17 @@ export async function startMockProvider(options: MockProviderOptions = {}): Prom
     rules = next.map((rule) => ({ rule: { ...rule }, remaining: rule.times ?? Infinity }));
   }
   setRules(options.rules ?? []);
+
+  function setLimits(next: Record<string, ModelLimits>): void {
+    limits = { ...next };
+    limiters = new Map(Object.entries(limits).map(([model, l]) => [model, new ModelRateLimiter(l, Date.now())]));
+  }
+  setLimits(options.limits ?? {});
+
+  function setLatencyDistribution(latency: LogNormalLatency | null, seed = 1): void {
+    sampleLatency = latency === null ? null : logNormalSampler(latency, seededRandom(seed));
+  }
+  setLatencyDistribution(options.latency ?? null, options.seed);
 
   /** First matching rule with calls left; consumes one of its calls. */
   function takeRule(model: string, taskId: string | null): FaultRule | null {
@@ -155,23 +166,52 @@ export async function startMockProvider(options: MockProviderOptions = {}): Prom
 
     const { model, messages } = body.data;
     const rule = takeRule(model, taskId);
+    const limiter = limiters.get(model);
+    const style = limits[model]?.headers ?? "openai";
+    const prompt = messages.map((m) => m.content).join("\n");
+    const content = mockAnswer(taskId, model, region, prompt);
+    const promptTokens = countWords(prompt);
+    const completionTokens = countWords(content);
+
+    if (!rule && limiter) {
+      const now = Date.now();
+      const limitsHeaders = () => rateLimitHeaders(style, limiter.snapshot(Date.now()), Date.now());
+      if (limits[model]?.quotaExhausted) {
+        limiter.admit(promptTokens, now); // a refused call still counts
+        calls.push({ taskId, model, region, at, status: 429 });
+        stats.answered(model, 429);
+        return sendJson(res, 429, QUOTA_BODY, limitsHeaders());
+      }
+      const verdict = limiter.admit(promptTokens + completionTokens, now);
+      if (!verdict.admitted) {
+        calls.push({ taskId, model, region, at, status: 429 });
+        stats.answered(model, 429);
+        return sendJson(res, 429, {
+          error: { message: `Rate limit reached for ${model}: please try again in ${verdict.retryAfterMs}ms.`, type: "requests", code: "rate_limit_exceeded" },
+        }, { ...limitsHeaders(), ...retryAfterHeaders(verdict.retryAfterMs) });
+      }
+    }
+
     const status = rule?.hang ? "hang" : rule?.status ?? 200;
     calls.push({ taskId, model, region, at, status });
-    if (status === "hang") return; // never answered; close() destroys the socket
-
-    later(rule?.latencyMs ?? latencyMs, () => {
+    if (status === "hang") {
+      stats.answered(model, "hang");
+      return; // never answered; close() destroys the socket
+    }
+    const ended = stats.started(model);
+    res.once("close", ended);
+    later(rule?.latencyMs ?? sampleLatency?.() ?? latencyMs, () => {
+      ended();
       if (res.destroyed) return;
+      const headers = limiter ? rateLimitHeaders(style, limiter.snapshot(Date.now()), Date.now()) : {};
       if (status !== 200) {
-        const headers: Record<string, string> = {};
+        stats.answered(model, status);
         if (status === 429 && rule?.retryAfterSeconds !== undefined) {
           headers["retry-after"] = String(rule.retryAfterSeconds);
         }
         return sendJson(res, status, { error: { message: `mock fault ${status}`, type: "mock_fault" } }, headers);
       }
-      const prompt = messages.map((m) => m.content).join("\n");
-      const content = mockAnswer(taskId, model, region, prompt);
-      const promptTokens = countWords(prompt);
-      const completionTokens = countWords(content);
+      stats.answered(model, 200, promptTokens + completionTokens);
       completionSeq += 1;
       sendJson(res, 200, {
         id: `chatcmpl-mock-${completionSeq}`,
@@ -184,33 +224,8 @@ export async function startMockProvider(options: MockProviderOptions = {}): Prom
           completion_tokens: completionTokens,
           total_tokens: promptTokens + completionTokens,
         },
-      });
+      }, headers);
     });
-  }
-
-  async function handleControl(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
-    if (path === "/__calls" && req.method === "GET") {
-      return sendJson(res, 200, { calls, byTask: callsByTask() });
-    }
-    if (path === "/__reset" && req.method === "POST") {
-      await readBody(req);
-      provider.reset();
-      return sendJson(res, 200, { ok: true });
-    }
-    if (path === "/__rules" && req.method === "POST") {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(await readBody(req));
-      } catch {
-        return sendJson(res, 400, { error: "body is not JSON" });
-      }
-      const body = rulesBodySchema.safeParse(parsed);
-      if (!body.success) return sendJson(res, 400, { error: z.prettifyError(body.error) });
-      setRules(body.data.rules);
-      if (body.data.latencyMs !== undefined) latencyMs = body.data.latencyMs;
-      return sendJson(res, 200, { ok: true, rules: body.data.rules.length, latencyMs });
-    }
-    return sendJson(res, 404, { error: `no route ${req.method} ${path}` });
   }
 
   const server = http.createServer((req, res) => {
@@ -218,7 +233,7 @@ export async function startMockProvider(options: MockProviderOptions = {}): Prom
     const path = new URL(req.url ?? "/", "http://mock").pathname.replace(/\/+$/, "");
     const handled = path === "/v1/chat/completions" && req.method === "POST"
       ? handleCompletion(req, res, at)
-      : handleControl(req, res, path);
+      : handleControl(req, res, path, provider, () => ({ calls, byTask: callsByTask() }));
     handled.catch((error: unknown) => {
       if (!res.headersSent && !res.destroyed) sendJson(res, 500, { error: String(error) });
       else res.destroy();
@@ -244,9 +259,14 @@ export async function startMockProvider(options: MockProviderOptions = {}): Prom
       latencyMs = checkLatency(ms);
     },
     setRules,
+    setLimits,
+    setLatencyDistribution,
+    stats: () => stats.snapshot(),
     reset() {
       calls = [];
       rules = [];
+      stats.reset();
+      setLimits(limits);
     },
     close() {
       for (const timer of timers) clearTimeout(timer);
@@ -266,73 +286,3 @@ function checkLatency(ms: number): number {
   return ms;
 }
 
-function header(req: http.IncomingMessage, name: string): string | null {
-  const value = req.headers[name];
-  if (Array.isArray(value)) return value[0] ?? null;
-  return value ?? null;
-}
-
-async function readBody(req: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req) {
-    total += (chunk as Buffer).byteLength;
-    if (total > MAX_BODY_BYTES) throw new Error(`request body over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
-  res.end(JSON.stringify(body));
-}
-
-function countWords(text: string): number {
-  return text.split(/\s+/).filter(Boolean).length;
-}
-
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      port: { type: "string", default: "0" },
-      host: { type: "string", default: "127.0.0.1" },
-      latency: { type: "string", default: "0" },
-    },
-  });
-  const port = Number(values.port);
-  const latencyMs = Number(values.latency);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got ${values.port}`);
-  if (!Number.isInteger(latencyMs) || latencyMs < 0) throw new Error(`--latency must be an integer >= 0, got ${values.latency}`);
-  const mock = await startMockProvider({ port, host: values.host, latencyMs });
-  console.log(`${READY_PREFIX} ${mock.url}`);
-  const stop = () => {
-    mock.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-}
-
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (entry === undefined) return false;
-  try {
-    // realpath: the script may be started through a symlink or a relative path.
-    return realpathSync(new URL(import.meta.url)) === realpathSync(entry);
-  } catch {
-    return import.meta.url === pathToFileURL(entry).href;
-  }
-}
-
-if (isEntryPoint()) {
-  main().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  });
-}

@@ -12,6 +12,8 @@ export function useMockProvider(): MockProvider {
     await live?.close();
   });
   beforeEach(() => {
+    current().setLimits({});
+    current().setLatencyDistribution(null);
     current().reset();
     current().setLatency(0);
   });
@@ -30,6 +32,9 @@ export function useMockProvider(): MockProvider {
     callsByTask: () => current().callsByTask(),
     setLatency: (ms) => current().setLatency(ms),
     setRules: (rules) => current().setRules(rules),
+    setLimits: (limits) => current().setLimits(limits),
+    setLatencyDistribution: (latency, seed) => current().setLatencyDistribution(latency, seed),
+    stats: () => current().stats(),
     reset: () => current().reset(),
     close: () => current().close(),
   };
