@@ -1,23 +1,25 @@
 // The benchmark driver, run by bench/run against a throwaway cluster (DATABASE_URL). Runs the
 // sections in an order that keeps them independent (each resets the state it uses), prints a
 // table per section and a target summary, and writes the results with the machine they ran on.
-//   tsx bench/main.ts [--quick] [--only=throughput,latency,e2e,idle,planning,reconciler]
+//   tsx bench/main.ts [--quick] [--only=throughput,latency,e2e,paced-day,idle,planning,reconciler]
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { FULL, QUICK, type BenchSizes } from "./lib/config.ts";
 import { connect, type Sql } from "./lib/db.ts";
+import { installNetCapture } from "../test/helpers/net-capture.ts";
 import { describeMachine, ROOT } from "./lib/machine.ts";
 import { log, table, writeResults } from "./lib/report.ts";
 import { summarizeTargets, type SectionResults, type TargetLine } from "./lib/targets.ts";
 import { benchE2e } from "./sections/e2e.ts";
 import { benchIdle } from "./sections/idle.ts";
 import { benchLatency } from "./sections/latency.ts";
+import { benchPacedDay } from "./sections/paced-day/index.ts";
 import { benchPlanning } from "./sections/planning.ts";
 import { benchReconciler } from "./sections/reconciler.ts";
 import { benchThroughput } from "./sections/throughput/index.ts";
 
-type SectionName = "throughput" | "latency" | "e2e" | "idle" | "planning" | "reconciler";
+type SectionName = "throughput" | "latency" | "e2e" | "paced-day" | "idle" | "planning" | "reconciler";
 type Section = (sql: Sql, sizes: BenchSizes) => Promise<{ result: unknown; report: string }>;
 
 // Planning runs before the reconciler: the reconciler section reuses its 10,000 organizations.
@@ -25,6 +27,7 @@ const SECTIONS: [SectionName, Section][] = [
   ["throughput", (sql, s) => benchThroughput(sql, s.throughput)],
   ["latency", (sql, s) => benchLatency(sql, s.latency)],
   ["e2e", (sql, s) => benchE2e(sql, s.e2e)],
+  ["paced-day", (sql, s) => benchPacedDay(sql, s.pacedDay)],
   ["idle", (sql, s) => benchIdle(sql, s.idle)],
   ["planning", (sql, s) => benchPlanning(sql, s.planning)],
   ["reconciler", (sql, s) => benchReconciler(sql, s.reconciler)],
@@ -40,6 +43,8 @@ async function main(): Promise<void> {
   const sql = connect(4);
   const started = performance.now();
   try {
+    // The suites' fixtures reset the queued-request copy too; the bench shares them.
+    await installNetCapture(sql);
     const machine = await describeMachine(sql);
     const results: Record<string, unknown> = {};
     const reports: string[] = [];

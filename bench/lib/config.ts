@@ -1,5 +1,6 @@
 // Sizes of every section, full and --quick. Full sizes are the ones the issue defines; quick
 // sizes keep `npm run bench -- --quick` under three minutes on a 2-core machine.
+import { PACED_LATENCY, PACED_PROVIDERS, type PacedPlan } from "../sections/paced-day/index.ts";
 import type { DaybreakVariant } from "../sections/throughput/daybreak.ts";
 
 export interface ThroughputSizes {
@@ -34,6 +35,7 @@ export interface BenchSizes {
   reconciler: { runs: number; jobsPerRun: number; tasksPerJob: number; liveJobs: number; busyDayJobs: number; calls: number };
   idle: { day: string; runMinutes: number };
   latency: ShapeSizes & { calls: number };
+  pacedDay: PacedPlan;
 }
 
 export const FULL: BenchSizes = {
@@ -58,6 +60,8 @@ export const FULL: BenchSizes = {
   reconciler: { runs: 20, jobsPerRun: 500, tasksPerJob: 100, liveJobs: 20, busyDayJobs: 10_000, calls: 200 },
   idle: { day: "2026-11-23", runMinutes: 30 },
   latency: { organizations: 100, promptsPerOrg: 10, providers: 3, calls: 200 },
+  // 600 calls per provider: gamma's 300/min makes T_LB two minutes.
+  pacedDay: { organizations: 40, promptsPerOrg: 15, providers: PACED_PROVIDERS, latency: PACED_LATENCY, peerFactors: [1, 1.5] },
 };
 
 export const QUICK: BenchSizes = {
@@ -81,4 +85,5 @@ export const QUICK: BenchSizes = {
   reconciler: { runs: 10, jobsPerRun: 200, tasksPerJob: 50, liveJobs: 20, busyDayJobs: 1_000, calls: 50 },
   idle: { day: "2026-11-23", runMinutes: 30 },
   latency: { organizations: 100, promptsPerOrg: 10, providers: 3, calls: 40 },
+  pacedDay: { organizations: 10, promptsPerOrg: 5, providers: PACED_PROVIDERS, latency: PACED_LATENCY, peerFactors: [1] },
 };

@@ -67,3 +67,9 @@ export function cpuShareSince(start: CpuMark): CpuShare {
   const pg = end.postgres !== null && start.postgres !== null ? (end.postgres - start.postgres) / wall : null;
   return { node: Math.round(((end.node - start.node) / wall) * 100) / 100, postgres: pg === null ? null : Math.round(pg * 100) / 100 };
 }
+
+/** CPU seconds (user + system, all threads) a process has used so far; null when unreadable. */
+export function processCpuSeconds(pid: number): number | null {
+  const stat = statOf(String(pid));
+  return stat === null ? null : stat.ticks / TICKS_PER_SECOND;
+}

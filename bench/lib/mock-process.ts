@@ -1,7 +1,8 @@
-// The zero-latency mock provider (scripts/lib/mock-provider.ts) in a process of its own, as a
-// real provider is remote: its HTTP serving does not share the event loop of the workers under
-// test. Driven through its control routes (/__calls, /__reset).
+// The mock provider (scripts/lib/mock-provider/cli.ts) in a process of its own, as a real
+// provider is remote: its HTTP serving does not share the event loop of the workers under test.
+// Driven through its control routes (/__calls, /__stats, /__reset).
 import path from "node:path";
+import type { MockStats } from "../../scripts/lib/mock-provider.ts";
 import { freePort, ROOT, startService, type Service } from "../../test/helpers/processes.ts";
 
 export interface MockProcess {
@@ -10,13 +11,15 @@ export interface MockProcess {
   reset(): Promise<void>;
   /** Completion calls received per task id. */
   callsByTask(): Promise<Record<string, number>>;
+  stats(): Promise<MockStats>;
   stop(): Promise<void>;
 }
 
-export async function startMockProcess(latencyMs = 0): Promise<MockProcess> {
+/** extraArgs: the CLI's limit and latency flags (--rpm model=N, --latency-median-ms, ...). */
+export async function startMockProcess(latencyMs = 0, extraArgs: string[] = []): Promise<MockProcess> {
   const port = await freePort();
   const service: Service = await startService("mock-provider", path.join(ROOT, "node_modules/.bin/tsx"),
-    ["scripts/lib/mock-provider/cli.ts", "--port", String(port), "--latency", String(latencyMs)], {}, /mock provider listening on/);
+    ["scripts/lib/mock-provider/cli.ts", "--port", String(port), "--latency", String(latencyMs), ...extraArgs], {}, /mock provider listening on/);
   const base = `http://127.0.0.1:${port}`;
   return {
     url: `${base}/v1`,
@@ -27,6 +30,9 @@ export async function startMockProcess(latencyMs = 0): Promise<MockProcess> {
     async callsByTask() {
       const res = await fetch(`${base}/__calls`);
       return ((await res.json()) as { byTask: Record<string, number> }).byTask;
+    },
+    async stats() {
+      return (await (await fetch(`${base}/__stats`)).json()) as MockStats;
     },
     stop: () => service.stop(),
   };

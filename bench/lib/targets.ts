@@ -1,6 +1,7 @@
 // The issue's targets (goals, not assertions) against what this run measured.
 import type { IdleResult } from "../sections/idle.ts";
 import type { LatencyResult } from "../sections/latency.ts";
+import type { PacedDayResult } from "../sections/paced-day/index.ts";
 import type { PlanningResult } from "../sections/planning.ts";
 import type { ReconcilerResult } from "../sections/reconciler.ts";
 import type { ThroughputResult } from "../sections/throughput/index.ts";
@@ -11,6 +12,7 @@ export interface SectionResults {
   planning?: PlanningResult;
   reconciler?: ReconcilerResult;
   idle?: IdleResult;
+  "paced-day"?: PacedDayResult;
 }
 
 export interface TargetLine {
@@ -68,5 +70,28 @@ export function summarizeTargets(r: SectionResults): TargetLine[] {
       met: r.latency.target.met,
     });
   }
+  const paced = r["paced-day"];
+  if (paced) lines.push(...pacedDayTargets(paced));
   return lines;
+}
+
+function pacedDayTargets(p: PacedDayResult): TargetLine[] {
+  const full = p.plan.lowerBoundSeconds >= 100; // --quick's plan is too short for the goals
+  const daybreak = [p.configured, p.learned];
+  const share = Math.max(...daybreak.map((d) => d.rateLimitedShare));
+  const bad = daybreak.reduce((n, d) => n + d.duplicates + d.notTerminal, 0);
+  const cpu = Math.max(...daybreak.map((d) => d.cpuMsPerInvocation ?? Infinity));
+  const bestPeer = Math.max(...p.bestPeers.map((b) => b.efficiency));
+  const met = (ok: boolean) => (full ? ok : null);
+  return [
+    { name: "paced day η, limits configured", goal: "≥ 0.9", measured: String(p.configured.efficiency), met: met(p.configured.efficiency >= 0.9) },
+    { name: "paced day η, limits learned", goal: "≥ 0.85", measured: String(p.learned.efficiency), met: met(p.learned.efficiency >= 0.85) },
+    { name: "paced day 429s", goal: "≤ 2% of calls", measured: `${(share * 100).toFixed(2)}%`, met: met(share <= 0.02) },
+    { name: "paced day duplicates + not terminal", goal: "0", measured: String(bad), met: bad === 0 },
+    { name: "paced day CPU per invocation", goal: "< 1,500 ms", measured: `${cpu} ms`, met: met(cpu < 1500) },
+    {
+      name: "paced day η vs peers", goal: "above both", measured: `${Math.min(p.configured.efficiency, p.learned.efficiency)} vs best peer ${bestPeer}`,
+      met: met(Math.min(p.configured.efficiency, p.learned.efficiency) > bestPeer),
+    },
+  ];
 }

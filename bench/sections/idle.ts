@@ -3,8 +3,8 @@
 // day's run happening inside the window. When a trigger tick calls daily-batch-trigger, the
 // trigger is emulated in SQL (try_mark_daily_run(schedule, period), the claim the function makes), its
 // batch jobs are then processed by emulated workers (heartbeats at simulated time) and completed
-// `runMinutes` later. HTTP requests are counted in net.http_request_queue (no dispatcher runs, so
-// every queued request stays there). Beside it: the legacy nine-job schedule's firings that day,
+// `runMinutes` later. HTTP requests are counted in daybreak_test.net_requests, the copy of every
+// request queued for pg_net (its worker sends and deletes them). Beside it: the legacy nine-job schedule's firings that day,
 // computed from their cron expressions (test/fixtures/legacy-cron-jobs.sql); each firing was an
 // edge function call.
 import { readFileSync } from "node:fs";
@@ -120,7 +120,7 @@ async function countRequests(sql: Sql): Promise<IdleResult["httpRequests"]> {
     select count(*) filter (where url like '%/daily-batch-trigger')::int as trigger,
            count(*) filter (where url like '%/batch-reconciler')::int as reconciler,
            count(*) filter (where url like '%/robust-batch-processor')::int as "processorKicks"
-      from net.http_request_queue`;
+      from daybreak_test.net_requests`;
   return row!;
 }
 

@@ -10,6 +10,7 @@
 // Run alone against a running stack: `node_modules/.bin/tsx scripts/lib/dev-demo.ts`.
 import path from "node:path";
 import postgres from "postgres";
+import { paceLine, paceTable, readPace, type PaceRow } from "./dev-demo-pace.ts";
 import { callFunction, loadDevStack, ROOT, type DevStack } from "./dev-stack.ts";
 
 const say = (line: string) => console.log(`[demo] ${line}`);
@@ -145,13 +146,13 @@ async function watchRun(sql: Sql, runId: string): Promise<void> {
   const started = Date.now();
   let lastPlain = -Infinity;
   let drawn = false;
-  const draw = (p: Progress, final = false) => {
+  const draw = (p: Progress, pace: PaceRow[], final = false) => {
     const elapsed = Date.now() - started;
     if (tty) {
-      process.stdout.write(`\r${progressLine(p, elapsed, true)}\x1b[K${final ? "\n" : ""}`);
+      process.stdout.write(`\r${progressLine(p, elapsed, true)}  ${paceLine(pace)}\x1b[K${final ? "\n" : ""}`);
       drawn = !final;
     } else if (final || elapsed - lastPlain >= PLAIN_PROGRESS_EVERY_MS) {
-      console.log(progressLine(p, elapsed, false));
+      console.log(`${progressLine(p, elapsed, false)}  ${paceLine(pace)}`);
       lastPlain = elapsed;
     }
   };
@@ -160,7 +161,7 @@ async function watchRun(sql: Sql, runId: string): Promise<void> {
     if (progress.runStatus !== "running") return;
     say(`watching run ${runId} (polling every ${POLL_MS} ms)`);
     while (progress.runStatus === "running") {
-      draw(progress);
+      draw(progress, await readPace(sql, runId));
       if (Date.now() - started > RUN_TIMEOUT_MS) {
         if (drawn) process.stdout.write("\n");
         drawn = false;
@@ -173,7 +174,7 @@ async function watchRun(sql: Sql, runId: string): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       progress = await readProgress(sql, runId);
     }
-    draw(progress, true);
+    draw(progress, await readPace(sql, runId), true);
     drawn = false;
   } finally {
     if (drawn) process.stdout.write("\n");
@@ -243,6 +244,9 @@ async function summarize(sql: Sql, runId: string): Promise<void> {
   )) {
     console.log(`  ${line}`);
   }
+  say("providers (scheduler.v_provider_pace): the shared pacer ran each at its limit, learned from the mock's headers");
+  const pace = paceTable(await readPace(sql, runId));
+  for (const line of table(pace.header, pace.rows, pace.numeric)) console.log(`  ${line}`);
   const duration = run.duration_s === null ? "not finished" : `${run.duration_s.toFixed(2)}s`;
   say(`run status ${run.status}; started ${run.created_at}, ${run.completed_at ? `completed ${run.completed_at}` : "not completed"}; duration ${duration}`);
   if (run.status === "running") throw new DemoError(`run ${runId} has not finished; see the logs in ${LOG_DIR}/`);

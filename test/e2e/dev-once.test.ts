@@ -40,6 +40,9 @@ describe("scripts/dev --once", () => {
     expect(out1).toContain(`127.0.0.1:${ports.functions}/functions/v1`);
     expect(out1).toContain(`127.0.0.1:${ports.pg}`);
     expect(out1).toMatch(/total\s+39\s+39\s+0\s+0\s+completed/);
+    // The providers' limits were learned from the mock's headers (scripts/dev starts it limited).
+    expect(out1).toMatch(/mock-openai\s+20\s+20\s+\d+\s+\d+\s+\d+\s+240\s+learned/);
+    expect(out1).toMatch(/mock-perplexity\s+9\s+9\s+\d+\s+\d+\s+\d+\s+120\s+learned/);
     expect(out1).not.toMatch(/CRON_SECRET=\S{10,}/);
 
     const second = run();

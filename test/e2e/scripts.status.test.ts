@@ -105,7 +105,7 @@ describe("scripts/status with a stuck batch job", () => {
     expect(report.batch_health[0]).toMatchObject({ run_id: runId, run_status: "running", batch_jobs: 2, jobs_live: 2 });
     expect(report.completeness).toEqual([expect.objectContaining({ run_id: runId, provider: "a", planned: 2, missing: 2 })]);
     expect(report.pace).toEqual([expect.objectContaining({ run_id: runId, provider: "a", planned: 2, in_flight: 0, live: 2, calls: 0, rate_limited: 0, limit_source: "unknown" })]);
-    expect(r.stdout.split("Provider pace")[1]!.split("\n\n")[0]).toMatch(/\ba\s+2\s+0\s+0\s+0\s+0\s+0\s+0\.0000\s+2910\.0\s+unknown\b/);
+    expect(r.stdout.split("Provider pace")[1]!.split("\n\n")[0]).toMatch(/\ba\s+2\s+0\s+0\s+0\s+0\s+0\s+0\.0000\s+291\.0\s+unknown\b/);
   });
 });
 

@@ -83,7 +83,7 @@ describe("learning and backing off", () => {
     await seedOrganizations(sql, { organizations: 1, promptsPerOrg: 1, providers: { a: "http://127.0.0.1:9/v1" } });
     const { runId } = await startRunInSql(sql);
     const rate = async () => (await sql`select * from scheduler.provider_rate('a', ${plus(0)})`)[0]!;
-    expect(await rate()).toMatchObject({ limit_per_minute: null, limit_source: "unknown", rate_per_minute: 3000 * 0.97 });
+    expect(await rate()).toMatchObject({ limit_per_minute: null, limit_source: "unknown", rate_per_minute: 300 * 0.97 });
     await feedback({ provider: "a", run_id: runId, calls: 1, calls_by_status: { 200: 1 }, limit_requests: 500 });
     expect(await rate()).toMatchObject({ limit_per_minute: 500, limit_source: "learned", rate_per_minute: 500 * 0.97 });
     await sql`update public.providers set requests_per_minute = 200`;
@@ -103,8 +103,8 @@ describe("learning and backing off", () => {
     const at = (ms: number) => new Date(pace!.backoff_at.getTime() + ms);
     const rateAt = async (ms: number) => Number((await sql`select rate_per_minute from scheduler.provider_rate('a', ${at(ms)})`)[0]!.rate_per_minute);
     expect(await rateAt(0)).toBeCloseTo(970 * 0.5, 0); // (Date has ms, timestamptz µs)
-    expect(await rateAt(10_000)).toBeCloseTo(970 * 0.7, 0); // +2% of the limit per second
-    expect(await rateAt(60_000)).toBeCloseTo(970, 0);
+    expect(await rateAt(2_000)).toBeCloseTo(970 * 0.7, 0); // +10% of the limit per second
+    expect(await rateAt(6_000)).toBeCloseTo(970, 0);
     const paused = await claim("a", 5, at(1000));
     expect(paused).toMatchObject({ tasks: [], paused: true });
     expect(paused.wait_ms).toBeGreaterThanOrEqual(1999);

@@ -1,0 +1,96 @@
+// One paced day through daybreak as shipped: a forced trigger call, the processor fleet kicked
+// by pg_net and served by Deno, pacing from Postgres; limits configured on public.providers, or
+// left unset and learned from the mock's x-ratelimit-* headers.
+import type { Service } from "../../../test/helpers/processes.ts";
+import { processCpuSeconds } from "../../lib/cpu.ts";
+import { clearRunState, type Sql } from "../../lib/db.ts";
+import { callFunction, expectStatus } from "../../lib/http.ts";
+import type { MockProcess } from "../../lib/mock-process.ts";
+import { round, sleep } from "../../lib/stats.ts";
+import { lowerBoundSeconds, type PacedPlan } from "./plan.ts";
+
+const RUN_TIMEOUT_MS = 900_000;
+
+export interface PacedPassResult {
+  system: string;
+  limits: "configured" | "learned" | "fixed concurrency";
+  concurrency?: Record<string, number>;
+  tasks: number;
+  makespanSeconds: number;
+  lowerBoundSeconds: number;
+  efficiency: number;
+  calls: number;
+  rateLimited: number;
+  rateLimitedShare: number;
+  peakInFlight: Record<string, number>;
+  duplicates: number;
+  notTerminal: number;
+  failed: number;
+  invocations?: number;
+  cpuMsPerTask?: number | null;
+  maxTasksPerInvocation?: number;
+  /** CPU one invocation would use at the measured rate for its largest share of tasks. */
+  cpuMsPerInvocation?: number | null;
+}
+
+export async function daybreakPass(
+  sql: Sql, functions: Service & { url: string }, mock: MockProcess, plan: PacedPlan, mode: "configured" | "learned",
+): Promise<PacedPassResult> {
+  await clearRunState(sql);
+  await sql`truncate scheduler.processors, scheduler.provider_pace, scheduler.provider_run_stats`;
+  for (const p of plan.providers) {
+    await sql`update public.providers set requests_per_minute = ${mode === "configured" ? p.requestsPerMinute : null}
+               where name = ${p.name}`;
+  }
+  await mock.reset();
+  const pid = functions.proc.pid!;
+  const cpuBefore = processCpuSeconds(pid);
+  const started = performance.now();
+  const res = await callFunction(functions.url, "daily-batch-trigger", { force: true, note: `bench: paced day (${mode})` }, "manual");
+  expectStatus("forced trigger", res, "status", "started");
+  const runId = res.body.run_id as string;
+  const deadline = Date.now() + RUN_TIMEOUT_MS;
+  for (;;) {
+    const [row] = await sql<{ status: string }[]>`select status from scheduler.runs where id = ${runId}`;
+    if (row!.status !== "running") break;
+    if (Date.now() > deadline) throw new Error(`paced run ${runId} still running after ${RUN_TIMEOUT_MS} ms`);
+    await sleep(100);
+  }
+  const makespanSeconds = (performance.now() - started) / 1000;
+  // The fleet stops once it finds no work; wait for the last one so its CPU and counts are in.
+  for (let i = 0; i < 100; i++) {
+    const [live] = await sql<{ n: number }[]>`select count(*)::int as n from scheduler.processors where status <> 'stopped' and started_at is not null`;
+    if (live!.n === 0) break;
+    await sleep(100);
+  }
+  const cpuAfter = processCpuSeconds(pid);
+  const [db] = await sql<{ tasks: number; failed: number; not_terminal: number; duplicates: number; invocations: number; max_tasks: number }[]>`
+    select (select count(*)::int from scheduler.batch_tasks where run_id = ${runId}) as tasks,
+           (select count(*)::int from scheduler.batch_tasks where run_id = ${runId} and status = 'failed') as failed,
+           (select count(*)::int from scheduler.batch_tasks where run_id = ${runId} and status not in ('succeeded', 'failed')) as not_terminal,
+           (select count(*)::int from scheduler.v_duplicate_results) as duplicates,
+           (select count(*)::int from scheduler.processors where started_at is not null) as invocations,
+           (select coalesce(max(tasks), 0)::int from scheduler.processors) as max_tasks`;
+  const stats = await mock.stats();
+  const lb = lowerBoundSeconds(plan);
+  const cpuMsPerTask = cpuBefore === null || cpuAfter === null ? null : round(((cpuAfter - cpuBefore) * 1000) / db!.tasks, 3);
+  return {
+    system: "daybreak",
+    limits: mode,
+    tasks: db!.tasks,
+    makespanSeconds: round(makespanSeconds, 1),
+    lowerBoundSeconds: round(lb, 1),
+    efficiency: round(lb / makespanSeconds, 3),
+    calls: stats.calls,
+    rateLimited: stats.rateLimited,
+    rateLimitedShare: round(stats.rateLimited / Math.max(stats.calls, 1), 4),
+    peakInFlight: Object.fromEntries(Object.entries(stats.models).map(([m, s]) => [m.replace(/-model$/, ""), s.peakInFlight])),
+    duplicates: db!.duplicates,
+    notTerminal: db!.not_terminal,
+    failed: db!.failed,
+    invocations: db!.invocations,
+    cpuMsPerTask,
+    maxTasksPerInvocation: db!.max_tasks,
+    cpuMsPerInvocation: cpuMsPerTask === null ? null : round(cpuMsPerTask * db!.max_tasks, 0),
+  };
+}
