@@ -15,6 +15,9 @@ export interface ProcessorSettings {
   maxInFlight: number;
   /** Tasks one invocation starts at most: its CPU budget over the CPU one task costs. */
   taskBudget: number;
+  /** Hand over once the process has spent this much CPU since the invocation began (80% of the
+   * budget, leaving room to drain what is in flight). */
+  cpuHandoverMs: number;
   /** Outcomes recorded per round at most, and the longest an outcome waits for its round. */
   roundSize: number;
   roundDelayMs: number;
@@ -37,6 +40,7 @@ export function processorSettingsFromEnv(): ProcessorSettings {
     claimBatchSize: readIntEnv("DAYBREAK_TASK_CLAIM_BATCH", 16, 1),
     maxInFlight: readIntEnv("DAYBREAK_PROCESSOR_MAX_IN_FLIGHT", 64, 1),
     taskBudget: Math.max(1, Math.floor((cpuBudgetMs * 1000) / cpuUsPerTask)),
+    cpuHandoverMs: Math.round(cpuBudgetMs * 0.8),
     roundSize: readIntEnv("DAYBREAK_ROUND_SIZE", 64, 1),
     roundDelayMs: readIntEnv("DAYBREAK_ROUND_DELAY_MS", 100, 0),
     heartbeatMs: readIntEnv("DAYBREAK_HEARTBEAT_MS", 15_000, 100),

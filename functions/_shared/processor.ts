@@ -120,6 +120,10 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
   const overBudget = (): StopReason | null => {
     if (Date.now() - startedAt >= settings.budgetMs) return "wall_clock_budget";
     if (tasksStarted >= settings.taskBudget) return "cpu_budget";
+    // Measured, not only estimated: where several invocations share a process (the local server)
+    // this counts their CPU too, so it errs towards handing over early.
+    const cpu = processorCpuMs();
+    if (cpuAtStart !== null && cpu !== null && cpu - cpuAtStart >= settings.cpuHandoverMs) return "cpu_budget";
     return null;
   };
   const laneContext = {

@@ -31,6 +31,10 @@ export interface PacedPassResult {
   maxTasksPerInvocation?: number;
   /** CPU one invocation would use at the measured rate for its largest share of tasks. */
   cpuMsPerInvocation?: number | null;
+  /** The largest CPU an invocation reported (its process's CPU over its life: an upper bound when
+   * invocations overlap in one Deno process). */
+  maxReportedCpuMs?: number | null;
+  stopReasons?: Record<string, number>;
 }
 
 export async function daybreakPass(
@@ -64,13 +68,16 @@ export async function daybreakPass(
     await sleep(100);
   }
   const cpuAfter = processCpuSeconds(pid);
-  const [db] = await sql<{ tasks: number; failed: number; not_terminal: number; duplicates: number; invocations: number; max_tasks: number }[]>`
+  const [db] = await sql<{ tasks: number; failed: number; not_terminal: number; duplicates: number; invocations: number; max_tasks: number; max_cpu: number | null; stop_reasons: Record<string, number> | null }[]>`
     select (select count(*)::int from scheduler.batch_tasks where run_id = ${runId}) as tasks,
            (select count(*)::int from scheduler.batch_tasks where run_id = ${runId} and status = 'failed') as failed,
            (select count(*)::int from scheduler.batch_tasks where run_id = ${runId} and status not in ('succeeded', 'failed')) as not_terminal,
            (select count(*)::int from scheduler.v_duplicate_results) as duplicates,
            (select count(*)::int from scheduler.processors where started_at is not null) as invocations,
-           (select coalesce(max(tasks), 0)::int from scheduler.processors) as max_tasks`;
+           (select coalesce(max(tasks), 0)::int from scheduler.processors) as max_tasks,
+           (select max(cpu_ms)::int from scheduler.processors) as max_cpu,
+           (select jsonb_object_agg(stop_reason, n) from (select stop_reason, count(*)::int as n from scheduler.processors
+             where status = 'stopped' group by 1) x) as stop_reasons`;
   const stats = await mock.stats();
   const lb = lowerBoundSeconds(plan);
   const cpuMsPerTask = cpuBefore === null || cpuAfter === null ? null : round(((cpuAfter - cpuBefore) * 1000) / db!.tasks, 3);
@@ -92,5 +99,7 @@ export async function daybreakPass(
     cpuMsPerTask,
     maxTasksPerInvocation: db!.max_tasks,
     cpuMsPerInvocation: cpuMsPerTask === null ? null : round(cpuMsPerTask * db!.max_tasks, 0),
+    maxReportedCpuMs: db!.max_cpu,
+    stopReasons: db!.stop_reasons ?? {},
   };
 }

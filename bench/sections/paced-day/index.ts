@@ -73,13 +73,14 @@ function render(r: PacedDayResult): string {
     p.calls, `${p.rateLimited} (${(p.rateLimitedShare * 100).toFixed(2)}%)`,
     Object.entries(p.peakInFlight).map(([k, v]) => `${k} ${v}`).join(", "),
     p.duplicates, p.notTerminal, p.failed, p.invocations ?? "-", p.cpuMsPerTask ?? "-", p.cpuMsPerInvocation ?? "-",
+    p.maxReportedCpuMs ?? "-", p.stopReasons ? Object.entries(p.stopReasons).map(([k, v]) => `${k} ${v}`).join(", ") : "-",
   ]);
   const x = r.projection;
   return [
     table(`Paced day: ${r.plan.tasks} tasks, limits ${r.plan.providers.map((p) => `${p.name} ${p.requestsPerMinute}/min`).join(", ")}, ` +
       `latency log-normal median ${r.plan.latency.medianMs} ms σ ${r.plan.latency.sigma}; T_LB ${r.plan.lowerBoundSeconds} s`,
       ["system", "limits / concurrency", "tasks", "makespan s", "η", "calls", "429s", "peak in flight", "dup", "not terminal", "failed",
-        "invocations", "CPU ms/task", "CPU ms/invocation"], rows),
+        "invocations", "CPU ms/task", "CPU ms/invocation", "max reported CPU ms", "stop reasons"], rows),
     `projection: ${x.calls.toLocaleString("en-US")} calls at ${Object.entries(x.limits).map(([k, v]) => `${k} ${v}/min`).join(", ")}: ` +
       `${x.hoursAtLimit} h at the limits, ${x.hoursAtMeasuredEfficiency} h at the measured η`,
   ].join("\n");
