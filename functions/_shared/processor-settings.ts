@@ -25,8 +25,9 @@ export interface ProcessorSettings {
   retryBaseDelayMs: number;
 }
 
-/** CPU one task costs the processor (claim, call, record), in µs; measured by the bench. */
-export const DEFAULT_CPU_US_PER_TASK = 600;
+/** CPU one task costs the processor (claim, call, record), in µs: the paced-day bench measured
+ * 3.3–5.3 ms per task in the Deno process (BENCHMARKS.md), so an invocation takes at most 300. */
+export const DEFAULT_CPU_US_PER_TASK = 5000;
 /** Supabase allows 2 s of CPU per request; stay well inside it. */
 export const DEFAULT_CPU_BUDGET_MS = 1500;
 
