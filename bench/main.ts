@@ -1,7 +1,7 @@
 // The benchmark driver, run by bench/run against a throwaway cluster (DATABASE_URL). Runs the
 // sections in an order that keeps them independent (each resets the state it uses), prints a
 // table per section and a target summary, and writes the results with the machine they ran on.
-//   tsx bench/main.ts [--quick] [--only=throughput,latency,e2e,paced-day,idle,planning,reconciler]
+//   tsx bench/main.ts [--quick] [--only=throughput,latency,e2e,paced-day,dashboard,idle,planning,reconciler]
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -11,6 +11,7 @@ import { installNetCapture } from "../test/helpers/net-capture.ts";
 import { describeMachine, ROOT } from "./lib/machine.ts";
 import { log, table, writeResults } from "./lib/report.ts";
 import { summarizeTargets, type SectionResults, type TargetLine } from "./lib/targets.ts";
+import { benchDashboard } from "./sections/dashboard.ts";
 import { benchE2e } from "./sections/e2e.ts";
 import { benchIdle } from "./sections/idle.ts";
 import { benchLatency } from "./sections/latency.ts";
@@ -19,7 +20,7 @@ import { benchPlanning } from "./sections/planning.ts";
 import { benchReconciler } from "./sections/reconciler.ts";
 import { benchThroughput } from "./sections/throughput/index.ts";
 
-type SectionName = "throughput" | "latency" | "e2e" | "paced-day" | "idle" | "planning" | "reconciler";
+type SectionName = "throughput" | "latency" | "e2e" | "paced-day" | "dashboard" | "idle" | "planning" | "reconciler";
 type Section = (sql: Sql, sizes: BenchSizes) => Promise<{ result: unknown; report: string }>;
 
 // Planning runs before the reconciler: the reconciler section reuses its 10,000 organizations.
@@ -28,6 +29,7 @@ const SECTIONS: [SectionName, Section][] = [
   ["latency", (sql, s) => benchLatency(sql, s.latency)],
   ["e2e", (sql, s) => benchE2e(sql, s.e2e)],
   ["paced-day", (sql, s) => benchPacedDay(sql, s.pacedDay)],
+  ["dashboard", (sql, s) => benchDashboard(sql, s.dashboard)],
   ["idle", (sql, s) => benchIdle(sql, s.idle)],
   ["planning", (sql, s) => benchPlanning(sql, s.planning)],
   ["reconciler", (sql, s) => benchReconciler(sql, s.reconciler)],
@@ -69,7 +71,9 @@ async function main(): Promise<void> {
     const targets: TargetLine[] = summarizeTargets(results as SectionResults);
     reports.push(table("Targets (goals, not assertions)", ["target", "goal", "measured", "met"],
       targets.map((t) => [t.name, t.goal, t.measured, t.met === null ? "-" : t.met ? "yes" : "NO"])));
-    const file = path.join(ROOT, "bench/results", quick ? "quick.json" : "latest.json");
+    // A partial run must not overwrite the full run's results.
+    const name = only ? `only-${[...only].sort().join("-")}` : "latest";
+    const file = path.join(ROOT, "bench/results", quick ? "quick.json" : `${name}.json`);
     const totalSeconds = Math.round((performance.now() - started) / 100) / 10;
     const loadAverageAtEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
     writeResults(file, { mode: quick ? "quick" : "full", totalSeconds, machine, loadAverageAtEnd, sizes, results, failed, targets });

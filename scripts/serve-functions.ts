@@ -3,6 +3,7 @@
 // the same file Supabase deploys (its `default { fetch }`). EdgeRuntime.waitUntil is emulated below.
 import batchReconciler from "../functions/batch-reconciler/index.ts";
 import dailyBatchTrigger from "../functions/daily-batch-trigger/index.ts";
+import daybreakDashboard from "../functions/daybreak-dashboard/index.ts";
 import health from "../functions/health/index.ts";
 import robustBatchProcessor from "../functions/robust-batch-processor/index.ts";
 
@@ -32,11 +33,13 @@ const functions: Record<string, EdgeFunction> = {
   "daily-batch-trigger": dailyBatchTrigger,
   "robust-batch-processor": robustBatchProcessor,
   "batch-reconciler": batchReconciler,
+  "daybreak-dashboard": daybreakDashboard,
 };
 
 export default {
   async fetch(req: Request): Promise<Response> {
-    const match = new URL(req.url).pathname.match(/^\/functions\/v1\/([a-z0-9-]+)\/?$/);
+    // Sub-paths go to the function too (daybreak-dashboard/metrics), as on Supabase.
+    const match = new URL(req.url).pathname.match(/^\/functions\/v1\/([a-z0-9-]+)(?:\/[a-z0-9-]*)*\/?$/);
     const fn = match ? functions[match[1]!] : undefined;
     if (!fn) {
       return new Response(JSON.stringify({ error: "not_found" }), {

@@ -36,6 +36,7 @@ export interface BenchSizes {
   idle: { day: string; runMinutes: number };
   latency: ShapeSizes & { calls: number };
   pacedDay: PacedPlan;
+  dashboard: ShapeSizes & { days: number };
 }
 
 export const FULL: BenchSizes = {
@@ -62,6 +63,8 @@ export const FULL: BenchSizes = {
   latency: { organizations: 100, promptsPerOrg: 10, providers: 3, calls: 200 },
   // 600 calls per provider: gamma's 300/min makes T_LB two minutes.
   pacedDay: { organizations: 40, promptsPerOrg: 15, providers: PACED_PROVIDERS, latency: PACED_LATENCY, peerFactors: [1, 1.5] },
+  // 30 days, each a run of the e2e section's size.
+  dashboard: { organizations: 200, promptsPerOrg: 10, providers: 3, days: 30 },
 };
 
 export const QUICK: BenchSizes = {
@@ -86,4 +89,5 @@ export const QUICK: BenchSizes = {
   idle: { day: "2026-11-23", runMinutes: 30 },
   latency: { organizations: 100, promptsPerOrg: 10, providers: 3, calls: 40 },
   pacedDay: { organizations: 10, promptsPerOrg: 5, providers: PACED_PROVIDERS, latency: PACED_LATENCY, peerFactors: [1] },
+  dashboard: { organizations: 20, promptsPerOrg: 10, providers: 3, days: 30 },
 };

@@ -1,5 +1,6 @@
 // The issue's targets (goals, not assertions) against what this run measured.
 import type { IdleResult } from "../sections/idle.ts";
+import type { DashboardResult } from "../sections/dashboard.ts";
 import type { LatencyResult } from "../sections/latency.ts";
 import type { PacedDayResult } from "../sections/paced-day/index.ts";
 import type { PlanningResult } from "../sections/planning.ts";
@@ -13,6 +14,7 @@ export interface SectionResults {
   reconciler?: ReconcilerResult;
   idle?: IdleResult;
   "paced-day"?: PacedDayResult;
+  dashboard?: DashboardResult;
 }
 
 export interface TargetLine {
@@ -72,6 +74,13 @@ export function summarizeTargets(r: SectionResults): TargetLine[] {
   }
   const paced = r["paced-day"];
   if (paced) lines.push(...pacedDayTargets(paced));
+  if (r.dashboard) {
+    const d = r.dashboard;
+    const full = d.tasksPerDay >= 6000;
+    for (const [what, ms] of [["data", d.dataMs], ["metrics", d.metricsMs]] as const) {
+      lines.push({ name: `dashboard ${what}, ${d.days} days × ${d.tasksPerDay} tasks`, goal: "< 200 ms", measured: `${ms.p50} ms p50, ${ms.p95} ms p95`, met: full ? ms.p50 < 200 : null });
+    }
+  }
   return lines;
 }
 

@@ -21,7 +21,7 @@ export const USAGE = `usage: scripts/deploy [--dry-run] [--project-ref REF]
 Deploys daybreak to a Supabase project with the Supabase CLI (node_modules/.bin/supabase):
   1. supabase link            2. supabase db push (migrations)     3. supabase secrets set
   4. supabase functions deploy (daily-batch-trigger, robust-batch-processor, batch-reconciler,
-     health; --no-verify-jwt)  5. Vault: daybreak_functions_url, daybreak_cron_secret (supabase db query)
+     health, daybreak-dashboard; --no-verify-jwt)  5. Vault: daybreak_functions_url, daybreak_cron_secret (supabase db query)
 Every step is idempotent: after a failure, fix the cause and run it again.
 
   --dry-run           print every command, secret values masked (****); run nothing, no network
@@ -38,7 +38,7 @@ Environment (checked before anything runs):
   --finish-rotation SUPABASE_PROJECT_REF, SUPABASE_ACCESS_TOKEN
 Exit: 0 done, 1 a step failed, 2 usage or missing/invalid environment.`;
 
-export const DEPLOYED_FUNCTIONS = Object.freeze(["daily-batch-trigger", "robust-batch-processor", "batch-reconciler", "health"]);
+export const DEPLOYED_FUNCTIONS = Object.freeze(["daily-batch-trigger", "robust-batch-processor", "batch-reconciler", "health", "daybreak-dashboard"]);
 export const PROVIDER_KEY_VARS = Object.freeze(["OPENAI_API_KEY", "PERPLEXITY_API_KEY", "GROQ_API_KEY"]);
 export const VAULT_NAMES = Object.freeze({ functionsUrl: "daybreak_functions_url", cronSecret: "daybreak_cron_secret" });
 export const MIN_CRON_SECRET_LENGTH = 32;

@@ -42,11 +42,17 @@ ensure_postgres_packages() {
   [ -x "$PG_BIN/initdb" ] || missing+=(postgresql-15)
   [ -f /usr/share/postgresql/15/extension/pg_cron.control ] || missing+=(postgresql-15-cron)
   [ ${#missing[@]} -eq 0 ] && return 0
-  command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get: daybreak needs Debian/Ubuntu"
-  say "installing ${missing[*]} with apt"
+  apt_install "" "${missing[@]}"
+}
+
+# apt_install WHY PACKAGE...: installs with apt (sudo when not root); WHY says what for, or "".
+apt_install() {
+  local why="$1"; shift
+  command -v apt-get >/dev/null 2>&1 || die "missing $*${why:+ ($why)} and no apt-get: daybreak needs Debian/Ubuntu"
+  say "installing $* with apt${why:+ ($why)}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
-    || die "apt-get install ${missing[*]} failed"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2 \
+    || die "apt-get install $* failed"
 }
 
 # ---------------------------------------------------------------- pg_net and Supabase Vault
@@ -131,11 +137,7 @@ ensure_extension_build_packages() {
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} (to build pg_net and Vault) and no apt-get: daybreak needs Debian/Ubuntu"
-  say "installing ${missing[*]} with apt (to build pg_net and Supabase Vault)"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
-    || die "apt-get install ${missing[*]} failed"
+  apt_install "to build pg_net and Supabase Vault" "${missing[@]}"
 }
 
 # build_extension NAME ARCHIVE URL TREE_SHA: verified sources → make → make install (as root).
@@ -156,6 +158,13 @@ build_extension() {
 }
 
 # pg_net and Supabase Vault at the pinned versions, built only when missing or of another version.
+# ensure_browser: Debian's Chromium for the status page's browser test (playwright-core drives it;
+# no browser is downloaded from anywhere else).
+ensure_browser() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  apt_install "for the status page's browser test" chromium
+}
+
 ensure_supabase_extensions() {
   local have_net have_vault
   have_net="$(installed_extension_version pg_net)"

@@ -50,6 +50,8 @@ describe("scripts/dev --once", () => {
     expect(first.status, out1).toBe(0);
     expect(out1).toContain(`127.0.0.1:${ports.functions}/functions/v1`);
     expect(out1).toContain(`127.0.0.1:${ports.pg}`);
+    expect(out1).toContain(`127.0.0.1:${ports.functions}/functions/v1/daybreak-dashboard `);
+    expect(out1).toContain(`127.0.0.1:${ports.functions}/functions/v1/daybreak-dashboard/metrics`);
     expect(out1).toMatch(/total\s+39\s+39\s+0\s+0\s+completed/);
     // The providers' limits were learned from the mock's headers (scripts/dev starts it limited).
     expect(out1).toMatch(/mock-openai\s+20\s+20\s+\d+\s+\d+\s+\d+\s+240\s+learned/);

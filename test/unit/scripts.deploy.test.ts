@@ -80,6 +80,7 @@ const EXPECTED_DEPLOY = [
   `functions deploy robust-batch-processor --no-verify-jwt --use-api --project-ref ${REF}`,
   `functions deploy batch-reconciler --no-verify-jwt --use-api --project-ref ${REF}`,
   `functions deploy health --no-verify-jwt --use-api --project-ref ${REF}`,
+  `functions deploy daybreak-dashboard --no-verify-jwt --use-api --project-ref ${REF}`,
   "db query --remote --yes --file <file>",
 ];
 
@@ -207,7 +208,7 @@ describe("scripts/deploy against a recording Supabase CLI", () => {
   it("stops at the first failing step, says which, and leaves no secret file behind", async () => {
     const r = await deploy([], { ...fullEnv, FAKE_SUPABASE_FAIL: "robust-batch-processor" });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/step 5\/8 failed \(supabase exited with 1\): deploy robust-batch-processor/);
+    expect(r.stderr).toMatch(/step 5\/9 failed \(supabase exited with 1\): deploy robust-batch-processor/);
     const calls = recordedCalls();
     expect(calls).toHaveLength(5);
     expect(calls.some((c) => c.startsWith("db query"))).toBe(false);

@@ -7,7 +7,7 @@ import { clearRunState, type Sql } from "../../lib/db.ts";
 import { callFunction, expectStatus } from "../../lib/http.ts";
 import type { MockProcess } from "../../lib/mock-process.ts";
 import { round, sleep } from "../../lib/stats.ts";
-import { lowerBoundSeconds, type PacedPlan } from "./plan.ts";
+import { lowerBoundSeconds, passFigures, type PacedPlan } from "./plan.ts";
 
 const RUN_TIMEOUT_MS = 900_000;
 
@@ -85,13 +85,7 @@ export async function daybreakPass(
     system: "daybreak",
     limits: mode,
     tasks: db!.tasks,
-    makespanSeconds: round(makespanSeconds, 1),
-    lowerBoundSeconds: round(lb, 1),
-    efficiency: round(lb / makespanSeconds, 3),
-    calls: stats.calls,
-    rateLimited: stats.rateLimited,
-    rateLimitedShare: round(stats.rateLimited / Math.max(stats.calls, 1), 4),
-    peakInFlight: Object.fromEntries(Object.entries(stats.models).map(([m, s]) => [m.replace(/-model$/, ""), s.peakInFlight])),
+    ...passFigures(stats, lb, makespanSeconds),
     duplicates: db!.duplicates,
     notTerminal: db!.not_terminal,
     failed: db!.failed,

@@ -6,10 +6,9 @@ import { PgBoss } from "pg-boss";
 import { callWithRetries, type ProviderConfig } from "../../../functions/_shared/providers/openai-compatible.ts";
 import { databaseUrl } from "../../lib/db.ts";
 import type { MockProcess } from "../../lib/mock-process.ts";
-import { round } from "../../lib/stats.ts";
 import { ExecutionTracker } from "../throughput/types.ts";
 import type { PacedPassResult } from "./daybreak-pass.ts";
-import { littlesLawConcurrency, lowerBoundSeconds, tasksPerProvider, type PacedPlan } from "./plan.ts";
+import { littlesLawConcurrency, lowerBoundSeconds, passFigures, tasksPerProvider, type PacedPlan } from "./plan.ts";
 
 type Peer = "pg-boss" | "graphile-worker";
 
@@ -49,13 +48,7 @@ export async function peerPass(peer: Peer, mock: MockProcess, plan: PacedPlan, f
     limits: "fixed concurrency",
     concurrency,
     tasks: perProvider * plan.providers.length,
-    makespanSeconds: round(makespanSeconds, 1),
-    lowerBoundSeconds: round(lb, 1),
-    efficiency: round(lb / makespanSeconds, 3),
-    calls: stats.calls,
-    rateLimited: stats.rateLimited,
-    rateLimitedShare: round(stats.rateLimited / Math.max(stats.calls, 1), 4),
-    peakInFlight: Object.fromEntries(Object.entries(stats.models).map(([m, s]) => [m.replace(/-model$/, ""), s.peakInFlight])),
+    ...passFigures(stats, lb, makespanSeconds),
     duplicates: tracker.duplicates,
     notTerminal: 0,
     failed: failures.n,

@@ -1,6 +1,8 @@
 // The paced day's shape: three providers with different limits, the same log-normal latency, and
 // every organization's prompts sent to each. Its lower bound is the slowest provider's share at
 // its limit plus one median call: T_LB = max_p(tasks_p ÷ rate_p) + median latency.
+import type { MockStats } from "../../../scripts/lib/mock-provider.ts";
+import { round } from "../../lib/stats.ts";
 
 export interface PacedProvider {
   name: string;
@@ -50,15 +52,23 @@ export function mockArgs(plan: PacedPlan, seed = 7): string[] {
   ];
 }
 
+/** What the mock saw and the makespan, as every pass reports them. */
+export function passFigures(stats: MockStats, lowerBound: number, makespanSeconds: number) {
+  return {
+    makespanSeconds: round(makespanSeconds, 1),
+    lowerBoundSeconds: round(lowerBound, 1),
+    efficiency: round(lowerBound / makespanSeconds, 3),
+    calls: stats.calls,
+    rateLimited: stats.rateLimited,
+    rateLimitedShare: round(stats.rateLimited / Math.max(stats.calls, 1), 4),
+    peakInFlight: Object.fromEntries(Object.entries(stats.models).map(([m, s]) => [m.replace(/-model$/, ""), s.peakInFlight])),
+  };
+}
+
 /** A 600,000-call day (10,000 organizations × 20 prompts × 3 providers) at stated limits. */
 export function projectLargeDay(efficiency: number): { calls: number; limits: Record<string, number>; hoursAtLimit: number; hoursAtMeasuredEfficiency: number } {
   const perProvider = 200_000;
   const limits = { openai: 10_000, anthropic: 4_000, gemini: 2_000 };
   const hoursAtLimit = Math.max(...Object.values(limits).map((rpm) => perProvider / rpm)) / 60;
   return { calls: perProvider * 3, limits, hoursAtLimit: round(hoursAtLimit, 2), hoursAtMeasuredEfficiency: round(hoursAtLimit / efficiency, 2) };
-}
-
-function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
 }

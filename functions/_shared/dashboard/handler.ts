@@ -1,0 +1,39 @@
+// daybreak-dashboard's routes: GET the page (no data in it), GET /data (JSON for the page) and
+// GET /metrics (Prometheus text). Data and metrics need the same credentials as every daybreak
+// function, as a bearer token: the service-role key or the cron secret. Anything else is 401.
+import { authenticate, type EnvReader } from "../auth.ts";
+import type { Sql } from "../db.ts";
+import { json } from "../http.ts";
+import { readDashboardData } from "./data.ts";
+import { collectMetrics, renderMetrics } from "./metrics.ts";
+import { dashboardPage } from "./page.ts";
+
+/** The bearer token may be the service-role key or the cron secret (Prometheus sends only a bearer). */
+function authorized(headers: Headers, env: EnvReader) {
+  const direct = authenticate(headers, env);
+  if (direct.ok || direct.status === 500) return direct;
+  const bearer = /^bearer\s+(.+)$/i.exec(headers.get("authorization") ?? "")?.[1]?.trim();
+  return bearer ? authenticate(new Headers({ "x-cron-secret": bearer }), env) : direct;
+}
+
+export async function handleDashboardRequest(req: Request, deps: { sql: Sql; env: EnvReader }): Promise<Response> {
+  if (req.method !== "GET" && req.method !== "HEAD") return json(405, { error: "method_not_allowed", allow: "GET" }, { allow: "GET, HEAD" });
+  const route = new URL(req.url).pathname.replace(/\/+$/, "").split("/").pop();
+  if (route === "daybreak-dashboard") {
+    return new Response(dashboardPage(), {
+      headers: {
+        "content-type": "text/html; charset=utf-8",
+        // Nothing but this page's own inline code and its own origin.
+        "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'none'; base-uri 'none'",
+        "cache-control": "no-store",
+      },
+    });
+  }
+  if (route !== "data" && route !== "metrics") return json(404, { error: "not_found" });
+  const auth = authorized(req.headers, deps.env);
+  if (!auth.ok) return json(auth.status, { error: auth.error });
+  if (route === "data") return json(200, await readDashboardData(deps.sql), { "cache-control": "no-store" });
+  return new Response(renderMetrics(await collectMetrics(deps.sql)), {
+    headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" },
+  });
+}

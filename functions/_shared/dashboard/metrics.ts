@@ -1,0 +1,97 @@
+// Prometheus text exposition (format 0.0.4) of what the operator views say, for the monitoring
+// stack teams already run. Names follow Prometheus conventions: `daybreak_` prefix, `_total` for
+// counters, seconds for time. A fixed number of queries, however long the history.
+import type { Sql } from "../db.ts";
+
+/** Upper bounds of the provider latency histogram, in seconds. */
+export const LATENCY_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+type Labels = Record<string, string>;
+interface Sample {
+  labels: Labels;
+  value: number;
+}
+interface Family {
+  name: string;
+  type: "counter" | "gauge" | "histogram";
+  help: string;
+  samples: Sample[];
+}
+
+export async function collectMetrics(sql: Sql): Promise<Family[]> {
+  const runs = await sql<{ schedule: string; status: string; n: number }[]>`
+    select schedule, status, count(*)::int as n from scheduler.runs group by 1, 2 order by 1, 2`;
+  const tasks = await sql<{ provider: string; status: string; n: number }[]>`
+    select provider, status, count(*)::int as n from scheduler.batch_tasks group by 1, 2 order by 1, 2`;
+  const [dups] = await sql<{ prevented: number; stored: number; stuck: number; live: number }[]>`
+    select (select coalesce(sum(duplicates_prevented), 0)::int from scheduler.batch_jobs) as prevented,
+           (select coalesce(sum(results - 1), 0)::int from scheduler.v_duplicate_results) as stored,
+           (select count(*)::int from scheduler.v_stuck_batch_jobs) as stuck,
+           (select count(*)::int from scheduler.runs where status = 'running') as live`;
+  const calls = await sql<{ provider: string; code: string; n: number }[]>`
+    select s.provider, c.key as code, sum(c.value::bigint)::int as n
+      from scheduler.provider_run_stats s cross join lateral jsonb_each_text(s.calls_by_status) c
+     group by 1, 2 order by 1, 2`;
+  const buckets = await sql<{ provider: string; le: number; n: number }[]>`
+    select p.provider, b.le, count(*) filter (where p.latency_ms <= b.le * 1000)::int as n
+      from public.prompt_results p cross join unnest(${LATENCY_BUCKETS_S}::float8[]) b(le)
+     group by 1, 2 order by 1, 2`;
+  const latencyTotals = await sql<{ provider: string; sum_s: number; n: number }[]>`
+    select provider, (sum(latency_ms) / 1000.0)::float8 as sum_s, count(*)::int as n
+      from public.prompt_results group by 1 order by 1`;
+  const schedules = await sql<{ schedule: string; last_completed: number | null; missed: number }[]>`
+    select s.name as schedule,
+           (select extract(epoch from max(r.completed_at))::float8 from scheduler.runs r
+             where r.schedule = s.name and r.status in ('completed', 'completed_with_errors')) as last_completed,
+           (select count(distinct h.run_key)::int from scheduler.v_daily_history h
+             where h.schedule = s.name and h.day_status = 'missed') as missed
+      from scheduler.schedules s order by 1`;
+
+  const histogram: Sample[] = [];
+  for (const total of latencyTotals) {
+    const provider = total.provider;
+    for (const b of buckets.filter((x) => x.provider === provider)) histogram.push({ labels: { provider, le: String(b.le) }, value: b.n });
+    histogram.push(
+      { labels: { provider, le: "+Inf" }, value: total.n },
+      { labels: { provider, __suffix: "_sum" }, value: total.sum_s },
+      { labels: { provider, __suffix: "_count" }, value: total.n },
+    );
+  }
+  return [
+    { name: "daybreak_runs", type: "gauge", help: "Runs kept in scheduler.runs (30 days), by schedule and status.",
+      samples: runs.map((r) => ({ labels: { schedule: r.schedule, status: r.status }, value: r.n })) },
+    { name: "daybreak_tasks", type: "gauge", help: "Batch tasks kept, by provider and status.",
+      samples: tasks.map((t) => ({ labels: { provider: t.provider, status: t.status }, value: t.n })) },
+    { name: "daybreak_duplicate_results_prevented_total", type: "counter",
+      help: "Second results refused by the one-result-per-task rule.", samples: [{ labels: {}, value: dups!.prevented }] },
+    { name: "daybreak_duplicate_results_stored_total", type: "counter",
+      help: "Results stored beyond one per task. Must always be 0.", samples: [{ labels: {}, value: dups!.stored }] },
+    { name: "daybreak_provider_calls_total", type: "counter", help: "Provider calls by provider and HTTP status code (or timeout, network).",
+      samples: calls.map((c) => ({ labels: { provider: c.provider, code: c.code }, value: c.n })) },
+    { name: "daybreak_provider_latency_seconds", type: "histogram", help: "Latency of answered provider calls.", samples: histogram },
+    { name: "daybreak_last_completed_run_timestamp_seconds", type: "gauge", help: "When each schedule's latest run completed (Unix time).",
+      samples: schedules.filter((s) => s.last_completed !== null).map((s) => ({ labels: { schedule: s.schedule }, value: s.last_completed! })) },
+    { name: "daybreak_missed_periods", type: "gauge", help: "Periods of the last 30 days whose window ended without a run.",
+      samples: schedules.map((s) => ({ labels: { schedule: s.schedule }, value: s.missed })) },
+    { name: "daybreak_stuck_batch_jobs", type: "gauge", help: "Batch jobs the reconciler would rescue now.", samples: [{ labels: {}, value: dups!.stuck }] },
+    { name: "daybreak_live_runs", type: "gauge", help: "Runs in progress.", samples: [{ labels: {}, value: dups!.live }] },
+  ];
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+export function renderMetrics(families: Family[]): string {
+  const lines: string[] = [];
+  for (const f of families) {
+    lines.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
+    for (const s of f.samples) {
+      const { __suffix, ...labels } = s.labels;
+      const name = f.type === "histogram" ? `${f.name}${__suffix ?? "_bucket"}` : f.name;
+      const rendered = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",");
+      lines.push(`${name}${rendered ? `{${rendered}}` : ""} ${Number.isFinite(s.value) ? s.value : 0}`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,106 @@
+// daybreak-dashboard over real HTTP (Deno): who may read it, that the page carries no data or
+// secret, and that the metrics parse as Prometheus text and say what the SQL views say.
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
+import { buildDashboardScenario, type DashboardScenario } from "../helpers/dashboard-scenario.ts";
+import { connect, type Sql } from "../helpers/db.ts";
+import { resetState, setVault } from "../helpers/fixtures.ts";
+import { startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
+
+let sql: Sql;
+let mock: MockProvider;
+let fns: Awaited<ReturnType<typeof startFunctions>>;
+let scenario: DashboardScenario;
+
+beforeAll(async () => {
+  sql = connect();
+  mock = await startMockProvider({ latencyMs: 5 });
+  fns = await startFunctions();
+  await resetState(sql);
+  await setVault(sql, fns.url, TEST_CRON_SECRET);
+  scenario = await buildDashboardScenario(sql, mock);
+}, 120_000);
+afterAll(async () => {
+  await resetState(sql);
+  await sql`update scheduler.schedules set created_at = now() where name = 'daily-batch'`;
+  await fns?.stop();
+  await mock?.close();
+  await sql?.end();
+});
+
+const get = (path: string, headers: Record<string, string> = {}) => fetch(`${fns.url}/daybreak-dashboard${path}`, { headers });
+
+describe("access", () => {
+  it("without or with wrong credentials: 401 and nothing else, for the data and the metrics", async () => {
+    for (const path of ["/data", "/metrics"]) {
+      const attempts: Record<string, string>[] = [{}, { authorization: "Bearer wrong-credential-0123456789abcdefghij" }, { "x-cron-secret": "nope" }];
+      for (const headers of attempts) {
+        const res = await get(path, headers);
+        expect(res.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
+        expect(await res.json()).toEqual({ error: "unauthorized" });
+      }
+    }
+  });
+
+  it("accepts the service-role key or the cron secret as a bearer token (how Prometheus scrapes)", async () => {
+    for (const token of [TEST_SERVICE_ROLE_KEY, TEST_CRON_SECRET]) {
+      const res = await get("/metrics", { authorization: `Bearer ${token}` });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    }
+  });
+
+  it("the page is a sign-in shell: no data, no secret, no third-party reference, a strict CSP", async () => {
+    const res = await get("");
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).not.toContain(TEST_CRON_SECRET);
+    expect(html).not.toContain(TEST_SERVICE_ROLE_KEY);
+    expect(html).not.toContain("org-1");
+    expect(html).not.toContain(scenario.ran);
+    expect(html.match(/https?:\/\/[^"'\s)]+/g) ?? []).toEqual(["http://www.w3.org/2000/svg", "http://www.w3.org/2000/svg"]);
+    expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
+    expect((await fetch(`${fns.url}/daybreak-dashboard`, { method: "POST" })).status).toBe(405);
+  });
+});
+
+describe("metrics", () => {
+  it("parse as Prometheus text and agree with the SQL views", async () => {
+    const res = await get("/metrics", { authorization: `Bearer ${TEST_SERVICE_ROLE_KEY}` });
+    const families = parsePrometheusTextFormat(await res.text());
+    const family = (name: string) => {
+      const f = families.find((x) => x.name === name);
+      expect(f, name).toBeDefined();
+      return f!;
+    };
+    const value = (name: string, labels: Record<string, string> = {}) =>
+      Number(family(name).metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value ?? NaN);
+
+    expect(family("daybreak_duplicate_results_stored_total").type).toBe("COUNTER");
+    expect(value("daybreak_duplicate_results_stored_total")).toBe(0);
+    const tasks = await sql<{ provider: string; status: string; n: number }[]>`
+      select provider, status, count(*)::int as n from scheduler.batch_tasks group by 1, 2`;
+    expect(tasks.length).toBeGreaterThan(0);
+    for (const t of tasks) expect(value("daybreak_tasks", { provider: t.provider, status: t.status }), `${t.provider}/${t.status}`).toBe(t.n);
+    expect(value("daybreak_tasks", { provider: "beta", status: "failed" })).toBe(4);
+    expect(value("daybreak_runs", { schedule: "daily-batch", status: "completed" })).toBe(2);
+    expect(value("daybreak_runs", { schedule: "daily-batch", status: "completed_with_errors" })).toBe(1);
+    const missed = await sql<{ n: number }[]>`
+      select count(distinct run_key)::int as n from scheduler.v_daily_history where schedule = 'daily-batch' and day_status = 'missed'`;
+    expect(value("daybreak_missed_periods", { schedule: "daily-batch" })).toBe(missed[0]!.n);
+    expect(missed[0]!.n).toBeGreaterThanOrEqual(2);
+    expect(value("daybreak_provider_calls_total", { provider: "beta", code: "400" })).toBe(4);
+    expect(value("daybreak_provider_calls_total", { provider: "alpha", code: "200" })).toBe(12);
+    expect(value("daybreak_live_runs")).toBe(0);
+    expect(value("daybreak_stuck_batch_jobs")).toBe(0);
+    const [last] = await sql<{ t: number }[]>`
+      select extract(epoch from max(completed_at))::float8 as t from scheduler.runs where schedule = 'daily-batch'`;
+    expect(value("daybreak_last_completed_run_timestamp_seconds", { schedule: "daily-batch" })).toBeCloseTo(last!.t, 3);
+    const histogram = family("daybreak_provider_latency_seconds");
+    expect(histogram.type).toBe("HISTOGRAM");
+    const alpha = histogram.metrics.find((m) => m.labels?.provider === "alpha")!;
+    expect(Number(alpha.count)).toBe(12);
+    expect(Number(alpha.buckets!["+Inf"] ?? alpha.count)).toBe(12);
+  });
+});
