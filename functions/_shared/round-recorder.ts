@@ -5,6 +5,7 @@
 import { finalizeBatchJob } from "./batch-jobs.ts";
 import type { Sql } from "./db.ts";
 import { recordTaskOutcomes, type ProviderFeedback, type TaskOutcome } from "./pacing.ts";
+import { retryTransient } from "./transient.ts";
 
 /** One HTTP attempt against a provider, as the adapter reports it. */
 export interface CallAttempt {
@@ -72,7 +73,14 @@ export class RoundRecorder {
 
   private async write(outcomes: TaskOutcome[], attempts: CallAttempt[]): Promise<void> {
     try {
-      const report = await recordTaskOutcomes(this.sql, this.worker, outcomes, summarizeAttempts(attempts));
+      // Concurrent rounds touch the same jobs and provider rows, and Postgres may pick one as a
+      // deadlock victim: the round rolled back whole, so it is written again.
+      const feedback = summarizeAttempts(attempts);
+      outcomes.sort((a, b) => Number(a.task.task_id) - Number(b.task.task_id)); // same lock order for task rows
+      const report = await retryTransient(() => recordTaskOutcomes(this.sql, this.worker, outcomes, feedback), {
+        onRetry: (error, attempt, delayMs) =>
+          this.log(`${this.worker}: recording a round failed (${(error as Error).message}); try ${attempt + 1} in ${delayMs} ms`),
+      });
       const t = this.totals;
       t.rounds += 1;
       t.succeeded += report.accepted.length;
@@ -125,7 +133,9 @@ export function summarizeAttempts(attempts: CallAttempt[]): ProviderFeedback[] {
       f.tokenN += 1;
     }
   }
-  return [...byKey.values()].map(({ latencySum, latencyN, tokenSum, tokenN, ...f }) => ({
+  // In one order everywhere, so concurrent rounds lock the same provider rows in the same order.
+  const ordered = [...byKey.values()].sort((a, b) => a.provider.localeCompare(b.provider) || a.run_id.localeCompare(b.run_id));
+  return ordered.map(({ latencySum, latencyN, tokenSum, tokenN, ...f }) => ({
     ...f,
     latency_ms: latencyN > 0 ? latencySum / latencyN : null,
     tokens_per_call: tokenN > 0 ? tokenSum / tokenN : null,
