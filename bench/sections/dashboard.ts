@@ -21,13 +21,10 @@ export interface DashboardResult {
 
 const CALLS = 20;
 
-export async function benchDashboard(sql: Sql, s: ShapeSizes & { days: number }): Promise<{ result: DashboardResult; report: string }> {
-  await resetState(sql);
-  const providers = Object.fromEntries(Array.from({ length: s.providers }, (_, i) => [`mock-${i + 1}`, "http://127.0.0.1:9/v1"]));
-  const seeded = await seedOrganizations(sql, { organizations: s.organizations, promptsPerOrg: s.promptsPerOrg, providers });
-  await sql`update scheduler.schedules set enabled = true, created_at = now() - make_interval(days => ${s.days + 1}) where name = 'daily-batch'`;
-  log(`dashboard: ${s.days} days of ${seeded.expectedTasks} tasks with results`);
-  for (let d = 1; d <= s.days; d++) {
+/** s.days completed runs of the default schedule, one a day, with results and provider counters. */
+export async function seedHistory(sql: Sql, days: number, tasksPerDay: number): Promise<void> {
+  log(`dashboard: ${days} days of ${tasksPerDay} tasks with results`);
+  for (let d = 1; d <= days; d++) {
     const [row] = await sql<{ r: { run_id: string } }[]>`
       select scheduler.claim_and_plan_run('daily-batch', to_char((now() at time zone 'America/New_York')::date - ${d}::int, 'YYYY-MM-DD'), 'cron') as r`;
     const runId = row!.r.run_id;
@@ -48,6 +45,14 @@ export async function benchDashboard(sql: Sql, s: ShapeSizes & { days: number })
       select ${runId}, provider, count(*), jsonb_build_object('200', count(*)), 0
         from scheduler.batch_tasks where run_id = ${runId} group by provider`;
   }
+}
+
+export async function benchDashboard(sql: Sql, s: ShapeSizes & { days: number }): Promise<{ result: DashboardResult; report: string }> {
+  await resetState(sql);
+  const providers = Object.fromEntries(Array.from({ length: s.providers }, (_, i) => [`mock-${i + 1}`, "http://127.0.0.1:9/v1"]));
+  const seeded = await seedOrganizations(sql, { organizations: s.organizations, promptsPerOrg: s.promptsPerOrg, providers });
+  await sql`update scheduler.schedules set enabled = true, created_at = now() - make_interval(days => ${s.days + 1}) where name = 'daily-batch'`;
+  await seedHistory(sql, s.days, seeded.expectedTasks);
   await analyzeSchemas(sql, "scheduler", "public");
   const functions = await startFunctions();
   try {

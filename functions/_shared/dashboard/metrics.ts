@@ -32,13 +32,12 @@ export async function collectMetrics(sql: Sql): Promise<Family[]> {
     select s.provider, c.key as code, sum(c.value::bigint)::int as n
       from scheduler.provider_run_stats s cross join lateral jsonb_each_text(s.calls_by_status) c
      group by 1, 2 order by 1, 2`;
-  const buckets = await sql<{ provider: string; le: number; n: number }[]>`
-    select p.provider, b.le, count(*) filter (where p.latency_ms <= b.le * 1000)::int as n
-      from public.prompt_results p cross join unnest(${LATENCY_BUCKETS_S}::float8[]) b(le)
-     group by 1, 2 order by 1, 2`;
-  const latencyTotals = await sql<{ provider: string; sum_s: number; n: number }[]>`
-    select provider, (sum(latency_ms) / 1000.0)::float8 as sum_s, count(*)::int as n
-      from public.prompt_results group by 1 order by 1`;
+  // One pass over the results: a filtered count per bucket bound (the bounds are constants above).
+  const bucketColumns = LATENCY_BUCKETS_S.map((le, i) => `count(*) filter (where latency_ms <= ${le * 1000})::int as b${i}`).join(", ");
+  const latency = await sql.unsafe<(Record<string, number> & { provider: string; sum_s: number; n: number })[]>(
+    `select provider, ${bucketColumns}, (sum(latency_ms) / 1000.0)::float8 as sum_s, count(*)::int as n
+       from public.prompt_results group by provider order by provider`,
+  );
   const schedules = await sql<{ schedule: string; last_completed: number | null; missed: number }[]>`
     select s.name as schedule,
            (select extract(epoch from max(r.completed_at))::float8 from scheduler.runs r
@@ -48,13 +47,13 @@ export async function collectMetrics(sql: Sql): Promise<Family[]> {
       from scheduler.schedules s order by 1`;
 
   const histogram: Sample[] = [];
-  for (const total of latencyTotals) {
-    const provider = total.provider;
-    for (const b of buckets.filter((x) => x.provider === provider)) histogram.push({ labels: { provider, le: String(b.le) }, value: b.n });
+  for (const row of latency) {
+    const provider = row.provider;
+    LATENCY_BUCKETS_S.forEach((le, i) => histogram.push({ labels: { provider, le: String(le) }, value: row[`b${i}`]! }));
     histogram.push(
-      { labels: { provider, le: "+Inf" }, value: total.n },
-      { labels: { provider, __suffix: "_sum" }, value: total.sum_s },
-      { labels: { provider, __suffix: "_count" }, value: total.n },
+      { labels: { provider, le: "+Inf" }, value: row.n },
+      { labels: { provider, __suffix: "_sum" }, value: row.sum_s },
+      { labels: { provider, __suffix: "_count" }, value: row.n },
     );
   }
   return [
