@@ -18,34 +18,40 @@ interface Family {
   samples: Sample[];
 }
 
-export async function collectMetrics(sql: Sql): Promise<Family[]> {
-  const runs = await sql<{ schedule: string; status: string; n: number }[]>`
-    select schedule, status, count(*)::int as n from scheduler.runs group by 1, 2 order by 1, 2`;
-  const tasks = await sql<{ provider: string; status: string; n: number }[]>`
-    select provider, status, count(*)::int as n from scheduler.batch_tasks group by 1, 2 order by 1, 2`;
-  const [dups] = await sql<{ prevented: number; stored: number; stuck: number; live: number }[]>`
+/** Runs one read (in its own read-only transaction, see handler.ts); reads run side by side. */
+export type ReadRunner = <T>(read: (sql: Sql) => Promise<T>) => Promise<T>;
+
+export async function collectMetrics(read: ReadRunner): Promise<Family[]> {
+  const runsQuery = read((sql) => sql<{ schedule: string; status: string; n: number }[]>`
+    select schedule, status, count(*)::int as n from scheduler.runs group by 1, 2 order by 1, 2`);
+  const tasksQuery = read((sql) => sql<{ provider: string; status: string; n: number }[]>`
+    select provider, status, count(*)::int as n from scheduler.batch_tasks group by 1, 2 order by 1, 2`);
+  const dupsQuery = read((sql) => sql<{ prevented: number; stored: number; stuck: number; live: number }[]>`
     select (select coalesce(sum(duplicates_prevented), 0)::int from scheduler.batch_jobs) as prevented,
            (select coalesce(sum(results - 1), 0)::int from scheduler.v_duplicate_results) as stored,
            (select count(*)::int from scheduler.v_stuck_batch_jobs) as stuck,
-           (select count(*)::int from scheduler.runs where status = 'running') as live`;
-  const calls = await sql<{ provider: string; code: string; n: number }[]>`
+           (select count(*)::int from scheduler.runs where status = 'running') as live`);
+  const callsQuery = read((sql) => sql<{ provider: string; code: string; n: number }[]>`
     select s.provider, c.key as code, sum(c.value::bigint)::int as n
       from scheduler.provider_run_stats s cross join lateral jsonb_each_text(s.calls_by_status) c
-     group by 1, 2 order by 1, 2`;
+     group by 1, 2 order by 1, 2`);
   // One pass over the results: a filtered count per bucket bound (the bounds are constants above).
   const bucketColumns = LATENCY_BUCKETS_S.map((le, i) => `count(*) filter (where latency_ms <= ${le * 1000})::int as b${i}`).join(", ");
-  const latency = await sql.unsafe<(Record<string, number> & { provider: string; sum_s: number; n: number })[]>(
+  const latencyQuery = read((sql) => sql.unsafe<(Record<string, number> & { provider: string; sum_s: number; n: number })[]>(
     `select provider, ${bucketColumns}, (sum(latency_ms) / 1000.0)::float8 as sum_s, count(*)::int as n
        from public.prompt_results group by provider order by provider`,
-  );
-  const schedules = await sql<{ schedule: string; last_completed: number | null; missed: number }[]>`
+  ));
+  const schedulesQuery = read((sql) => sql<{ schedule: string; last_completed: number | null; missed: number }[]>`
     select s.name as schedule,
            (select extract(epoch from max(r.completed_at))::float8 from scheduler.runs r
              where r.schedule = s.name and r.status in ('completed', 'completed_with_errors')) as last_completed,
            (select count(distinct h.run_key)::int from scheduler.v_daily_history h
              where h.schedule = s.name and h.day_status = 'missed') as missed
-      from scheduler.schedules s order by 1`;
+      from scheduler.schedules s order by 1`);
 
+  const [runs, tasks, [dups], calls, latency, schedules] = await Promise.all([
+    runsQuery, tasksQuery, dupsQuery, callsQuery, latencyQuery, schedulesQuery,
+  ]);
   const histogram: Sample[] = [];
   for (const row of latency) {
     const provider = row.provider;

@@ -95,8 +95,8 @@ export function dashboardPage(): string {
 <input id="credential" type="password" autocomplete="off" aria-label="credential"> <button type="submit">sign in</button>
 <p id="signin-error" class="bad"></p></form>
 <main id="content" hidden>
-<h2>Last 30 periods</h2><div class="legend muted">${["ran", "forced", "backfilled", "failed", "missed", "running"]
-    .map((o) => `<span>■ ${o}</span>`).join("")}</div><div id="calendar"></div><table id="calendar-table"></table>
+<h2>Last 30 periods</h2><div class="legend muted">${Object.entries(JSON.parse(COLOURS) as Record<string, string>)
+    .map(([o, colour]) => `<span><b style="color:${colour}">■</b> ${o}</span>`).join("")}</div><div id="calendar"></div><table id="calendar-table"></table>
 <h2>Latest run</h2><p id="run"></p><table id="orgs"></table><h2>Providers</h2><table id="providers"></table>
 <h2>Stuck batch jobs</h2><table id="stuck"></table><h2>Health problems</h2><table id="problems"></table>
 <h2>Cron jobs</h2><table id="cron"></table></main>
