@@ -6,11 +6,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
-import { buildDashboardScenario, daysAgo, type DashboardScenario } from "../helpers/dashboard-scenario.ts";
-import { connect, waitFor, type Sql } from "../helpers/db.ts";
-import { resetState, setVault } from "../helpers/fixtures.ts";
-import { ROOT, startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
+import type { MockProvider } from "../../scripts/lib/mock-provider.ts";
+import { daysAgo, startDashboardStack, type DashboardScenario, type DashboardStack } from "../helpers/dashboard-scenario.ts";
+import { waitFor, type Sql } from "../helpers/db.ts";
+import { ROOT, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
 import { waitForRunEnd } from "../helpers/runs.ts";
 
 const CHROMIUM = process.env.DAYBREAK_CHROMIUM ?? "/usr/bin/chromium";
@@ -18,27 +17,19 @@ const ARTIFACTS = path.join(ROOT, "test/artifacts");
 
 let sql: Sql;
 let mock: MockProvider;
-let fns: Awaited<ReturnType<typeof startFunctions>>;
+let fns: DashboardStack["fns"];
 let browser: Browser;
 let scenario: DashboardScenario;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  sql = connect();
-  mock = await startMockProvider({ latencyMs: 5 });
-  fns = await startFunctions();
-  await resetState(sql);
-  await setVault(sql, fns.url, TEST_CRON_SECRET);
-  scenario = await buildDashboardScenario(sql, mock);
+  ({ sql, mock, fns, scenario, stop } = await startDashboardStack());
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
 }, 180_000);
 afterAll(async () => {
   await browser?.close();
-  await resetState(sql);
-  await sql`update scheduler.schedules set created_at = now() where name = 'daily-batch'`;
-  await fns?.stop();
-  await mock?.close();
-  await sql?.end();
+  await stop?.();
 });
 
 async function signIn(page: Page, credential: string): Promise<void> {

@@ -2,31 +2,20 @@
 // secret, and that the metrics parse as Prometheus text and say what the SQL views say.
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
-import { buildDashboardScenario, type DashboardScenario } from "../helpers/dashboard-scenario.ts";
-import { connect, type Sql } from "../helpers/db.ts";
-import { resetState, setVault } from "../helpers/fixtures.ts";
-import { startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
+import { startDashboardStack, type DashboardScenario, type DashboardStack } from "../helpers/dashboard-scenario.ts";
+import type { Sql } from "../helpers/db.ts";
+import { TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
 
 let sql: Sql;
-let mock: MockProvider;
-let fns: Awaited<ReturnType<typeof startFunctions>>;
+let fns: DashboardStack["fns"];
 let scenario: DashboardScenario;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  sql = connect();
-  mock = await startMockProvider({ latencyMs: 5 });
-  fns = await startFunctions();
-  await resetState(sql);
-  await setVault(sql, fns.url, TEST_CRON_SECRET);
-  scenario = await buildDashboardScenario(sql, mock);
+  ({ sql, fns, scenario, stop } = await startDashboardStack());
 }, 120_000);
 afterAll(async () => {
-  await resetState(sql);
-  await sql`update scheduler.schedules set created_at = now() where name = 'daily-batch'`;
-  await fns?.stop();
-  await mock?.close();
-  await sql?.end();
+  await stop?.();
 });
 
 const get = (path: string, headers: Record<string, string> = {}) => fetch(`${fns.url}/daybreak-dashboard${path}`, { headers });

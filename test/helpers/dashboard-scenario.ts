@@ -2,9 +2,10 @@
 // by the real fleet (Deno, kicked through pg_net) against the mock provider. On the default
 // schedule: a day that ran, two missed days, a forced backfill, and a day with failed tasks.
 import { expect } from "vitest";
-import type { MockProvider } from "../../scripts/lib/mock-provider.ts";
-import type { Sql } from "./db.ts";
-import { seedOrganizations } from "./fixtures.ts";
+import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
+import { connect, type Sql } from "./db.ts";
+import { resetState, seedOrganizations, setVault } from "./fixtures.ts";
+import { startFunctions, TEST_CRON_SECRET } from "./processes.ts";
 import { waitForRunEnd } from "./runs.ts";
 
 export const daysAgo = (n: number): string => {
@@ -40,4 +41,32 @@ export async function buildDashboardScenario(sql: Sql, mock: MockProvider): Prom
   expect(await waitForRunEnd(sql, s.runIds[s.failedDay]!)).toBe("completed_with_errors");
   mock.setRules([]);
   return s;
+}
+
+/** The stack the dashboard tests share: database, mock provider, Deno functions, the scenario. */
+export interface DashboardStack {
+  sql: Sql;
+  mock: MockProvider;
+  fns: Awaited<ReturnType<typeof startFunctions>>;
+  scenario: DashboardScenario;
+  stop(): Promise<void>;
+}
+
+export async function startDashboardStack(): Promise<DashboardStack> {
+  const sql = connect();
+  const mock = await startMockProvider({ latencyMs: 5 });
+  const fns = await startFunctions();
+  await resetState(sql);
+  await setVault(sql, fns.url, TEST_CRON_SECRET);
+  const scenario = await buildDashboardScenario(sql, mock);
+  return {
+    sql, mock, fns, scenario,
+    async stop() {
+      await resetState(sql);
+      await sql`update scheduler.schedules set created_at = now() where name = 'daily-batch'`;
+      await fns.stop();
+      await mock.close();
+      await sql.end();
+    },
+  };
 }

@@ -1,21 +1,26 @@
 // Test state: every sql/e2e file starts from empty tables and builds what it needs.
+import { retryTransient } from "../../functions/_shared/transient.ts";
 import type { Sql } from "./db.ts";
 
 /** Empties daybreak's tables and pg_net's, and puts the schedules back to the seeded default
  * (daily-batch disabled so the real clock can never start a run in the middle of a test). */
 export async function resetState(sql: Sql): Promise<void> {
-  await sql`truncate scheduler.batch_tasks, scheduler.batch_jobs, scheduler.scheduler_runs, scheduler.cron_ticks,
+  // A processor a previous test kicked may still be writing: TRUNCATE's locks can then deadlock
+  // with its transaction, and Postgres picks one of the two; the reset is simply done again.
+  await retryTransient(async () => {
+    await sql`truncate scheduler.batch_tasks, scheduler.batch_jobs, scheduler.scheduler_runs, scheduler.cron_ticks,
                      public.prompt_results, net.http_request_queue, net._http_response, vault.secrets,
                      daybreak_test.net_requests`;
-  await sql`truncate scheduler.runs cascade`;
-  await sql`truncate scheduler.processors, scheduler.provider_pace`;
-  await sql`truncate public.organizations cascade`;
-  await sql`delete from public.organization_providers`;
-  await sql`update public.providers set fallback_provider = null`;
-  await sql`delete from public.providers`;
-  await sql`delete from scheduler.schedules where name <> 'daily-batch'`;
-  await sql`update scheduler.schedules set timezone = 'America/New_York', window_start = '03:00', window_end = '06:00',
+    await sql`truncate scheduler.runs cascade`;
+    await sql`truncate scheduler.processors, scheduler.provider_pace`;
+    await sql`truncate public.organizations cascade`;
+    await sql`delete from public.organization_providers`;
+    await sql`update public.providers set fallback_provider = null`;
+    await sql`delete from public.providers`;
+    await sql`delete from scheduler.schedules where name <> 'daily-batch'`;
+    await sql`update scheduler.schedules set timezone = 'America/New_York', window_start = '03:00', window_end = '06:00',
                    period = 'daily', weekday = null, enabled = false where name = 'daily-batch'`;
+  }, { attempts: 8, baseDelayMs: 50 });
 }
 
 /** A daily schedule whose window is the whole UTC day, so real-clock calls are in the window. */
