@@ -89,6 +89,18 @@ export async function heartbeatProcessor(sql: Sql, processorId: string, worker: 
   await sql`select scheduler.heartbeat_processor(${processorId}::uuid, ${worker}, ${tasks}::int)`;
 }
 
+/** How often a processor reports (scheduler.config heartbeat_seconds); staleness is a multiple of it. */
+export async function heartbeatIntervalMs(sql: Sql): Promise<number> {
+  const [row] = await sql<{ s: number }[]>`select scheduler.config_int('heartbeat_seconds') as s`;
+  return row!.s * 1000;
+}
+
+/** Closes processors that stopped reporting and gives their tasks back (scheduler.rescue_lost_processors). */
+export async function rescueLostProcessors(sql: Sql): Promise<{ processors: number; tasks: number }> {
+  const [row] = await sql<{ r: { processors: number; tasks: number } }[]>`select scheduler.rescue_lost_processors() as r`;
+  return row!.r;
+}
+
 export type ProcessorEndStatus = "handing_over" | "stopped";
 
 export async function stopProcessor(

@@ -2,7 +2,7 @@
 // it: a wall clock (150 s free / 400 s paid) and 2 s of CPU per request on Supabase, so an
 // invocation hands over before either, sized from the CPU one task costs (measured by
 // `npm run bench`, section "paced day").
-import { readIntEnv } from "./env.ts";
+import { readEnv, readIntEnv } from "./env.ts";
 
 export interface ProcessorSettings {
   /** Stop claiming new tasks after this long (the edge wall-clock limit is 150 s on the free plan). */
@@ -21,7 +21,8 @@ export interface ProcessorSettings {
   /** Outcomes recorded per round at most, and the longest an outcome waits for its round. */
   roundSize: number;
   roundDelayMs: number;
-  heartbeatMs: number;
+  /** Null: scheduler.config heartbeat_seconds decides (the thresholds are multiples of it). */
+  heartbeatMs: number | null;
   retryBaseDelayMs: number;
 }
 
@@ -44,7 +45,7 @@ export function processorSettingsFromEnv(): ProcessorSettings {
     cpuHandoverMs: Math.round(cpuBudgetMs * 0.8),
     roundSize: readIntEnv("DAYBREAK_ROUND_SIZE", 64, 1),
     roundDelayMs: readIntEnv("DAYBREAK_ROUND_DELAY_MS", 100, 0),
-    heartbeatMs: readIntEnv("DAYBREAK_HEARTBEAT_MS", 15_000, 100),
+    heartbeatMs: readEnv("DAYBREAK_HEARTBEAT_MS") === undefined ? null : readIntEnv("DAYBREAK_HEARTBEAT_MS", 5000, 100),
     retryBaseDelayMs: readIntEnv("DAYBREAK_RETRY_BASE_DELAY_MS", 1000, 0),
   };
 }

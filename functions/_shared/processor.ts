@@ -4,7 +4,8 @@
 // rounds (round-recorder.ts). Before its wall-clock or CPU budget runs out it hands over: it
 // leaves the fleet, kicks its successor (ensure_processor_fleet, sent on commit by pg_net), stops
 // claiming and finishes what is in flight. Its life: starting → working → handing_over | draining
-// → stopped. Crashes are the reconciler's business: leases expire, the fleet reclaims.
+// → stopped. A database restart is waited out in place (every step is retried through the outage);
+// a crash is the reconciler's business: it finds the processor lost and gives its tasks back.
 import { z } from "zod";
 import type { EnvReader } from "./auth.ts";
 import { batchJobExists, finalizeBatchJob } from "./batch-jobs.ts";
@@ -16,9 +17,11 @@ import { recordInvocationEnd, recordInvocationStart } from "./invocations.ts";
 import {
   countLiveTasksOfRunningRuns,
   ensureProcessorFleet,
+  heartbeatIntervalMs,
   heartbeatProcessor,
   providersWithWork,
   registerProcessor,
+  rescueLostProcessors,
   settleBatchJobs,
   stopProcessor,
 } from "./pacing.ts";
@@ -26,6 +29,7 @@ import { processorCpuMs, type ProcessorSettings } from "./processor-settings.ts"
 import { ProviderLane } from "./provider-lane.ts";
 import { loadProviders } from "./providers/catalog.ts";
 import { RoundRecorder } from "./round-recorder.ts";
+import { retryThroughOutage as durably } from "./transient.ts";
 import { detectTriggerSource } from "./trigger-source.ts";
 
 export { processorSettingsFromEnv, type ProcessorSettings } from "./processor-settings.ts";
@@ -57,6 +61,12 @@ export interface ProcessorDeps {
 export interface ProcessorRequest {
   processorId: string | null;
   batchJobId: string | null;
+  /** The name its claims carry (tasks.claimed_by); a rescue finds its tasks and invocation by it. */
+  worker?: string;
+}
+
+function newWorkerName(): string {
+  return `processor-${crypto.randomUUID().slice(0, 8)}`;
 }
 
 export function handleProcessorRequest(req: Request, deps: ProcessorDeps): Promise<Response> {
@@ -64,29 +74,34 @@ export function handleProcessorRequest(req: Request, deps: ProcessorDeps): Promi
     const accepted = await acceptRequest(req, processorRequestSchema, deps.env, 4096);
     if (accepted instanceof Response) return accepted;
     const batchJobId = accepted.body.batch_job_id ?? null;
-    if (batchJobId && !(await batchJobExists(deps.sql, batchJobId))) {
+    if (batchJobId && !(await durably(() => batchJobExists(deps.sql, batchJobId)))) {
       return json(404, { error: "unknown_batch_job", batch_job_id: batchJobId });
     }
     const requestId = req.headers.get("x-request-id") ?? newRequestId();
-    const invocationId = await recordInvocationStart(deps.sql, {
+    const worker = newWorkerName();
+    const invocationId = await durably(() => recordInvocationStart(deps.sql, {
       functionName: FUNCTION_NAMES.processor,
       triggerSource: detectTriggerSource(req.headers),
       authMethod: accepted.authMethod,
       headers: req.headers,
       requestId,
-      details: { ...(batchJobId ? { batch_job_id: batchJobId } : {}), ...(accepted.body.processor_id ? { processor_id: accepted.body.processor_id } : {}) },
-    });
+      details: {
+        worker,
+        ...(batchJobId ? { batch_job_id: batchJobId } : {}),
+        ...(accepted.body.processor_id ? { processor_id: accepted.body.processor_id } : {}),
+      },
+    }));
     try {
-      const report = await runProcessor(deps, { processorId: accepted.body.processor_id ?? null, batchJobId });
+      const report = await runProcessor(deps, { processorId: accepted.body.processor_id ?? null, batchJobId, worker });
       const idle = report.tasks_started === 0 && !report.continued;
-      await recordInvocationEnd(deps.sql, invocationId, {
+      await durably(() => recordInvocationEnd(deps.sql, invocationId, {
         status: idle ? "skipped" : "completed",
         reason: idle ? "nothing_to_do" : null,
         details: { ...report },
-      });
+      }));
       return json(200, report);
     } catch (error) {
-      await recordInvocationEnd(deps.sql, invocationId, { status: "failed", errorMessage: (error as Error).message })
+      await durably(() => recordInvocationEnd(deps.sql, invocationId, { status: "failed", errorMessage: (error as Error).message }))
         .catch(() => {});
       throw error;
     }
@@ -103,7 +118,7 @@ const FLEET_CHECK_MS = 5000;
 
 export async function runProcessor(deps: ProcessorDeps, request: ProcessorRequest): Promise<ProcessorReport> {
   const { sql, settings } = deps;
-  const worker = `processor-${crypto.randomUUID().slice(0, 8)}`;
+  const worker = request.worker ?? newWorkerName();
   const startedAt = Date.now();
   const cpuAtStart = processorCpuMs();
   let state: LifeState = "starting";
@@ -113,8 +128,9 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
   let slotsFree = settings.maxInFlight;
   const hardDeadline = AbortSignal.timeout(settings.hardDeadlineMs);
 
-  const processorId = await registerProcessor(sql, request.processorId, worker);
-  const providers = await loadProviders(sql);
+  const processorId = await durably(() => registerProcessor(sql, request.processorId, worker));
+  const heartbeatMs = settings.heartbeatMs ?? (await durably(() => heartbeatIntervalMs(sql)));
+  const providers = await durably(() => loadProviders(sql));
   const recorder = new RoundRecorder(sql, worker, settings.roundSize, settings.roundDelayMs);
   const lanes = new Map<string, ProviderLane>();
   const overBudget = (): StopReason | null => {
@@ -149,7 +165,7 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
     heartbeatProcessor(sql, processorId, worker, tasksStarted).catch((e) =>
       console.error(`${worker}: heartbeat failed: ${(e as Error).message}`)
     );
-  }, settings.heartbeatMs);
+  }, heartbeatMs);
 
   try {
     state = "working";
@@ -161,7 +177,7 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
         state = "handing_over";
         break;
       }
-      for (const provider of await providersWithWork(sql)) {
+      for (const provider of await durably(() => providersWithWork(sql))) {
         if (!lanes.has(provider)) lanes.set(provider, new ProviderLane(provider, laneContext));
       }
       for (const [provider, lane] of lanes) {
@@ -170,32 +186,36 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
       if (lanes.size === 0) break; // no provider has claimable work: what others hold, they finish
       if (Date.now() - lastFleetCheck >= FLEET_CHECK_MS) {
         lastFleetCheck = Date.now();
-        await ensureProcessorFleet(sql, "api").catch((e) => console.error(`${worker}: fleet check failed: ${(e as Error).message}`));
+        // A sibling that died (its runtime recycled) held tasks: give them back now rather than at
+        // the reconciler's next tick, then size the fleet.
+        await rescueLostProcessors(sql)
+          .then(() => ensureProcessorFleet(sql, "api"))
+          .catch((e) => console.error(`${worker}: fleet check failed: ${(e as Error).message}`));
       }
       await Promise.race([sleep(Math.min(DISCOVERY_MS, msUntil(startedAt + settings.budgetMs))), Promise.race([...lanes.values()].map((l) => l.done))]);
     }
 
     if (state === "handing_over") {
       // Leave the fleet first, so the successor it kicks is counted in its place.
-      await stopProcessor(sql, processorId, "handing_over", stopReason, tasksStarted, null);
-      continued = (await ensureProcessorFleet(sql, "api")) > 0;
+      await durably(() => stopProcessor(sql, processorId, "handing_over", stopReason, tasksStarted, null));
+      continued = (await durably(() => ensureProcessorFleet(sql, "api"))) > 0;
     }
     state = "draining";
     await Promise.all([...lanes.values()].map((l) => l.done));
     if (hardDeadline.aborted) stopReason = "hard_deadline";
     await recorder.flush();
     if (stopReason === "no_work") {
-      for (const jobId of await settleBatchJobs(sql)) await finalizeBatchJob(sql, jobId);
+      for (const jobId of await durably(() => settleBatchJobs(sql))) await durably(() => finalizeBatchJob(sql, jobId));
     }
-    const remaining = await countLiveTasksOfRunningRuns(sql);
+    const remaining = await durably(() => countLiveTasksOfRunningRuns(sql));
     const cpuMs = cpuAtStart === null ? null : Math.round(processorCpuMs()! - cpuAtStart);
     state = "stopped";
-    await stopProcessor(sql, processorId, "stopped", stopReason, tasksStarted, cpuMs, {
+    await durably(() => stopProcessor(sql, processorId, "stopped", stopReason, tasksStarted, cpuMs, {
       rounds: recorder.totals.rounds, duration_ms: Date.now() - startedAt,
-    });
+    }));
     // Last one out: what this invocation gave back while draining (calls cut off at the deadline,
     // 429s) may have no live processor left to take it; the fleet check kicks one only then.
-    if (remaining > 0) continued = (await ensureProcessorFleet(sql, "api")) > 0 || continued;
+    if (remaining > 0) continued = (await durably(() => ensureProcessorFleet(sql, "api"))) > 0 || continued;
     const t = recorder.totals;
     return {
       processed: t.processed, succeeded: t.succeeded, failed: t.failed, remaining, continued,

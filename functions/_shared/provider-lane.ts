@@ -5,7 +5,7 @@
 import type { EnvReader } from "./auth.ts";
 import type { Sql } from "./db.ts";
 import { claimPacedTasks, type PacedTask, type TaskOutcome } from "./pacing.ts";
-import { retryTransient } from "./transient.ts";
+import { retryThroughOutage } from "./transient.ts";
 import { callWithFallback, ProviderError, type ProviderConfig } from "./providers/openai-compatible.ts";
 import type { AttemptInfo } from "./providers/openai-compatible.ts";
 import type { CallAttempt, RoundRecorder } from "./round-recorder.ts";
@@ -64,7 +64,7 @@ export class ProviderLane {
       }
       let claim;
       try {
-        claim = await retryTransient(() => claimPacedTasks(ctx.sql, ctx.worker, this.provider, slots));
+        claim = await retryThroughOutage(() => claimPacedTasks(ctx.sql, ctx.worker, this.provider, slots));
       } catch (error) {
         for (let i = 0; i < slots; i++) ctx.releaseSlot();
         console.error(`${ctx.worker}: claiming ${this.provider} tasks failed: ${(error as Error).message}`);

@@ -5,7 +5,7 @@
 import { finalizeBatchJob } from "./batch-jobs.ts";
 import type { Sql } from "./db.ts";
 import { recordTaskOutcomes, type ProviderFeedback, type TaskOutcome } from "./pacing.ts";
-import { retryTransient } from "./transient.ts";
+import { retryThroughOutage } from "./transient.ts";
 
 /** One HTTP attempt against a provider, as the adapter reports it. */
 export interface CallAttempt {
@@ -77,10 +77,10 @@ export class RoundRecorder {
       // deadlock victim: the round rolled back whole, so it is written again.
       const feedback = summarizeAttempts(attempts);
       outcomes.sort((a, b) => Number(a.task.task_id) - Number(b.task.task_id)); // same lock order for task rows
-      const report = await retryTransient(() => recordTaskOutcomes(this.sql, this.worker, outcomes, feedback), {
-        onRetry: (error, attempt, delayMs) =>
-          this.log(`${this.worker}: recording a round failed (${(error as Error).message}); try ${attempt + 1} in ${delayMs} ms`),
-      });
+      // A restart of the database is waited out the same way: the outcomes are kept, not lost.
+      const report = await retryThroughOutage(() => recordTaskOutcomes(this.sql, this.worker, outcomes, feedback),
+        (error, attempt, delayMs) =>
+          this.log(`${this.worker}: recording a round failed (${(error as Error).message}); try ${attempt + 1} in ${delayMs} ms`));
       const t = this.totals;
       t.rounds += 1;
       t.succeeded += report.accepted.length;
@@ -89,7 +89,7 @@ export class RoundRecorder {
       t.processed = t.succeeded + t.failed;
       t.rejected += report.rejected.length;
       t.duplicatesPrevented += report.duplicates_prevented;
-      for (const jobId of report.jobs_to_finalize) await finalizeBatchJob(this.sql, jobId);
+      for (const jobId of report.jobs_to_finalize) await retryThroughOutage(() => finalizeBatchJob(this.sql, jobId));
     } catch (error) {
       // Not recorded: the tasks' leases expire and they are claimed again; the result rule holds.
       this.log(`${this.worker}: recording a round of ${outcomes.length} outcome(s) failed: ${(error as Error).message}`);

@@ -1,6 +1,7 @@
 // daily-batch-trigger: auth → body → source → window → one SQL call that claims the period and
 // plans it (scheduler.claim_and_plan_run, the contract's try_mark_daily_run) → answer. Exactly-once lives in that SQL call's unique
-// key; this module only decides whether to ask, and records who asked.
+// key; this module only decides whether to ask, and records who asked. Each step waits out a
+// database restart in place; a claim whose commit was cut off is recognized as its own on retry.
 import type { EnvReader } from "./auth.ts";
 import { DEFAULT_SCHEDULE, FUNCTION_NAMES, MAX_BACKFILL_DAYS, MAX_TRIGGER_BODY_BYTES } from "./constants.ts";
 import type { Sql } from "./db.ts";
@@ -8,6 +9,7 @@ import { acceptRequest, answerInternalErrors } from "./endpoint.ts";
 import { json, newRequestId } from "./http.ts";
 import { recordInvocationEnd, recordInvocationStart } from "./invocations.ts";
 import { loadSchedule } from "./schedules.ts";
+import { retryThroughOutage as durably } from "./transient.ts";
 import { detectTriggerSource, isManualCall } from "./trigger-source.ts";
 import { triggerRequestSchema } from "./trigger-request.ts";
 import { backfillProblem, currentRunKey, isInExecutionWindow } from "./window.ts";
@@ -55,7 +57,7 @@ async function handle(req: Request, deps: TriggerDeps): Promise<Response> {
 
   const { sql } = deps;
   const scheduleName = body.schedule ?? DEFAULT_SCHEDULE;
-  const schedule = await loadSchedule(sql, scheduleName);
+  const schedule = await durably(() => loadSchedule(sql, scheduleName));
   if (!schedule) return invalid({ path: ["schedule"], message: `unknown schedule "${scheduleName}"` });
 
   const now = deps.now();
@@ -67,7 +69,7 @@ async function handle(req: Request, deps: TriggerDeps): Promise<Response> {
   const inWindow = isInExecutionWindow(schedule, now);
   const requestId = req.headers.get("x-request-id") ?? newRequestId();
 
-  const invocationId = await recordInvocationStart(sql, {
+  const invocationId = await durably(() => recordInvocationStart(sql, {
     functionName: FUNCTION_NAMES.trigger,
     triggerSource,
     authMethod,
@@ -78,23 +80,20 @@ async function handle(req: Request, deps: TriggerDeps): Promise<Response> {
     headers: req.headers,
     requestId,
     details: { in_window: inWindow, manual_test: body.manual_test ?? false, backfill: body.run_key !== undefined },
-  });
+  }));
 
   try {
     if (!schedule.enabled && !force) {
-      await recordInvocationEnd(sql, invocationId, { status: "skipped", reason: "schedule_paused" });
+      await durably(() => recordInvocationEnd(sql, invocationId, { status: "skipped", reason: "schedule_paused" }));
       return json(200, { status: "skipped", reason: "schedule_paused", schedule: schedule.name, run_key: runKey });
     }
     if (!inWindow && !force) {
-      await recordInvocationEnd(sql, invocationId, { status: "skipped", reason: "outside_window" });
+      await durably(() => recordInvocationEnd(sql, invocationId, { status: "skipped", reason: "outside_window" }));
       return json(200, { status: "skipped", reason: "outside_window", schedule: schedule.name, run_key: runKey });
     }
 
     // The claim, the plan, the processor kicks and closing this invocation row: one transaction.
-    const [row] = await sql<{ result: ClaimResult }[]>`
-      select scheduler.claim_and_plan_run(${schedule.name}::text, ${runKey}::text, ${triggerSource}::text,
-                                         ${invocationId}::uuid, ${force}::boolean, ${body.note ?? null}::text) as result`;
-    const result = row!.result;
+    const result = await claimAndPlanRun(sql, invocationId, schedule.name, runKey, triggerSource, force, body.note ?? null);
     if (!result.updated) {
       return json(200, {
         status: "skipped",
@@ -121,4 +120,27 @@ async function handle(req: Request, deps: TriggerDeps): Promise<Response> {
     );
     return json(500, { error: "internal", request_id: requestId });
   }
+}
+
+/** The claim, waiting out a database restart. A retry first asks whether the try before it
+ * committed and only its answer was lost (the run then carries this invocation's id): that run is
+ * this invocation's own, and claiming again would record it as turned away. */
+function claimAndPlanRun(
+  sql: Sql, invocationId: string, schedule: string, runKey: string, triggerSource: string, force: boolean, note: string | null,
+): Promise<ClaimResult> {
+  let retry = false;
+  return durably(async () => {
+    if (retry) {
+      const [own] = await sql<ClaimResult[]>`
+        select true as updated, id::text as run_id, run_key as new_key, null as previous_key,
+               batch_jobs_planned as batch_jobs, tasks_planned as tasks
+          from scheduler.runs where scheduler_run_id = ${invocationId}::uuid`;
+      if (own) return own;
+    }
+    retry = true;
+    const [row] = await sql<{ result: ClaimResult }[]>`
+      select scheduler.claim_and_plan_run(${schedule}::text, ${runKey}::text, ${triggerSource}::text,
+                                         ${invocationId}::uuid, ${force}::boolean, ${note}::text) as result`;
+    return row!.result;
+  });
 }

@@ -36,12 +36,13 @@ export async function setConfig(sql: Sql, values: Record<string, number>): Promi
 
 export const DEFAULT_CONFIG = Object.freeze({
   max_concurrent_batch_jobs: 4,
-  stale_heartbeat_seconds: 120,
-  pending_grace_seconds: 180,
+  heartbeat_seconds: 5,
+  stale_heartbeat_seconds: 20,
+  pending_grace_seconds: 45,
   task_lease_seconds: 300,
   max_task_attempts: 3,
   max_batch_job_attempts: 5,
-  abandoned_invocation_minutes: 10,
+  abandoned_invocation_minutes: 3,
   retention_days: 30,
   max_processor_invocations: 10,
   processor_in_flight_per_invocation: 64,

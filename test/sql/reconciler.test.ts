@@ -47,7 +47,7 @@ describe("reconcile", () => {
 
   it("never rescues a fresh heartbeat; rescues one 3 minutes stale: leases expired go back to pending and a processor is kicked", async () => {
     const jobId = await processingJob();
-    await sql`update scheduler.batch_jobs set last_heartbeat = now() - interval '90 seconds' where id = ${jobId}`;
+    await sql`update scheduler.batch_jobs set last_heartbeat = now() - interval '10 seconds' where id = ${jobId}`;
     expect((await sql`select * from scheduler.stale_batch_jobs()`)).toHaveLength(0);
 
     await sql`update scheduler.batch_jobs set last_heartbeat = now() - interval '3 minutes' where id = ${jobId}`;
@@ -155,9 +155,9 @@ describe("reconcile", () => {
   it("a pending job nobody picked up is stale only after the grace period and while no processor is live", async () => {
     await startRunInSql(sql);
     await sql`delete from scheduler.processors`; // the kicks planning queued never started
-    await sql`update scheduler.batch_jobs set created_at = now() - interval '2 minutes'`;
+    await sql`update scheduler.batch_jobs set created_at = now() - interval '30 seconds'`;
     expect(await sql`select * from scheduler.stale_batch_jobs()`).toHaveLength(0);
-    await sql`update scheduler.batch_jobs set created_at = now() - interval '4 minutes'`;
+    await sql`update scheduler.batch_jobs set created_at = now() - interval '50 seconds'`;
     expect(await sql`select * from scheduler.stale_batch_jobs()`).toHaveLength(2);
     // A live processor is working through the providers' queues: the job waits its turn.
     await sql`select scheduler.register_processor(null, 'live-worker')`;
@@ -178,5 +178,85 @@ describe("reconcile", () => {
     expect((await sql`select count(*)::int as n from scheduler.scheduler_runs`)[0]!.n).toBe(1);
     expect((await sql`select count(*)::int as n from cron.job_run_details where jobid = 999001`)[0]!.n).toBe(1);
     await sql`delete from cron.job_run_details where jobid = 999001`;
+  });
+});
+
+describe("lost processors", () => {
+  /** Two processors holding tasks, each with its invocation row: the state a fleet mid-run is in. */
+  async function twoWorkingProcessors() {
+    await startRunInSql(sql);
+    await sql`delete from scheduler.processors`;
+    await sql`update public.providers set requests_per_minute = 600000`; // the pacer grants every claim here
+    const tokens: Record<string, { task_id: string; attempt_token: string }[]> = {};
+    for (const worker of ["w-dead", "w-live"]) {
+      await sql`select scheduler.register_processor(null, ${worker})`;
+      const [c] = await sql`select scheduler.claim_paced_tasks(${worker}, 'a', 2) as c`;
+      tokens[worker] = c!.c.tasks;
+      await sql`insert into scheduler.scheduler_runs (function_name, trigger_source, details)
+                values ('robust-batch-processor', 'api', ${sql.json({ worker })})`;
+    }
+    await sql`truncate daybreak_test.net_requests`;
+    return tokens;
+  }
+
+  it("a processor silent for stale_heartbeat_seconds is rescued: its tasks back to pending, its rows closed; a live one untouched", async () => {
+    const tokens = await twoWorkingProcessors();
+    expect(tokens["w-dead"]).toHaveLength(2);
+    await sql`update scheduler.processors set last_seen = now() - interval '15 seconds' where worker = 'w-dead'`;
+    expect(await sql`select * from scheduler.lost_processors()`).toHaveLength(0); // 3 heartbeats late: not yet
+    await sql`update scheduler.processors set last_seen = now() - interval '25 seconds' where worker = 'w-dead'`;
+    expect(await sql`select worker, reason from scheduler.lost_processors()`).toEqual([{ worker: "w-dead", reason: "heartbeat_lost" }]);
+
+    const [tick] = await sql`select scheduler.cron_reconcile_tick() as t`;
+    expect(tick!.t).toMatchObject({ decision: "called", lost: 1 });
+    const [r] = await sql`select scheduler.reconcile() as r`;
+    expect(r!.r).toMatchObject({ rescued: { processors: 1, tasks: 2 }, runs_closed: 1 });
+
+    const byWorker = await sql`
+      select p.worker, p.status as processor, p.stop_reason, s.status as invocation, s.reason
+        from scheduler.processors p join scheduler.scheduler_runs s on s.details ->> 'worker' = p.worker order by p.worker`;
+    expect(byWorker).toEqual([
+      { worker: "w-dead", processor: "stopped", stop_reason: "lost", invocation: "failed", reason: "abandoned" },
+      { worker: "w-live", processor: "running", stop_reason: null, invocation: "running", reason: null },
+    ]);
+    const deadIds = tokens["w-dead"]!.map((t) => Number(t.task_id));
+    const rescued = await sql`select status, attempts, claimed_by from scheduler.batch_tasks where id = any(${deadIds}::bigint[])`;
+    expect(rescued).toEqual([{ status: "pending", attempts: 1, claimed_by: null }, { status: "pending", attempts: 1, claimed_by: null }]);
+    // The dead worker coming back late is fenced off by its stale attempt token.
+    const late = tokens["w-dead"]![0]!;
+    const [fenced] = await sql`select scheduler.fail_task(${late.task_id}::bigint, ${late.attempt_token}::uuid, 'late') as ok`;
+    expect(fenced!.ok).not.toBe(true);
+    const live = await sql`select count(*)::int as n from scheduler.batch_tasks where claimed_by = 'w-live' and status = 'processing'`;
+    expect(live[0]!.n).toBe(2);
+  });
+
+  it("a kicked processor that never started is closed, holding nothing", async () => {
+    await startRunInSql(sql);
+    await sql`update scheduler.processors set kicked_at = now() - interval '40 seconds' where status = 'kicked'`;
+    const kicked = (await sql`select count(*)::int as n from scheduler.processors where status = 'kicked'`)[0]!.n;
+    expect(kicked).toBeGreaterThan(0);
+    const [r] = await sql`select scheduler.rescue_lost_processors() as r`;
+    expect(r!.r).toEqual({ processors: kicked, tasks: 0, invocations: 0 });
+    expect(await sql`select distinct status, stop_reason from scheduler.processors`).toEqual([{ status: "stopped", stop_reason: "never_started" }]);
+  });
+
+  it("rescuers racing from many connections close each lost processor exactly once", async () => {
+    await startRunInSql(sql);
+    await sql`delete from scheduler.processors`;
+    await sql`update public.providers set requests_per_minute = 600000`;
+    for (let i = 0; i < 12; i++) {
+      await sql`select scheduler.register_processor(null, ${`w-${i}`})`;
+      await sql`select scheduler.claim_paced_tasks(${`w-${i}`}, 'a', 1)`;
+    }
+    await sql`update scheduler.processors set last_seen = now() - interval '1 minute'`;
+    const racers = Array.from({ length: 8 }, () => connect(1));
+    try {
+      const reports = await Promise.all(racers.map((c) => c`select scheduler.rescue_lost_processors() as r`.then((rows) => rows[0]!.r)));
+      expect(reports.reduce((n, r) => n + r.processors, 0)).toBe(12);
+      expect(reports.reduce((n, r) => n + r.tasks, 0)).toBe(6); // 2 orgs x 3 prompts: six tasks to claim
+    } finally {
+      await Promise.all(racers.map((c) => c.end()));
+    }
+    expect((await sql`select count(*)::int as n from scheduler.batch_tasks where status = 'processing'`)[0]!.n).toBe(0);
   });
 });

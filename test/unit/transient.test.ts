@@ -32,4 +32,28 @@ describe("retryTransient", () => {
     for (const code of ["23505", "42601", "22023"]) expect(isTransient(pgError(code)), code).toBe(false);
     expect(isTransient(new Error("no code"))).toBe(false);
   });
+
+  it("with forMs, keeps trying for that long whatever the count, the waits capped", async () => {
+    const startedAt = Date.now();
+    const delays: number[] = [];
+    let calls = 0;
+    await expect(retryTransient(async () => { calls += 1; throw pgError("57P03"); }, {
+      forMs: 300, baseDelayMs: 5, maxDelayMs: 40, onRetry: (_e, _a, d) => delays.push(d),
+    })).rejects.toThrow("pg 57P03");
+    expect(calls).toBeGreaterThan(6); // more than the default attempt count
+    expect(Math.max(...delays)).toBeLessThanOrEqual(40);
+    // It stops before a wait would take it past its time, never after.
+    const spent = delays.reduce((a, b) => a + b, 0);
+    expect(spent).toBeLessThanOrEqual(300);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(spent);
+  });
+
+  it("with forMs, a database back within the time lets the step through", async () => {
+    const backAt = Date.now() + 120;
+    const result = await retryTransient(async () => {
+      if (Date.now() < backAt) throw pgError("ECONNREFUSED");
+      return "after the restart";
+    }, { forMs: 2000, baseDelayMs: 5, maxDelayMs: 30 });
+    expect(result).toBe("after the restart");
+  });
 });
