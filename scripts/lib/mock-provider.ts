@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import { retryAfterHeaders, rateLimitHeaders } from "./mock-provider/headers.ts";
 import { handleControl } from "./mock-provider/control.ts";
-import { countWords, header, readBody, sendJson } from "./mock-provider/http.ts";
+import { countWords, header, readBody, sendJson, sendJsonSlowly } from "./mock-provider/http.ts";
 import { logNormalSampler, seededRandom, type LogNormalLatency } from "./mock-provider/latency.ts";
 import { ModelRateLimiter, type ModelLimits } from "./mock-provider/rate-limits.ts";
 import { chatBodySchema, QUOTA_BODY } from "./mock-provider/schemas.ts";
@@ -29,6 +29,8 @@ export interface FaultRule {
   retryAfterSeconds?: number;
   hang?: boolean;
   latencyMs?: number;
+  /** Answer 200 with the body trickling out over this long (after the latency). */
+  slowBodyMs?: number;
   /** How many matching calls get this fault before it stops applying; default unlimited. */
   times?: number;
 }
@@ -213,7 +215,9 @@ export async function startMockProvider(options: MockProviderOptions = {}): Prom
       }
       stats.answered(model, 200, promptTokens + completionTokens);
       completionSeq += 1;
-      sendJson(res, 200, {
+      const slowMs = rule?.slowBodyMs;
+      const send: typeof sendJson = slowMs ? (r, st, b, h) => sendJsonSlowly(r, st, b, h ?? {}, slowMs, later) : sendJson;
+      send(res, 200, {
         id: `chatcmpl-mock-${completionSeq}`,
         object: "chat.completion",
         created: Math.floor(Date.now() / 1000),

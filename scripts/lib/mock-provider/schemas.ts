@@ -8,12 +8,14 @@ export const faultRuleSchema = z.strictObject({
   retryAfterSeconds: z.number().nonnegative().optional(),
   hang: z.boolean().optional(),
   latencyMs: z.number().int().nonnegative().optional(),
+  slowBodyMs: z.number().int().positive().optional(),
   times: z.number().int().positive().optional(),
 });
 
 export const rulesBodySchema = z.strictObject({
   rules: z.array(faultRuleSchema),
   latencyMs: z.number().int().nonnegative().optional(),
+  slowBodyMs: z.number().int().positive().optional(),
 });
 
 export const modelLimitsSchema = z.strictObject({
@@ -28,6 +30,7 @@ export const configBodySchema = z.strictObject({
   limits: z.record(z.string(), modelLimitsSchema).optional(),
   latency: z.strictObject({ medianMs: z.number().nonnegative(), sigma: z.number().nonnegative() }).nullable().optional(),
   latencyMs: z.number().int().nonnegative().optional(),
+  slowBodyMs: z.number().int().positive().optional(),
   seed: z.number().int().optional(),
 });
 

@@ -1,0 +1,131 @@
+// The faults the soak injects, and a run's random schedule of them. Each injector does the real
+// thing to the real part: kill -9 of the Deno server, pg_ctl restart, pg_net's worker terminated,
+// queued kicks deleted, the mock provider told to misbehave, the operator's own SQL calls.
+import type { FaultRule } from "../../scripts/lib/mock-provider.ts";
+import type { SoakStack } from "./stack.ts";
+
+export const FAULT_KINDS = [
+  "functions_kill",
+  "pg_restart_fast",
+  "pg_restart_immediate",
+  "pg_net_stopped",
+  "kicks_lost",
+  "provider_429_storm",
+  "provider_500s",
+  "provider_hang",
+  "provider_slow_body",
+  "trigger_race",
+  "run_cancelled",
+  "schedule_paused",
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Faults that may cut off a provider call whose answer then never reaches the database: the
+ * only reason a task may be answered by the provider more than once. */
+export const CUTTING_FAULTS: ReadonlySet<FaultKind> = new Set(["functions_kill", "pg_restart_fast", "pg_restart_immediate", "provider_hang"]);
+
+/** Injected while the run is live; trigger_race is how a run starts instead. */
+const MID_RUN: readonly FaultKind[] = FAULT_KINDS.filter((k) => k !== "trigger_race");
+/** A cancelled run ends at once, so it is drawn less often than the faults a run must outlive. */
+const WEIGHT: Partial<Record<FaultKind, number>> = { run_cancelled: 0.4, schedule_paused: 0.6 };
+
+export interface PlannedFault {
+  kind: FaultKind;
+  /** When, as a fraction of the run's expected duration. */
+  at: number;
+  /** How long the fault lasts where it has a duration (a restart delay, an outage), in ms. */
+  forMs: number;
+  /** How many provider calls a provider fault affects. */
+  calls: number;
+}
+
+export interface InjectedFault {
+  kind: FaultKind;
+  /** Date.now() when it began and when it was over (the server back, the outage ended). */
+  at: number;
+  endAt: number;
+  detail: string;
+}
+
+export interface RunPlan {
+  raceStart: boolean;
+  faults: PlannedFault[];
+}
+
+export function planRun(random: () => number, faultsPerRun: [number, number]): RunPlan {
+  const [lo, hi] = faultsPerRun;
+  const count = lo + Math.floor(random() * (hi - lo + 1));
+  const faults: PlannedFault[] = [];
+  for (let i = 0; i < count; i++) {
+    faults.push({
+      kind: pickWeighted(random),
+      at: 0.15 + random() * 0.6,
+      forMs: Math.round(1000 + random() * 9000),
+      calls: 5 + Math.floor(random() * 40),
+    });
+  }
+  faults.sort((a, b) => a.at - b.at);
+  return { raceStart: random() < 0.35, faults };
+}
+
+function pickWeighted(random: () => number): FaultKind {
+  const total = MID_RUN.reduce((n, k) => n + (WEIGHT[k] ?? 1), 0);
+  let r = random() * total;
+  for (const kind of MID_RUN) {
+    r -= WEIGHT[kind] ?? 1;
+    if (r <= 0) return kind;
+  }
+  return MID_RUN[MID_RUN.length - 1]!;
+}
+
+/** Does the fault; resolves once it is over (a server back up, an outage ended). */
+export async function inject(stack: SoakStack, fault: PlannedFault, run: { id: string; schedule: string }): Promise<InjectedFault> {
+  const at = Date.now();
+  const done = (detail: string): InjectedFault => ({ kind: fault.kind, at, endAt: Date.now(), detail });
+  const providerRule = (rule: FaultRule) => stack.mock.setRules([{ times: fault.calls, ...rule }]);
+  switch (fault.kind) {
+    case "functions_kill": {
+      const downMs = Math.min(fault.forMs, 5000);
+      await stack.killFunctions();
+      await sleep(downMs);
+      await stack.startFunctions();
+      return done(`kill -9, back after ${downMs} ms`);
+    }
+    case "pg_restart_fast":
+    case "pg_restart_immediate": {
+      const mode = fault.kind === "pg_restart_fast" ? "fast" : "immediate";
+      await stack.restartPostgres(mode);
+      return done(`pg_ctl restart -m ${mode}`);
+    }
+    case "pg_net_stopped": {
+      const stopped = await stack.whileRepeating(fault.forMs, 200, () => stack.terminatePgNetWorker());
+      return done(`pg_net worker terminated ${stopped} time(s) over ${fault.forMs} ms`);
+    }
+    case "kicks_lost": {
+      const lost = await stack.whileRepeating(fault.forMs, 100, () => stack.dropQueuedKicks());
+      return done(`${lost} queued kick(s) deleted over ${fault.forMs} ms`);
+    }
+    case "provider_429_storm":
+      providerRule({ status: 429, retryAfterSeconds: 1 });
+      return done(`${fault.calls} calls answered 429`);
+    case "provider_500s":
+      providerRule({ status: 500 });
+      return done(`${fault.calls} calls answered 500`);
+    case "provider_hang":
+      providerRule({ hang: true, times: Math.min(fault.calls, 4) });
+      return done(`${Math.min(fault.calls, 4)} calls hang past the lease`);
+    case "provider_slow_body":
+      providerRule({ slowBodyMs: 3000 });
+      return done(`${fault.calls} bodies trickle over 3 s`);
+    case "run_cancelled":
+      await stack.sql`select scheduler.cancel_run(${run.id}::uuid, 'soak: cancelled mid-run')`;
+      return done("scheduler.cancel_run");
+    case "schedule_paused":
+      await stack.sql`select scheduler.pause_schedule(${run.schedule})`;
+      return done("scheduler.pause_schedule");
+    case "trigger_race":
+      throw new Error("trigger_race starts a run; it is not injected mid-run");
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

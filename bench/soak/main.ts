@@ -1,0 +1,96 @@
+// The fault soak (`npm run soak`, started by bench/soak/run on its own cluster): many runs, each
+// with a random schedule of faults at random moments, each checked by the invariant checker.
+// Prints a table (runs, faults by kind, violations, recovery per fault kind) and writes the
+// results as JSON after every run, so an interrupted soak still leaves what it measured.
+// Exits 1 when any invariant was violated.
+import { execFileSync } from "node:child_process";
+import { parseArgs } from "node:util";
+import { seededRandom } from "../../scripts/lib/mock-provider/latency.ts";
+import { ROOT } from "../../test/helpers/processes.ts";
+import { log, writeResults } from "../lib/report.ts";
+import { FAULT_KINDS, planRun, type FaultKind, type RunPlan } from "./faults.ts";
+import { renderSoakTable, summarize } from "./report.ts";
+import { soakRun, type RunRecord } from "./run-once.ts";
+import { SOAK_PROVIDERS, SoakStack } from "./stack.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: "string", default: "200" },
+    seed: { type: "string", default: "20261123" },
+    out: { type: "string", default: `${ROOT}/bench/results/soak.json` },
+    organizations: { type: "string", default: "6" },
+    prompts: { type: "string", default: "10" },
+    rpm: { type: "string", default: "600" },
+    "lease-seconds": { type: "string", default: "30" },
+    faults: { type: "string", default: "1-2" },
+    // Every kind in turn, two per run, before random plans: the short soak in scripts/test.
+    cover: { type: "boolean", default: false },
+  },
+});
+
+const int = (name: string, v: string | undefined): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number, got ${v}`);
+  return n;
+};
+const runs = int("runs", args.runs);
+const seed = int("seed", args.seed);
+const leaseSeconds = int("lease-seconds", args["lease-seconds"]);
+const rpm = int("rpm", args.rpm);
+const [faultsLo, faultsHi] = (args.faults ?? "1-2").split("-").map((v) => int("faults", v)) as [number, number];
+const datadir = process.env.DAYBREAK_SOAK_DATADIR;
+if (!datadir) throw new Error("DAYBREAK_SOAK_DATADIR is not set: run the soak through bench/soak/run (npm run soak)");
+
+const options = {
+  runs, seed, organizations: int("organizations", args.organizations), prompts_per_org: int("prompts", args.prompts),
+  providers: SOAK_PROVIDERS.length, requests_per_minute: rpm, lease_seconds: leaseSeconds, faults_per_run: [faultsLo, faultsHi], cover: args.cover,
+};
+const tasksPerRun = options.organizations * options.prompts_per_org * SOAK_PROVIDERS.length;
+const expectedMs = 1500 + (tasksPerRun / (SOAK_PROVIDERS.length * rpm * 0.97)) * 60_000;
+const random = seededRandom(seed);
+const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+
+const stack = await SoakStack.start({
+  datadir, seed, organizations: options.organizations, promptsPerOrg: options.prompts_per_org,
+  requestsPerMinute: rpm, leaseSeconds, log,
+});
+const records: RunRecord[] = [];
+const startedAt = new Date();
+let exitCode = 0;
+try {
+  log(`soak: ${runs} runs of ${tasksPerRun} tasks (~${Math.round(expectedMs / 1000)} s each without faults), seed ${seed}`);
+  for (let i = 0; i < runs; i++) {
+    const plan = args.cover ? coveragePlan(i) ?? planRun(random, [faultsLo, faultsHi]) : planRun(random, [faultsLo, faultsHi]);
+    const rec = await soakRun(stack, { index: i, plan, expectedMs, leaseMs: leaseSeconds * 1000, maxRunMs: 300_000, log });
+    records.push(rec);
+    const faults = rec.faults.map((f) => `${f.kind}${f.recovery_s === null ? "" : ` (${f.recovery_s.toFixed(1)} s)`}`).join(", ") || "none";
+    log(`run ${i + 1}/${runs}: ${rec.status} in ${rec.duration_s.toFixed(1)} s; faults: ${faults}; violations: ${rec.violations.length}`);
+    for (const v of rec.violations) log(`  VIOLATION ${v}`);
+    writeResults(args.out!, summarize(records, { date: startedAt.toISOString(), commit, options, finished: i + 1 === runs }));
+  }
+} finally {
+  await stack.stop();
+}
+const summary = summarize(records, { date: startedAt.toISOString(), commit, options, finished: records.length === runs });
+process.stdout.write(`${renderSoakTable(summary)}\n`);
+log(`results: ${args.out}`);
+if (summary.violations > 0) exitCode = 1;
+if (records.length > 0 && Object.values(summary.faults).reduce((a, b) => a + b, 0) === 0) {
+  log("no fault was injected: the soak proved nothing");
+  exitCode = 1;
+}
+process.exit(exitCode);
+
+/** Run i of the coverage pass: the mid-run kinds two at a time, the first run started by a race. */
+function coveragePlan(i: number): RunPlan | null {
+  const kinds = FAULT_KINDS.filter((k): k is Exclude<FaultKind, "trigger_race"> => k !== "trigger_race" && k !== "run_cancelled");
+  // run_cancelled ends the run, so it goes last, alone.
+  const pairs: FaultKind[][] = [];
+  for (let k = 0; k < kinds.length; k += 2) pairs.push(kinds.slice(k, k + 2));
+  pairs.push(["run_cancelled"]);
+  if (i >= pairs.length) return null;
+  return {
+    raceStart: i === 0,
+    faults: pairs[i]!.map((kind, j) => ({ kind, at: 0.25 + 0.3 * j, forMs: 3000, calls: 20 })),
+  };
+}

@@ -1,0 +1,111 @@
+// The local stack the soak runs against and can hurt: the cluster bench/soak/run started (its
+// data directory, so it can be restarted with pg_ctl), the edge functions served by Deno (killed
+// with SIGKILL and started again on the same port), and the mock provider in this process.
+import { retryThroughOutage } from "../../functions/_shared/transient.ts";
+import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
+import { seedOrganizations, setVault } from "../../test/helpers/fixtures.ts";
+import { restartPostgres } from "../../test/helpers/postgres-restart.ts";
+import { startFunctions, TEST_CRON_SECRET } from "../../test/helpers/processes.ts";
+import { connect, type Sql } from "../lib/db.ts";
+import { sleep } from "./faults.ts";
+
+export interface StackOptions {
+  datadir: string;
+  seed: number;
+  organizations: number;
+  promptsPerOrg: number;
+  /** Requests per minute each mock model allows (and daybreak is told). */
+  requestsPerMinute: number;
+  /** Task lease for the soak: short, so a call that hangs outlives it within a run. */
+  leaseSeconds: number;
+  log: (line: string) => void;
+}
+
+type Functions = Awaited<ReturnType<typeof startFunctions>>;
+
+export const SOAK_PROVIDERS = ["soak-alpha", "soak-beta"] as const;
+
+export class SoakStack {
+  private functions: Functions | null = null;
+  private port: number | null = null;
+
+  private constructor(readonly sql: Sql, readonly mock: MockProvider, private readonly options: StackOptions) {}
+
+  static async start(options: StackOptions): Promise<SoakStack> {
+    const sql = connect(4, "daybreak-soak");
+    const mock = await startMockProvider({
+      latency: { medianMs: 120, sigma: 0.5 },
+      seed: options.seed,
+      limits: Object.fromEntries(SOAK_PROVIDERS.map((p) => [`${p}-model`, { requestsPerMinute: options.requestsPerMinute, burstSeconds: 1 }])),
+    });
+    const stack = new SoakStack(sql, mock, options);
+    await stack.startFunctions();
+    await setVault(sql, stack.functionsUrl, TEST_CRON_SECRET);
+    // The soak's runs start from their own schedules; the real one stays out of the way.
+    await sql`update scheduler.schedules set enabled = false where name = 'daily-batch'`;
+    await sql`update scheduler.config set value = ${sql.json(options.leaseSeconds)} where key = 'task_lease_seconds'`;
+    await seedOrganizations(sql, {
+      organizations: options.organizations,
+      promptsPerOrg: options.promptsPerOrg,
+      providers: Object.fromEntries(SOAK_PROVIDERS.map((p) => [p, mock.url])),
+    });
+    // A provider timeout longer than the lease: a hanging call is cut off by the lease, as it
+    // would be against a real provider with a generous timeout.
+    await sql`update public.providers set timeout_ms = ${(options.leaseSeconds + 30) * 1000},
+                                          requests_per_minute = ${options.requestsPerMinute}`;
+    return stack;
+  }
+
+  get functionsUrl(): string {
+    return `http://127.0.0.1:${this.port}/functions/v1`;
+  }
+
+  async startFunctions(): Promise<void> {
+    this.functions = await startFunctions(this.port === null ? {} : { PORT: String(this.port) });
+    this.port = this.functions.port;
+  }
+
+  async killFunctions(): Promise<void> {
+    await this.functions?.stop("SIGKILL");
+    this.functions = null;
+  }
+
+  restartPostgres(mode: "fast" | "immediate"): Promise<void> {
+    return restartPostgres(this.options.datadir, mode);
+  }
+
+  async terminatePgNetWorker(): Promise<number> {
+    const rows = await this.sql`
+      select pg_terminate_backend(pid) as ok from pg_stat_activity where backend_type like 'pg_net%worker'`;
+    return rows.filter((r) => r.ok).length;
+  }
+
+  /** Kicks queued in pg_net and not sent yet are deleted: they are lost, as in a crash between queue and send. */
+  async dropQueuedKicks(): Promise<number> {
+    const rows = await this.sql`delete from net.http_request_queue returning id`;
+    return rows.length;
+  }
+
+  /** Runs act every everyMs for forMs; returns the sum of what it reported. */
+  async whileRepeating(forMs: number, everyMs: number, act: () => Promise<number>): Promise<number> {
+    const until = Date.now() + forMs;
+    let total = 0;
+    while (Date.now() < until) {
+      total += await retryThroughOutage(act).catch(() => 0);
+      await sleep(everyMs);
+    }
+    return total;
+  }
+
+  /** A read that waits out a database restart the soak itself caused. */
+  read<T>(query: (sql: Sql) => Promise<T>): Promise<T> {
+    return retryThroughOutage(() => query(this.sql));
+  }
+
+  async stop(): Promise<void> {
+    await this.functions?.stop();
+    await this.mock.close();
+    await this.sql.end({ timeout: 5 });
+    this.options.log("stack stopped");
+  }
+}
