@@ -7,6 +7,9 @@ import type { RunRecord } from "./run-once.ts";
 export interface RecoverySummary {
   /** Faults after which the run still had work, so a recovery could be measured. */
   n: number;
+  /** Faults that struck while an earlier stop (a kill, a restart) was still holding the run up:
+   * the progress after them is that earlier fault's, so they are not counted in n. */
+  overlapped: number;
   p50: number | null;
   p95: number | null;
   max: number | null;
@@ -23,6 +26,8 @@ export interface SoakSummary {
   faults: Record<FaultKind, number>;
   faults_skipped: number;
   recovery_seconds: Record<FaultKind, RecoverySummary>;
+  /** Faults after which progress stops until recovery, whose recovery masks a later fault's. */
+  overlap_rule: string;
   run_seconds: { p50: number; p95: number; max: number };
   runs_by_status: Record<string, number>;
   tasks: { planned: number; succeeded: number; failed: number; cancelled: number };
@@ -34,12 +39,15 @@ export interface SoakSummary {
 export function summarize(records: RunRecord[], meta: { date: string; commit: string; options: Record<string, unknown>; finished: boolean }): SoakSummary {
   const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
   const recoveries = Object.fromEntries(FAULT_KINDS.map((k) => [k, [] as number[]])) as Record<FaultKind, number[]>;
+  const overlapped = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
   const tasks = { planned: 0, succeeded: 0, failed: 0, cancelled: 0 };
   const byStatus: Record<string, number> = {};
   for (const r of records) {
     for (const f of r.faults) {
       faults[f.kind] += 1;
-      if (f.recovery_s !== null) recoveries[f.kind].push(f.recovery_s);
+      if (f.recovery_s === null) continue;
+      if (stillStoppedBy(r.faults, f)) overlapped[f.kind] += 1;
+      else recoveries[f.kind].push(f.recovery_s);
     }
     byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
     for (const k of Object.keys(tasks) as (keyof typeof tasks)[]) tasks[k] += r.tasks?.[k] ?? 0;
@@ -58,8 +66,9 @@ export function summarize(records: RunRecord[], meta: { date: string; commit: st
     faults_skipped: records.reduce((n, r) => n + r.faults_skipped.length, 0),
     recovery_seconds: Object.fromEntries(FAULT_KINDS.map((k) => {
       const xs = recoveries[k];
-      return [k, { n: xs.length, p50: stat(xs, 50), p95: stat(xs, 95), max: xs.length === 0 ? null : round(Math.max(...xs), 1) }];
+      return [k, { n: xs.length, overlapped: overlapped[k], p50: stat(xs, 50), p95: stat(xs, 95), max: xs.length === 0 ? null : round(Math.max(...xs), 1) }];
     })) as Record<FaultKind, RecoverySummary>,
+    overlap_rule: "a fault that strikes while an earlier kill or restart of the same run has not yet been recovered from is counted as overlapped, not measured",
     run_seconds: { p50: stat(durations, 50) ?? 0, p95: stat(durations, 95) ?? 0, max: round(Math.max(0, ...durations), 1) },
     runs_by_status: byStatus,
     tasks,
@@ -67,6 +76,13 @@ export function summarize(records: RunRecord[], meta: { date: string; commit: st
     violation_details: records.flatMap((r) => r.violations.map((violation) => ({ run: r.index, violation }))),
     run_records: records,
   };
+}
+
+const STOPPING: ReadonlySet<FaultKind> = new Set(["functions_kill", "pg_restart_fast", "pg_restart_immediate"]);
+
+/** Whether an earlier kill or restart of the run had not yet been recovered from when f struck. */
+function stillStoppedBy(faults: RunRecord["faults"], f: RunRecord["faults"][number]): boolean {
+  return faults.some((g) => g !== f && STOPPING.has(g.kind) && g.at_s < f.at_s && g.recovery_s !== null && g.at_s + g.recovery_s > f.at_s);
 }
 
 export function renderSoakTable(s: SoakSummary): string {
@@ -82,10 +98,10 @@ export function renderSoakTable(s: SoakSummary): string {
     ["runs by status", Object.entries(s.runs_by_status).map(([k, v]) => `${k} ${v}`).join(", ")],
   ]);
   const fmt = (v: number | null) => (v === null ? "-" : v.toFixed(1));
-  const kinds = table("Faults and recovery (seconds from the fault to the run's next task done)", ["fault", "injected", "measured", "p50", "p95", "max"],
+  const kinds = table("Faults and recovery (seconds from the fault to the run's next task done)", ["fault", "injected", "measured", "overlapped", "p50", "p95", "max"],
     FAULT_KINDS.map((k) => {
       const r = s.recovery_seconds[k];
-      return [k, s.faults[k], r.n, fmt(r.p50), fmt(r.p95), fmt(r.max)];
+      return [k, s.faults[k], r.n, r.overlapped, fmt(r.p50), fmt(r.p95), fmt(r.max)];
     }));
   const violations = s.violation_details.length === 0 ? "" : `\n\nViolations:\n${s.violation_details.map((v) => `  run ${v.run}: ${v.violation}`).join("\n")}`;
   return `${head}\n${kinds}${violations}`;
