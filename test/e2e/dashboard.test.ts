@@ -85,6 +85,10 @@ describe("metrics", () => {
     expect(value("daybreak_provider_calls_total", { provider: "alpha", code: "200" })).toBe(12);
     expect(value("daybreak_live_runs")).toBe(0);
     expect(value("daybreak_stuck_batch_jobs")).toBe(0);
+    const processors = await sql<{ status: string; stop_reason: string; n: number }[]>`
+      select status, coalesce(stop_reason, '') as stop_reason, count(*)::int as n from scheduler.processors group by 1, 2`;
+    expect(processors.length).toBeGreaterThan(0);
+    for (const p of processors) expect(value("daybreak_processors", { status: p.status, stop_reason: p.stop_reason })).toBe(p.n);
     const [last] = await sql<{ t: number }[]>`
       select extract(epoch from max(completed_at))::float8 as t from scheduler.runs where schedule = 'daily-batch'`;
     expect(value("daybreak_last_completed_run_timestamp_seconds", { schedule: "daily-batch" })).toBeCloseTo(last!.t, 3);

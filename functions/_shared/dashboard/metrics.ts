@@ -49,8 +49,11 @@ export async function collectMetrics(read: ReadRunner): Promise<Family[]> {
              where h.schedule = s.name and h.day_status = 'missed') as missed
       from scheduler.schedules s order by 1`);
 
-  const [runs, tasks, [dups], calls, latency, schedules] = await Promise.all([
-    runsQuery, tasksQuery, dupsQuery, callsQuery, latencyQuery, schedulesQuery,
+  const processorsQuery = read((sql) => sql<{ status: string; stop_reason: string; n: number }[]>`
+    select status, coalesce(stop_reason, '') as stop_reason, count(*)::int as n from scheduler.processors group by 1, 2 order by 1, 2`);
+
+  const [runs, tasks, [dups], calls, latency, schedules, processors] = await Promise.all([
+    runsQuery, tasksQuery, dupsQuery, callsQuery, latencyQuery, schedulesQuery, processorsQuery,
   ]);
   const histogram: Sample[] = [];
   for (const row of latency) {
@@ -80,6 +83,9 @@ export async function collectMetrics(read: ReadRunner): Promise<Family[]> {
       samples: schedules.map((s) => ({ labels: { schedule: s.schedule }, value: s.missed })) },
     { name: "daybreak_stuck_batch_jobs", type: "gauge", help: "Batch jobs the reconciler would rescue now.", samples: [{ labels: {}, value: dups!.stuck }] },
     { name: "daybreak_live_runs", type: "gauge", help: "Runs in progress.", samples: [{ labels: {}, value: dups!.live }] },
+    { name: "daybreak_processors", type: "gauge",
+      help: "Processor invocations kept (30 days), by status and stop reason; lost: found silent and rescued by the reconciler.",
+      samples: processors.map((p) => ({ labels: { status: p.status, stop_reason: p.stop_reason }, value: p.n })) },
   ];
 }
 
