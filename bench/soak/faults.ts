@@ -6,6 +6,7 @@ import type { SoakStack } from "./stack.ts";
 
 export const FAULT_KINDS = [
   "functions_kill",
+  "invocation_kill",
   "pg_restart_fast",
   "pg_restart_immediate",
   "pg_net_stopped",
@@ -22,7 +23,9 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Faults that may cut off a provider call whose answer then never reaches the database: the
  * only reason a task may be answered by the provider more than once. */
-export const CUTTING_FAULTS: ReadonlySet<FaultKind> = new Set(["functions_kill", "pg_restart_fast", "pg_restart_immediate", "provider_hang"]);
+export const CUTTING_FAULTS: ReadonlySet<FaultKind> = new Set([
+  "functions_kill", "invocation_kill", "pg_restart_fast", "pg_restart_immediate", "provider_hang",
+]);
 
 /** Injected while the run is live; trigger_race is how a run starts instead. */
 const MID_RUN: readonly FaultKind[] = FAULT_KINDS.filter((k) => k !== "trigger_race");
@@ -90,6 +93,13 @@ export async function inject(stack: SoakStack, fault: PlannedFault, run: { id: s
       await sleep(downMs);
       await stack.startFunctions();
       return done(`kill -9, back after ${downMs} ms`);
+    }
+    case "invocation_kill": {
+      const victim = Math.floor(fault.forMs) % 2;
+      await stack.killRuntime(victim);
+      await sleep(Math.min(fault.forMs, 5000));
+      await stack.startFunctions();
+      return done(`kill -9 of runtime ${victim + 1} of 2 (its invocations only)`);
     }
     case "pg_restart_fast":
     case "pg_restart_immediate": {

@@ -15,7 +15,7 @@ import { SOAK_PROVIDERS, SoakStack } from "./stack.ts";
 
 const { values: args } = parseArgs({
   options: {
-    runs: { type: "string", default: "200" },
+    runs: { type: "string" },
     seed: { type: "string", default: "20261123" },
     out: { type: "string", default: `${ROOT}/bench/results/soak.json` },
     organizations: { type: "string", default: "6" },
@@ -33,7 +33,8 @@ const int = (name: string, v: string | undefined): number => {
   if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number, got ${v}`);
   return n;
 };
-const runs = int("runs", args.runs);
+// 200 runs by default; the coverage pass needs its runs whatever --runs says.
+const runs = Math.max(args.runs === undefined ? (args.cover ? 0 : 200) : int("runs", args.runs), args.cover ? coveragePairs().length : 0);
 const seed = int("seed", args.seed);
 const leaseSeconds = int("lease-seconds", args["lease-seconds"]);
 const rpm = int("rpm", args.rpm);
@@ -81,13 +82,18 @@ if (records.length > 0 && Object.values(summary.faults).reduce((a, b) => a + b, 
 }
 process.exit(exitCode);
 
-/** Run i of the coverage pass: the mid-run kinds two at a time, the first run started by a race. */
-function coveragePlan(i: number): RunPlan | null {
-  const kinds = FAULT_KINDS.filter((k): k is Exclude<FaultKind, "trigger_race"> => k !== "trigger_race" && k !== "run_cancelled");
-  // run_cancelled ends the run, so it goes last, alone.
+/** The coverage pass: the mid-run kinds two at a time; run_cancelled ends its run, so it goes last, alone. */
+function coveragePairs(): FaultKind[][] {
+  const kinds = FAULT_KINDS.filter((k) => k !== "trigger_race" && k !== "run_cancelled");
   const pairs: FaultKind[][] = [];
   for (let k = 0; k < kinds.length; k += 2) pairs.push(kinds.slice(k, k + 2));
   pairs.push(["run_cancelled"]);
+  return pairs;
+}
+
+/** Run i of the coverage pass (the first started by a race), or null past its end. */
+function coveragePlan(i: number): RunPlan | null {
+  const pairs = coveragePairs();
   if (i >= pairs.length) return null;
   return {
     raceStart: i === 0,

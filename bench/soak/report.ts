@@ -98,7 +98,7 @@ export function renderSoakTable(s: SoakSummary): string {
     ["runs by status", Object.entries(s.runs_by_status).map(([k, v]) => `${k} ${v}`).join(", ")],
   ]);
   const fmt = (v: number | null) => (v === null ? "-" : v.toFixed(1));
-  const kinds = table("Faults and recovery (seconds from the fault to the run's next task done)", ["fault", "injected", "measured", "overlapped", "p50", "p95", "max"],
+  const kinds = table("Faults and recovery (seconds from the fault to the run's next task done; invocation_kill: to the rescue of the invocations it killed)", ["fault", "injected", "measured", "overlapped", "p50", "p95", "max"],
     FAULT_KINDS.map((k) => {
       const r = s.recovery_seconds[k];
       return [k, s.faults[k], r.n, r.overlapped, fmt(r.p50), fmt(r.p95), fmt(r.max)];

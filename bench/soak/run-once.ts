@@ -112,8 +112,17 @@ async function settle(stack: SoakStack): Promise<void> {
     select scheduler.reconcile(false, now() + make_interval(mins => scheduler.config_int('abandoned_invocation_minutes') + 1))`);
 }
 
+/** From the fault to the run's next task done; for a single runtime's kill, whose sibling keeps
+ * the run going, to the rescue of the last invocation it killed (null when it held none). */
 async function recoverySeconds(stack: SoakStack, runId: string, fault: InjectedFault): Promise<number | null> {
   if (fault.kind === "trigger_race" || fault.kind === "run_cancelled") return null;
+  if (fault.kind === "invocation_kill") {
+    const [row] = await stack.read((sql) => sql<{ rescued: Date | null }[]>`
+      select max(stopped_at) as rescued from scheduler.processors
+       where stop_reason = 'lost' and last_seen <= to_timestamp(${fault.at / 1000})
+         and stopped_at between to_timestamp(${fault.at / 1000}) and to_timestamp(${fault.at / 1000}) + interval '3 minutes'`);
+    return row!.rescued ? (row!.rescued.getTime() - fault.at) / 1000 : null;
+  }
   const [row] = await stack.read((sql) => sql<{ next: Date | null }[]>`
     select min(completed_at) as next from scheduler.batch_tasks
      where run_id = ${runId}::uuid and status in ('succeeded', 'failed') and completed_at > to_timestamp(${fault.at / 1000})`);

@@ -1,6 +1,7 @@
 // The local stack the soak runs against and can hurt: the cluster bench/soak/run started (its
-// data directory, so it can be restarted with pg_ctl), the edge functions served by Deno (killed
-// with SIGKILL and started again on the same port), and the mock provider in this process.
+// data directory, so it can be restarted with pg_ctl), two edge runtimes served by Deno behind one
+// URL (runtime-proxy.ts; each killed with SIGKILL and started again on its port), and the mock
+// provider in this process.
 import { retryThroughOutage } from "../../functions/_shared/transient.ts";
 import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
 import { seedOrganizations, setVault } from "../../test/helpers/fixtures.ts";
@@ -8,6 +9,7 @@ import { restartPostgres } from "../../test/helpers/postgres-restart.ts";
 import { startFunctions, TEST_CRON_SECRET } from "../../test/helpers/processes.ts";
 import { connect, type Sql } from "../lib/db.ts";
 import { sleep } from "./faults.ts";
+import { RuntimeProxy } from "./runtime-proxy.ts";
 
 export interface StackOptions {
   datadir: string;
@@ -25,9 +27,12 @@ type Functions = Awaited<ReturnType<typeof startFunctions>>;
 
 export const SOAK_PROVIDERS = ["soak-alpha", "soak-beta"] as const;
 
+const RUNTIMES = 2;
+
 export class SoakStack {
-  private functions: Functions | null = null;
-  private port: number | null = null;
+  private readonly runtimes: (Functions | null)[] = Array.from({ length: RUNTIMES }, () => null);
+  private readonly ports: (number | null)[] = Array.from({ length: RUNTIMES }, () => null);
+  private proxy: RuntimeProxy | null = null;
 
   private constructor(readonly sql: Sql, readonly mock: MockProvider, private readonly options: StackOptions) {}
 
@@ -40,6 +45,7 @@ export class SoakStack {
     });
     const stack = new SoakStack(sql, mock, options);
     await stack.startFunctions();
+    stack.proxy = await RuntimeProxy.start(() => stack.runtimes.map((r, i) => (r ? stack.ports[i]! : null)));
     await setVault(sql, stack.functionsUrl, TEST_CRON_SECRET);
     // The soak's runs start from their own schedules; the real one stays out of the way.
     await sql`update scheduler.schedules set enabled = false where name = 'daily-batch'`;
@@ -57,17 +63,28 @@ export class SoakStack {
   }
 
   get functionsUrl(): string {
-    return `http://127.0.0.1:${this.port}/functions/v1`;
+    return `http://127.0.0.1:${this.proxy!.port}/functions/v1`;
   }
 
+  /** Starts the runtimes that are down, each on its own port again. */
   async startFunctions(): Promise<void> {
-    this.functions = await startFunctions(this.port === null ? {} : { PORT: String(this.port) });
-    this.port = this.functions.port;
+    for (let i = 0; i < RUNTIMES; i++) {
+      if (this.runtimes[i]) continue;
+      const runtime = await startFunctions(this.ports[i] === null ? {} : { PORT: String(this.ports[i]) });
+      this.ports[i] = runtime.port;
+      this.runtimes[i] = runtime;
+    }
   }
 
+  /** kill -9 of every runtime: the edge runtime dying as a whole. */
   async killFunctions(): Promise<void> {
-    await this.functions?.stop("SIGKILL");
-    this.functions = null;
+    for (let i = 0; i < RUNTIMES; i++) await this.killRuntime(i);
+  }
+
+  /** kill -9 of one runtime: the invocations it serves die, the other's carry on. */
+  async killRuntime(i: number): Promise<void> {
+    await this.runtimes[i]?.stop("SIGKILL");
+    this.runtimes[i] = null;
   }
 
   restartPostgres(mode: "fast" | "immediate"): Promise<void> {
@@ -103,7 +120,8 @@ export class SoakStack {
   }
 
   async stop(): Promise<void> {
-    await this.functions?.stop();
+    await this.proxy?.close();
+    for (const runtime of this.runtimes) await runtime?.stop();
     await this.mock.close();
     await this.sql.end({ timeout: 5 });
     this.options.log("stack stopped");
