@@ -230,14 +230,26 @@ describe("lost processors", () => {
     expect(live[0]!.n).toBe(2);
   });
 
-  it("a kicked processor that never started is closed, holding nothing", async () => {
+  it("a kicked processor that never started (its kick lost) is closed, and the fleet is kicked again at once", async () => {
     await startRunInSql(sql);
     await sql`update scheduler.processors set kicked_at = now() - interval '40 seconds' where status = 'kicked'`;
     const kicked = (await sql`select count(*)::int as n from scheduler.processors where status = 'kicked'`)[0]!.n;
     expect(kicked).toBeGreaterThan(0);
+    await sql`truncate daybreak_test.net_requests`;
     const [r] = await sql`select scheduler.rescue_lost_processors() as r`;
-    expect(r!.r).toEqual({ processors: kicked, tasks: 0, invocations: 0 });
-    expect(await sql`select distinct status, stop_reason from scheduler.processors`).toEqual([{ status: "stopped", stop_reason: "never_started" }]);
+    expect(r!.r).toMatchObject({ processors: kicked, tasks: 0, invocations: 0 });
+    expect(r!.r.processors_kicked).toBeGreaterThan(0);
+    const rows = await sql`select status, stop_reason, count(*)::int as n from scheduler.processors group by 1, 2 order by 1`;
+    expect(rows).toEqual([
+      { status: "kicked", stop_reason: null, n: r!.r.processors_kicked },
+      { status: "stopped", stop_reason: "never_started", n: kicked },
+    ]);
+    const kicks = await sql`select convert_from(body, 'UTF8')::jsonb as body from daybreak_test.net_requests`;
+    expect(kicks).toHaveLength(r!.r.processors_kicked);
+    expect(kicks.every((k) => typeof k.body.processor_id === "string")).toBe(true);
+    // A second pass finds nothing lost: the fresh kicks are within their grace.
+    const [again] = await sql`select scheduler.rescue_lost_processors() as r`;
+    expect(again!.r).toMatchObject({ processors: 0, processors_kicked: 0 });
   });
 
   it("rescuers racing from many connections close each lost processor exactly once", async () => {
