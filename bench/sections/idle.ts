@@ -1,5 +1,6 @@
-// Section 5, idle cost: scheduler.cron_trigger_tick(p_now) and scheduler.cron_reconcile_tick(p_now)
-// at every 5-minute instant of one simulated UTC day (288 × 2 calls, what pg_cron runs), with the
+// Section 5, idle cost: scheduler.cron_trigger_tick(p_now) at every 5-minute instant and
+// scheduler.cron_reconcile_tick(p_now) at every minute of one simulated UTC day (288 + 1,440
+// calls, what pg_cron runs), with the
 // day's run happening inside the window. When a trigger tick calls daily-batch-trigger, the
 // trigger is emulated in SQL (try_mark_daily_run(schedule, period), the claim the function makes), its
 // batch jobs are then processed by emulated workers (heartbeats at simulated time) and completed
@@ -15,7 +16,8 @@ import { clearVault, type Sql } from "../lib/db.ts";
 import { ROOT } from "../lib/machine.ts";
 import { table } from "../lib/report.ts";
 
-const TICK_MINUTES = 5;
+const TRIGGER_TICK_MINUTES = 5;
+const RECONCILE_TICK_MINUTES = 1;
 const LEGACY_FIXTURE = "test/fixtures/legacy-cron-jobs.sql";
 
 export interface IdleResult {
@@ -48,13 +50,15 @@ export async function benchIdle(sql: Sql, s: { day: string; runMinutes: number }
     let summary: IdleResult["run"] = null;
     let reconcilerRequestsAfterRun = 0;
     const dayStart = new Date(`${s.day}T00:00:00Z`).getTime();
-    const ticks = (24 * 60) / TICK_MINUTES;
-    for (let i = 0; i < ticks; i++) {
-      const now = new Date(dayStart + i * TICK_MINUTES * 60_000);
-      const [t] = await sql<{ r: { decision: string; run_key: string }[] }[]>`select scheduler.cron_trigger_tick(${now}) as r`;
-      for (const d of t!.r.filter((x) => x.decision !== "disabled")) {
-        count(decisions.trigger, d.decision);
-        if (d.decision === "called" && run === null) run = await emulateTrigger(sql, d.run_key, now);
+    const minutes = 24 * 60;
+    for (let i = 0; i < minutes; i += RECONCILE_TICK_MINUTES) {
+      const now = new Date(dayStart + i * 60_000);
+      if (i % TRIGGER_TICK_MINUTES === 0) {
+        const [t] = await sql<{ r: { decision: string; run_key: string }[] }[]>`select scheduler.cron_trigger_tick(${now}) as r`;
+        for (const d of t!.r.filter((x) => x.decision !== "disabled")) {
+          count(decisions.trigger, d.decision);
+          if (d.decision === "called" && run === null) run = await emulateTrigger(sql, d.run_key, now);
+        }
       }
       if (run) {
         if (now.getTime() - run.startedAt.getTime() >= s.runMinutes * 60_000) {
@@ -63,6 +67,7 @@ export async function benchIdle(sql: Sql, s: { day: string; runMinutes: number }
           run = null;
         } else {
           await sql`update scheduler.batch_jobs set last_heartbeat = ${now} where run_id = ${run.runId} and status = 'processing'`;
+          await sql`update scheduler.processors set last_seen = ${now} where status = 'running'`;
         }
       }
       const [r] = await sql<{ r: { decision: string } }[]>`select scheduler.cron_reconcile_tick(${now}) as r`;
@@ -74,7 +79,7 @@ export async function benchIdle(sql: Sql, s: { day: string; runMinutes: number }
     const result: IdleResult = {
       day: s.day,
       window: "03:00-06:00 America/New_York (daily-batch as shipped)",
-      ticks: { trigger: ticks, reconcile: ticks },
+      ticks: { trigger: minutes / TRIGGER_TICK_MINUTES, reconcile: minutes / RECONCILE_TICK_MINUTES },
       httpRequests,
       decisions,
       run: summary,
@@ -104,6 +109,9 @@ async function emulateTrigger(sql: Sql, runKey: string, now: Date): Promise<RunI
   if (!row!.r.updated) throw new Error(`idle: period ${runKey} was already claimed`);
   await sql`update scheduler.batch_jobs set status = 'processing', attempts = 1, started_at = ${now}, last_heartbeat = ${now},
                    claimed_by = 'idle-bench' where run_id = ${row!.r.run_id} and status = 'pending'`;
+  // The processors the claim kicked start, heartbeat at simulated time, and stop with the run.
+  await sql`update scheduler.processors set status = 'running', worker = 'idle-bench', started_at = ${now}, last_seen = ${now}
+             where status = 'kicked'`;
   return { runId: row!.r.run_id, runKey, startedAt: now };
 }
 
@@ -111,6 +119,7 @@ async function completeRun(sql: Sql, runId: string, now: Date): Promise<string> 
   await sql`update scheduler.batch_tasks set status = 'succeeded', attempts = 1, completed_at = ${now} where run_id = ${runId}`;
   const jobs = await sql<{ id: string }[]>`select id from scheduler.batch_jobs where run_id = ${runId}`;
   for (const j of jobs) await sql`select scheduler.finalize_batch_job(${j.id}::uuid)`;
+  await sql`update scheduler.processors set status = 'stopped', stop_reason = 'no_work', stopped_at = ${now} where status = 'running'`;
   const [row] = await sql<{ status: string }[]>`select status from scheduler.runs where id = ${runId}`;
   return row!.status;
 }
