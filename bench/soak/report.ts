@@ -68,7 +68,7 @@ export function summarize(records: RunRecord[], meta: { date: string; commit: st
       const xs = recoveries[k];
       return [k, { n: xs.length, overlapped: overlapped[k], p50: stat(xs, 50), p95: stat(xs, 95), max: xs.length === 0 ? null : round(Math.max(...xs), 1) }];
     })) as Record<FaultKind, RecoverySummary>,
-    overlap_rule: "a fault that strikes while an earlier kill or restart of the same run has not yet been recovered from is counted as overlapped, not measured",
+    overlap_rule: "a fault that strikes while an earlier kill (of the runtime or of one runtime) or restart of the same run has not yet been recovered from is counted as overlapped, not measured",
     run_seconds: { p50: stat(durations, 50) ?? 0, p95: stat(durations, 95) ?? 0, max: round(Math.max(0, ...durations), 1) },
     runs_by_status: byStatus,
     tasks,
@@ -78,7 +78,9 @@ export function summarize(records: RunRecord[], meta: { date: string; commit: st
   };
 }
 
-const STOPPING: ReadonlySet<FaultKind> = new Set(["functions_kill", "pg_restart_fast", "pg_restart_immediate"]);
+/** Faults that can stop a run's progress until they are recovered from (a single runtime's kill
+ * does when it held every invocation the run had; its recovery is then the rescue). */
+const STOPPING: ReadonlySet<FaultKind> = new Set(["functions_kill", "invocation_kill", "pg_restart_fast", "pg_restart_immediate"]);
 
 /** Whether an earlier kill or restart of the run had not yet been recovered from when f struck. */
 function stillStoppedBy(faults: RunRecord["faults"], f: RunRecord["faults"][number]): boolean {
