@@ -11,7 +11,11 @@ const records = parts.flatMap((p) => p.run_records).map((r, index) => ({ ...r, i
 const summary = summarize(records, {
   date: parts.map((p) => p.date).sort()[0]!,
   commit: [...new Set(parts.map((p) => p.commit))].join("+"),
-  options: { ...parts[0]!.options, side_by_side: parts.map((p) => ({ seed: p.options.seed, runs: p.runs, finished: p.finished })) },
+  // The shared options; each soak's own seed and run count are listed side by side.
+  options: {
+    ...Object.fromEntries(Object.entries(parts[0]!.options).filter(([k]) => k !== "runs" && k !== "seed")),
+    side_by_side: parts.map((p) => ({ seed: p.options.seed, runs: p.runs, commit: p.commit, finished: p.finished })),
+  },
   finished: parts.every((p) => p.finished),
 });
 writeResults(out, summary);
