@@ -2,9 +2,10 @@
 // OpenAI-compatible mock provider: complete runs, contention, faults, and the time budget.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { connect, waitFor, type Sql } from "../helpers/db.ts";
-import { resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
+import { seedOrganizations, setVault } from "../helpers/fixtures.ts";
 import { startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
 import { DEFAULT_CONFIG, duplicateResults, setConfig, startRunInSql, taskStatusCounts, waitForRunEnd } from "../helpers/runs.ts";
+import { freshState, stopSuite } from "../helpers/suite.ts";
 import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
 
 let sql: Sql;
@@ -22,15 +23,9 @@ beforeAll(async () => {
   sql = connect();
   mock = await startMockProvider({ latencyMs: 0 });
 });
-afterAll(async () => {
-  await fns?.stop();
-  await mock?.close();
-  await sql?.end();
-});
+afterAll(() => stopSuite({ fns, mock, sql }));
 beforeEach(async () => {
-  await resetState(sql);
-  await setConfig(sql, DEFAULT_CONFIG);
-  mock.reset();
+  await freshState(sql, mock);
   mock.setLatency(0);
 });
 afterEach(async () => setConfig(sql, DEFAULT_CONFIG));

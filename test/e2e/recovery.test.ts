@@ -6,10 +6,11 @@
 //   no processor is lost, and the run's progress resumes within 30 s.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { connect, waitFor, type Sql } from "../helpers/db.ts";
-import { resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
+import { seedOrganizations, setVault } from "../helpers/fixtures.ts";
 import { clusterDatadir, restartPostgres } from "../helpers/postgres-restart.ts";
 import { startFunctions, TEST_CRON_SECRET } from "../helpers/processes.ts";
-import { DEFAULT_CONFIG, duplicateResults, setConfig, startRunInSql, taskStatusCounts, waitForRunEnd } from "../helpers/runs.ts";
+import { duplicateResults, startRunInSql, taskStatusCounts, waitForRunEnd } from "../helpers/runs.ts";
+import { freshState, stopSuite } from "../helpers/suite.ts";
 import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
 import { retryThroughOutage } from "../../functions/_shared/transient.ts";
 
@@ -21,15 +22,9 @@ beforeAll(async () => {
   sql = connect(4);
   mock = await startMockProvider({ latencyMs: 200, limits: { "paced-model": { requestsPerMinute: 900 } } });
 });
-afterAll(async () => {
-  await fns?.stop();
-  await mock?.close();
-  await sql?.end();
-});
+afterAll(() => stopSuite({ fns, mock, sql }));
 beforeEach(async () => {
-  await resetState(sql);
-  await setConfig(sql, DEFAULT_CONFIG);
-  mock.reset();
+  await freshState(sql, mock);
   fns = await startFunctions();
   await setVault(sql, fns.url, TEST_CRON_SECRET);
   // 3 organizations × 60 prompts at 900 calls/min: a run of ~12 s, long enough to hurt mid-way.
