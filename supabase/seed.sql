@@ -1,6 +1,6 @@
 -- Demo data for the LOCAL stack only (scripts/dev applies it; `supabase db reset` would too).
 -- Never load it into a real project: its providers point at the local mock provider
--- (scripts/lib/mock-provider.ts on 127.0.0.1:54330) and its organizations are made up.
+-- (harness/mock-provider/index.ts on 127.0.0.1:54330) and its organizations are made up.
 -- Idempotent: fixed ids, upserts, and organization_providers rows inserted only when missing, so
 -- running it again changes nothing (and puts edited demo rows back as they are written here).
 -- What it plans per run: Acme 5 prompts x 3 (provider, region) = 15 tasks, Globex 6 x 2 = 12,

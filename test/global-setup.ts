@@ -3,7 +3,7 @@
 // own every-minute jobs. (test/sql/cron-jobs.test.ts checks the jobs exist as migrated.)
 // Tests that check what SQL queued read daybreak_test.net_requests (helpers/net-capture.ts).
 import postgres from "postgres";
-import { installNetCapture } from "./helpers/net-capture.ts";
+import { installNetCapture } from "../harness/net-capture.ts";
 
 export async function setup(): Promise<void> {
   const url = process.env.DATABASE_URL;

@@ -1,19 +1,8 @@
 // Database access for the benchmark: connections to the throwaway cluster bench/run started,
 // and the resets and planner-statistics steps every section shares.
-import postgres from "postgres";
-import type { Sql } from "../../test/helpers/db.ts";
+import { connect, databaseUrl, type Sql } from "../../harness/db.ts";
 
-export type { Sql };
-
-export function databaseUrl(): string {
-  const url = process.env.DATABASE_URL;
-  if (!url) throw new Error("DATABASE_URL is not set: run the benchmark through bench/run (npm run bench)");
-  return url;
-}
-
-export function connect(max = 4, name = "daybreak-bench", onnotice: (n: postgres.Notice) => void = () => {}): Sql {
-  return postgres(databaseUrl(), { max, onnotice, connection: { application_name: name } }) as Sql;
-}
+export { connect, databaseUrl, type Sql };
 
 /** Empties daybreak's run state (runs, jobs, tasks, results, invocations, pg_net queue), keeping
  * organizations, prompts and providers. */

@@ -4,9 +4,8 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { ROOT } from "../../scripts/lib/root.ts";
 import type { Sql } from "./db.ts";
-
-export const ROOT = path.resolve(import.meta.dirname, "../..");
 
 const PG_SETTINGS = [
   "shared_buffers", "work_mem", "maintenance_work_mem", "effective_cache_size", "max_connections",

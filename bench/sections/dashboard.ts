@@ -2,8 +2,8 @@
 // function (Deno over HTTP) with 30 days of history, each day a run of the e2e section's size
 // (200 organizations × 10 prompts × 3 providers = 6,000 tasks, every one with its result and its
 // provider counted). Target: each answers in < 200 ms (median of 20 calls, after one warm-up).
-import { resetState, seedOrganizations } from "../../test/helpers/fixtures.ts";
-import { startFunctions, TEST_SERVICE_ROLE_KEY } from "../../test/helpers/processes.ts";
+import { resetState, seedOrganizations } from "../../harness/fixtures.ts";
+import { startFunctions, TEST_SERVICE_ROLE_KEY } from "../../harness/processes.ts";
 import type { ShapeSizes } from "../lib/config.ts";
 import { analyzeSchemas, type Sql } from "../lib/db.ts";
 import { log, table } from "../lib/report.ts";

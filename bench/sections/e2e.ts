@@ -4,12 +4,12 @@
 // zero-latency mock provider; everything as shipped (processor settings, the fleet), with the
 // providers' limits stated far above what the mock can serve.
 // Measures wall time from the trigger call to the run's `completed`, and the edge invocations used.
-import { startMockProvider } from "../../scripts/lib/mock-provider.ts";
-import { resetState, seedOrganizations, setVault } from "../../test/helpers/fixtures.ts";
-import { startFunctions, TEST_CRON_SECRET } from "../../test/helpers/processes.ts";
+import { startMockProvider } from "../../harness/mock-provider/index.ts";
+import { resetState, seedOrganizations, setVault } from "../../harness/fixtures.ts";
+import { startFunctions, TEST_CRON_SECRET } from "../../harness/processes.ts";
 import type { ShapeSizes } from "../lib/config.ts";
 import { analyzeSchemas, clearRunState, clearVault, type Sql } from "../lib/db.ts";
-import { callFunction, expectStatus } from "../lib/http.ts";
+import { timedCall, expectStatus } from "../../harness/timed-call.ts";
 import { log, table } from "../lib/report.ts";
 import { median, round, sleep } from "../lib/stats.ts";
 
@@ -83,7 +83,7 @@ export async function benchE2e(sql: Sql, s: ShapeSizes & { repetitions: number }
 async function onePass(sql: Sql, functionsUrl: string, providerCalls: () => number,
   callsByTask: () => Record<string, number>): Promise<E2eRun> {
   const started = performance.now();
-  const res = await callFunction(functionsUrl, "daily-batch-trigger", { force: true, note: "bench: end to end" }, "manual");
+  const res = await timedCall(functionsUrl, "daily-batch-trigger", { force: true, note: "bench: end to end" }, "manual");
   expectStatus("forced trigger", res, "status", "started");
   const runId = res.body.run_id as string;
   const { status: runStatus, jobsDoneAt } = await waitForRunEnd(sql, runId);

@@ -10,10 +10,10 @@
 // edge function call.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { resetState, seedOrganizations, setVault } from "../../test/helpers/fixtures.ts";
+import { resetState, seedOrganizations, setVault } from "../../harness/fixtures.ts";
 import { firingsOnDay } from "../lib/cron.ts";
 import { clearVault, type Sql } from "../lib/db.ts";
-import { ROOT } from "../lib/machine.ts";
+import { ROOT } from "../../scripts/lib/root.ts";
 import { table } from "../lib/report.ts";
 
 const TRIGGER_TICK_MINUTES = 5;

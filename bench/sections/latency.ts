@@ -9,11 +9,11 @@
 // (scheduler.try_mark_daily_run) alone. (scheduler_runs.started_at/completed_at cannot serve:
 // both are now(), the start of their transactions, so the claim transaction itself falls outside.)
 // Client side = the whole HTTP round trip from this local client over loopback.
-import { createOpenSchedule, resetState, seedOrganizations, setVault } from "../../test/helpers/fixtures.ts";
-import { startFunctions, TEST_CRON_SECRET } from "../../test/helpers/processes.ts";
+import { createOpenSchedule, resetState, seedOrganizations, setVault } from "../../harness/fixtures.ts";
+import { startFunctions, TEST_CRON_SECRET } from "../../harness/processes.ts";
 import type { ShapeSizes } from "../lib/config.ts";
 import { analyzeSchemas, clearVault, databaseUrl, type Sql } from "../lib/db.ts";
-import { callFunction, expectStatus } from "../lib/http.ts";
+import { timedCall, expectStatus } from "../../harness/timed-call.ts";
 import { log, table } from "../lib/report.ts";
 import { createLoggedRole, groupByCall, ServerLog } from "../lib/statement-log.ts";
 import { summarize, type Summary } from "../lib/stats.ts";
@@ -57,7 +57,7 @@ export async function benchLatency(sql: Sql, s: ShapeSizes & { calls: number }):
     // the CPU.
     await setVault(sql, "http://127.0.0.1:9/functions/v1", TEST_CRON_SECRET);
     const forced = async () => {
-      const res = await callFunction(functions.url, TRIGGER, { schedule: SCHEDULE, force: true, note: "bench: trigger latency" }, "manual");
+      const res = await timedCall(functions.url, TRIGGER, { schedule: SCHEDULE, force: true, note: "bench: trigger latency" }, "manual");
       expectStatus("forced trigger", res, "status", "started");
       await sql`delete from scheduler.runs where id = ${res.body.run_id as string}`;
       await sql`truncate net.http_request_queue`;
@@ -66,14 +66,14 @@ export async function benchLatency(sql: Sql, s: ShapeSizes & { calls: number }):
       return res.ms;
     };
     const cron = async () => {
-      const res = await callFunction(functions.url, TRIGGER, { schedule: SCHEDULE }, "cron");
+      const res = await timedCall(functions.url, TRIGGER, { schedule: SCHEDULE }, "cron");
       expectStatus("cron trigger", res, "reason", "already_ran");
       return res.ms;
     };
 
     log(`trigger latency: ${s.calls} forced started calls (${seeded.expectedTasks} tasks each)`);
     const forcedStarted = await series(serverLog, s.calls, forced);
-    const first = await callFunction(functions.url, TRIGGER, { schedule: SCHEDULE }, "cron");
+    const first = await timedCall(functions.url, TRIGGER, { schedule: SCHEDULE }, "cron");
     expectStatus("first cron trigger", first, "status", "started");
     log(`trigger latency: ${s.calls} already_ran calls`);
     const alreadyRan = await series(serverLog, s.calls, cron);

@@ -6,10 +6,10 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
-import { resetState, seedOrganizations } from "../../test/helpers/fixtures.ts";
+import { resetState, seedOrganizations } from "../../harness/fixtures.ts";
 import type { ShapeSizes } from "../lib/config.ts";
 import { analyzeSchemas, clearRunState, databaseUrl, type Sql } from "../lib/db.ts";
-import { ROOT } from "../lib/machine.ts";
+import { ROOT } from "../../scripts/lib/root.ts";
 import { log, table } from "../lib/report.ts";
 import { round } from "../lib/stats.ts";
 

@@ -4,7 +4,7 @@
 //   per succeeded task; no batch job, processor or invocation left running; provider answers
 //   beyond one per task only for calls cut off by a fault (each matched to the fault in the log);
 //   no malformed request sent to a provider; the run's status agrees with its tasks.
-import type { CallRecord } from "../../scripts/lib/mock-provider.ts";
+import type { CallRecord } from "../../harness/mock-provider/index.ts";
 import type { Sql } from "../lib/db.ts";
 import { CUTTING_FAULTS, type InjectedFault } from "./faults.ts";
 

@@ -1,7 +1,7 @@
 // The faults the soak injects, and a run's random schedule of them. Each injector does the real
 // thing to the real part: kill -9 of the Deno server, pg_ctl restart, pg_net's worker terminated,
 // queued kicks deleted, the mock provider told to misbehave, the operator's own SQL calls.
-import type { FaultRule } from "../../scripts/lib/mock-provider.ts";
+import type { FaultRule } from "../../harness/mock-provider/index.ts";
 import type { SoakStack } from "./stack.ts";
 
 export const FAULT_KINDS = [

@@ -5,8 +5,8 @@
 // Exits 1 when any invariant was violated.
 import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
-import { seededRandom } from "../../scripts/lib/mock-provider/latency.ts";
-import { ROOT } from "../../test/helpers/processes.ts";
+import { seededRandom } from "../../harness/mock-provider/latency.ts";
+import { ROOT } from "../../scripts/lib/root.ts";
 import { log, writeResults } from "../lib/report.ts";
 import { FAULT_KINDS, planRun, type FaultKind, type RunPlan } from "./faults.ts";
 import { renderSoakTable, summarize } from "./report.ts";

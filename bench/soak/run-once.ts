@@ -1,7 +1,7 @@
 // One soak run: a fresh schedule, started by a cron tick (through pg_net) or by a race of callers,
 // its faults injected at their moments while it is live, then the wait for it to end, a
 // reconcile, the checker, and the recovery time after each fault.
-import { callFunction } from "../lib/http.ts";
+import { timedCall } from "../../harness/timed-call.ts";
 import { checkRun, type CheckResult } from "./checker.ts";
 import { inject, sleep, type FaultKind, type InjectedFault, type RunPlan } from "./faults.ts";
 import type { SoakStack } from "./stack.ts";
@@ -92,9 +92,9 @@ async function raceStart(stack: SoakStack, schedule: string): Promise<InjectedFa
   const [period] = await stack.read((sql) => sql<{ key: string }[]>`select scheduler.period_key('daily', (now() at time zone 'UTC')::date) as key`);
   const url = stack.functionsUrl;
   const answers = await Promise.allSettled([
-    callFunction(url, "daily-batch-trigger", { schedule }, "cron"),
-    callFunction(url, "daily-batch-trigger", { schedule }, "cron"),
-    callFunction(url, "daily-batch-trigger", { schedule, force: true, run_key: period!.key, note: "soak backfill racing the tick" }, "manual"),
+    timedCall(url, "daily-batch-trigger", { schedule }, "cron"),
+    timedCall(url, "daily-batch-trigger", { schedule }, "cron"),
+    timedCall(url, "daily-batch-trigger", { schedule, force: true, run_key: period!.key, note: "soak backfill racing the tick" }, "manual"),
     stack.read((sql) => sql`select scheduler.cron_trigger_tick()`),
   ]);
   const started = answers.filter((a) => a.status === "fulfilled" && (a.value as { body?: { status?: string } }).body?.status === "started").length;

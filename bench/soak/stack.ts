@@ -3,10 +3,10 @@
 // URL (runtime-proxy.ts; each killed with SIGKILL and started again on its port), and the mock
 // provider in this process.
 import { retryThroughOutage } from "../../functions/_shared/transient.ts";
-import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
-import { seedOrganizations, setVault } from "../../test/helpers/fixtures.ts";
-import { restartPostgres } from "../../test/helpers/postgres-restart.ts";
-import { startFunctions, TEST_CRON_SECRET } from "../../test/helpers/processes.ts";
+import { startMockProvider, type MockProvider } from "../../harness/mock-provider/index.ts";
+import { seedOrganizations, setVault } from "../../harness/fixtures.ts";
+import { restartPostgres } from "../../harness/postgres-restart.ts";
+import { startFunctions, TEST_CRON_SECRET } from "../../harness/processes.ts";
 import { connect, type Sql } from "../lib/db.ts";
 import { sleep } from "./faults.ts";
 import { RuntimeProxy } from "./runtime-proxy.ts";

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, realpathSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { DEV_ENV_FILE, parseDevEnv } from "./dev-stack.ts";
+import { ROOT } from "./root.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -29,6 +29,24 @@ export class CommandFailed extends Error {
   constructor(message: string, readonly exitCode: number = EXIT.failed, options?: ErrorOptions) {
     super(message, options);
   }
+}
+
+/** What scripts/dev writes for the tools: how to reach the stack it runs (dev values only). */
+export const DEV_ENV_FILE = path.join(ROOT, ".local/dev.env");
+
+/** Parses the `KEY='value'` lines scripts/dev writes (an optional `export ` prefix is allowed). */
+export function parseDevEnv(text: string): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = line.match(/^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/);
+    if (!m) continue;
+    let value = m[2]!.trim();
+    if (value.length >= 2 && (value[0] === "'" || value[0] === '"') && value.endsWith(value[0]!)) {
+      value = value.slice(1, -1);
+    }
+    vars[m[1]!] = value;
+  }
+  return vars;
 }
 
 /** Where `.local/dev.env` is; DAYBREAK_DEV_ENV_FILE points elsewhere (tests, a second stack). */

@@ -1,8 +1,7 @@
 // The demo's view of each provider's pace (scheduler.v_provider_pace): calls, 429s, and the rate
 // the shared pacer runs at against the provider's limit, live and at the end of the run.
-import type postgres from "postgres";
+import type { Sql } from "../../functions/_shared/db.ts";
 
-type Sql = postgres.Sql<Record<string, never>>;
 
 export interface PaceRow {
   provider: string;

@@ -11,7 +11,10 @@
 import path from "node:path";
 import postgres from "postgres";
 import { paceLine, paceTable, readPace, type PaceRow } from "./dev-demo-pace.ts";
-import { callFunction, loadDevStack, ROOT, type DevStack } from "./dev-stack.ts";
+import { type FunctionsConfig, resolveDatabaseUrl, resolveFunctionsConfig } from "./cli-env.ts";
+import { callFunction, functionsUrl } from "./function-call.ts";
+import { ROOT } from "./root.ts";
+import type { Sql } from "../../functions/_shared/db.ts";
 
 const say = (line: string) => console.log(`[demo] ${line}`);
 
@@ -21,7 +24,6 @@ const POLL_MS = 250;
 const PLAIN_PROGRESS_EVERY_MS = 2000;
 const RUN_TIMEOUT_MS = 5 * 60_000;
 
-type Sql = postgres.Sql;
 
 class DemoError extends Error {}
 
@@ -32,8 +34,8 @@ interface HealthAnswer {
 }
 
 /** Step 1: the health function proves Deno → Postgres, pg_cron and the applied migrations. */
-async function checkHealth(stack: DevStack): Promise<void> {
-  say(`POST ${stack.functionsUrl}/health`);
+async function checkHealth(stack: FunctionsConfig): Promise<void> {
+  say(`POST ${functionsUrl(stack)}/health`);
   const { status, body } = await callFunction(stack, "health");
   const answer = body as HealthAnswer;
   if (status !== 200 || typeof answer !== "object" || answer === null || answer.ok !== true) {
@@ -76,8 +78,8 @@ interface SkippedAnswer {
 }
 
 /** Step 3: a forced manual run (force bends the 03:00–06:00 window, never the one-run-per-day rule). */
-async function forceRun(stack: DevStack): Promise<{ runId: string; fresh: boolean }> {
-  say(`POST ${stack.functionsUrl}/daily-batch-trigger (manual call, force: true)`);
+async function forceRun(stack: FunctionsConfig): Promise<{ runId: string; fresh: boolean }> {
+  say(`POST ${functionsUrl(stack)}/daily-batch-trigger (manual call, force: true)`);
   const { status, body } = await callFunction(
     stack,
     "daily-batch-trigger",
@@ -253,9 +255,9 @@ async function summarize(sql: Sql, runId: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const stack = loadDevStack();
+  const stack = resolveFunctionsConfig();
   await checkHealth(stack);
-  const sql = postgres(stack.databaseUrl, { max: 2, onnotice: () => {}, connection: { application_name: "daybreak-dev-demo" } });
+  const sql = postgres(resolveDatabaseUrl().url, { max: 2, onnotice: () => {}, connection: { application_name: "daybreak-dev-demo" } });
   try {
     await applySeed(sql);
     const { runId } = await forceRun(stack);

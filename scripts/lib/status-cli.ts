@@ -13,6 +13,7 @@ import {
   runCli,
 } from "./cli-env.ts";
 import { type Colour, type Column, paint, renderTable } from "./table.ts";
+import type { Sql } from "../../functions/_shared/db.ts";
 
 export const USAGE = `usage: scripts/status [--json]
 
@@ -40,7 +41,6 @@ export interface StatusReport {
   duplicates: Row[];
 }
 
-type Sql = postgres.Sql<{ bigint: number }>;
 
 export async function collectStatus(sql: Sql): Promise<StatusReport> {
   const problems = await sql<Row[]>`select problem, subject, detail from scheduler.v_health_problems order by problem, subject`;
@@ -223,14 +223,14 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const { url, source } = resolveDatabaseUrl();
-  const sql: Sql = postgres(url, {
+  const sql = postgres(url, {
     max: 1,
     connect_timeout: 10,
     onnotice: () => {},
     connection: { application_name: "daybreak-status" },
     // Counts are bigint; in a report they are plain numbers (JSON has no bigint).
     types: { bigint: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) } },
-  });
+  }) as unknown as Sql; // the bigint parser changes values at run time, not the queries' types
   let report: StatusReport;
   try {
     report = await collectStatus(sql);

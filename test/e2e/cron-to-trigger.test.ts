@@ -1,9 +1,9 @@
 // The whole path with nothing simulated: pg_cron (every minute here) → scheduler.cron_trigger_tick
 // → net.http_post → the real pg_net worker → Deno daily-batch-trigger → one run in Postgres.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, waitFor, type Sql } from "../helpers/db.ts";
-import { createOpenSchedule, resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { startFunctions, TEST_CRON_SECRET } from "../helpers/processes.ts";
+import { connect, waitFor, type Sql } from "../../harness/db.ts";
+import { createOpenSchedule, resetState, seedOrganizations, setVault } from "../../harness/fixtures.ts";
+import { startFunctions, TEST_CRON_SECRET } from "../../harness/processes.ts";
 
 let sql: Sql;
 let fns: Awaited<ReturnType<typeof startFunctions>>;

@@ -6,11 +6,12 @@ import fs from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { MockProvider } from "../../scripts/lib/mock-provider.ts";
+import type { MockProvider } from "../../harness/mock-provider/index.ts";
 import { daysAgo, startDashboardStack, type DashboardScenario, type DashboardStack } from "../helpers/dashboard-scenario.ts";
-import { waitFor, type Sql } from "../helpers/db.ts";
-import { ROOT, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
-import { waitForRunEnd } from "../helpers/runs.ts";
+import { waitFor, type Sql } from "../../harness/db.ts";
+import { TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../../harness/processes.ts";
+import { ROOT } from "../../scripts/lib/root.ts";
+import { waitForRunEnd } from "../../harness/runs.ts";
 
 const CHROMIUM = process.env.DAYBREAK_CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = path.join(ROOT, "test/artifacts");

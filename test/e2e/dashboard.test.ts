@@ -3,8 +3,8 @@
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDashboardStack, type DashboardScenario, type DashboardStack } from "../helpers/dashboard-scenario.ts";
-import type { Sql } from "../helpers/db.ts";
-import { TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
+import type { Sql } from "../../harness/db.ts";
+import { TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../../harness/processes.ts";
 
 let sql: Sql;
 let fns: DashboardStack["fns"];

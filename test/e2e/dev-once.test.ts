@@ -11,7 +11,8 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { freePort, ROOT } from "../helpers/processes.ts";
+import { freePort } from "../../harness/processes.ts";
+import { ROOT } from "../../scripts/lib/root.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "daybreak-dev-once-"));
 fs.chmodSync(dir, 0o700);

@@ -4,9 +4,9 @@
 // nothing is written.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type Sql } from "../helpers/db.ts";
-import { countRows, resetState } from "../helpers/fixtures.ts";
-import { startFunctions, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
+import { connect, type Sql } from "../../harness/db.ts";
+import { countRows, resetState } from "../../harness/fixtures.ts";
+import { startFunctions, TEST_SERVICE_ROLE_KEY } from "../../harness/processes.ts";
 
 let sql: Sql;
 let fns: Awaited<ReturnType<typeof startFunctions>>;

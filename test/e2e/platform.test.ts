@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
-import { connect, waitFor, type Sql } from "../helpers/db.ts";
-import { ROOT, startFunctions, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
+import { connect, waitFor, type Sql } from "../../harness/db.ts";
+import { startFunctions, TEST_SERVICE_ROLE_KEY } from "../../harness/processes.ts";
+import { ROOT } from "../../scripts/lib/root.ts";
 
 let sql: Sql;
 

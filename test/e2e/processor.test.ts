@@ -1,12 +1,12 @@
 // robust-batch-processor over real HTTP (Deno), with the kicks travelling through pg_net and an
 // OpenAI-compatible mock provider: complete runs, contention, faults, and the time budget.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { connect, waitFor, type Sql } from "../helpers/db.ts";
-import { seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
-import { DEFAULT_CONFIG, duplicateResults, setConfig, startRunInSql, taskStatusCounts, waitForRunEnd } from "../helpers/runs.ts";
+import { connect, waitFor, type Sql } from "../../harness/db.ts";
+import { seedOrganizations, setVault } from "../../harness/fixtures.ts";
+import { startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../../harness/processes.ts";
+import { DEFAULT_CONFIG, duplicateResults, setConfig, startRunInSql, taskStatusCounts, waitForRunEnd } from "../../harness/runs.ts";
 import { freshState, stopSuite } from "../helpers/suite.ts";
-import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
+import { startMockProvider, type MockProvider } from "../../harness/mock-provider/index.ts";
 
 let sql: Sql;
 let mock: MockProvider;

@@ -5,13 +5,13 @@
 //   PostgreSQL restarted mid-run (pg_ctl restart -m fast): the processors wait it out in place,
 //   no processor is lost, and the run's progress resumes within 30 s.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { connect, waitFor, type Sql } from "../helpers/db.ts";
-import { seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { clusterDatadir, restartPostgres } from "../helpers/postgres-restart.ts";
-import { startFunctions, TEST_CRON_SECRET } from "../helpers/processes.ts";
-import { duplicateResults, startRunInSql, taskStatusCounts, waitForRunEnd } from "../helpers/runs.ts";
+import { connect, waitFor, type Sql } from "../../harness/db.ts";
+import { seedOrganizations, setVault } from "../../harness/fixtures.ts";
+import { clusterDatadir, restartPostgres } from "../../harness/postgres-restart.ts";
+import { startFunctions, TEST_CRON_SECRET } from "../../harness/processes.ts";
+import { duplicateResults, startRunInSql, taskStatusCounts, waitForRunEnd } from "../../harness/runs.ts";
 import { freshState, stopSuite } from "../helpers/suite.ts";
-import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
+import { startMockProvider, type MockProvider } from "../../harness/mock-provider/index.ts";
 import { retryThroughOutage } from "../../functions/_shared/transient.ts";
 
 let sql: Sql;

@@ -1,10 +1,10 @@
 // retry_failed_tasks after a provider outage brings the run to completed, with no duplicate result.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type Sql } from "../helpers/db.ts";
-import { resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { startFunctions, TEST_CRON_SECRET } from "../helpers/processes.ts";
-import { duplicateResults, startRunInSql, taskStatusCounts, waitForRunEnd } from "../helpers/runs.ts";
-import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
+import { connect, type Sql } from "../../harness/db.ts";
+import { resetState, seedOrganizations, setVault } from "../../harness/fixtures.ts";
+import { startFunctions, TEST_CRON_SECRET } from "../../harness/processes.ts";
+import { duplicateResults, startRunInSql, taskStatusCounts, waitForRunEnd } from "../../harness/runs.ts";
+import { startMockProvider, type MockProvider } from "../../harness/mock-provider/index.ts";
 
 let sql: Sql;
 let mock: MockProvider;

@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { connect, waitFor, type Sql } from "../helpers/db.ts";
-import { resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { databaseUrl, ROOT, startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
-import { DEFAULT_CONFIG, duplicateResults, setConfig, waitForRunEnd } from "../helpers/runs.ts";
-import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
+import { connect, databaseUrl, type Sql, waitFor } from "../../harness/db.ts";
+import { resetState, seedOrganizations, setVault } from "../../harness/fixtures.ts";
+import { startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../../harness/processes.ts";
+import { ROOT } from "../../scripts/lib/root.ts";
+import { DEFAULT_CONFIG, duplicateResults, setConfig, waitForRunEnd } from "../../harness/runs.ts";
+import { startMockProvider, type MockProvider } from "../../harness/mock-provider/index.ts";
 
 interface Block {
   section: number;

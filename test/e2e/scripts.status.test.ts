@@ -4,10 +4,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { connect, type Sql } from "../helpers/db.ts";
-import { resetState, seedOrganizations } from "../helpers/fixtures.ts";
-import { databaseUrl, freePort, ROOT, runCommand, type CommandResult } from "../helpers/processes.ts";
-import { DEFAULT_CONFIG, setConfig, startRunInSql } from "../helpers/runs.ts";
+import { connect, databaseUrl, type Sql } from "../../harness/db.ts";
+import { resetState, seedOrganizations } from "../../harness/fixtures.ts";
+import { freePort, runCommand, type CommandResult } from "../../harness/processes.ts";
+import { ROOT } from "../../scripts/lib/root.ts";
+import { DEFAULT_CONFIG, setConfig, startRunInSql } from "../../harness/runs.ts";
 
 const STATUS = path.join(ROOT, "scripts/status");
 

@@ -5,9 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { connect, type Sql } from "../helpers/db.ts";
-import { countRows, resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { ROOT, runCommand, startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY, type CommandResult } from "../helpers/processes.ts";
+import { connect, type Sql } from "../../harness/db.ts";
+import { countRows, resetState, seedOrganizations, setVault } from "../../harness/fixtures.ts";
+import { runCommand, startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY, type CommandResult } from "../../harness/processes.ts";
+import { ROOT } from "../../scripts/lib/root.ts";
 
 const TRIGGER = path.join(ROOT, "scripts/trigger");
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";

@@ -1,9 +1,9 @@
 // daily-batch-trigger over real HTTP, served by Deno, against the real database.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { connect, type Sql } from "../helpers/db.ts";
-import { countRows, createOpenSchedule, resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
-import { DEFAULT_CONFIG, setConfig } from "../helpers/runs.ts";
+import { connect, type Sql } from "../../harness/db.ts";
+import { countRows, createOpenSchedule, resetState, seedOrganizations, setVault } from "../../harness/fixtures.ts";
+import { startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../../harness/processes.ts";
+import { DEFAULT_CONFIG, setConfig } from "../../harness/runs.ts";
 
 const PREVIOUS_SECRET = "previous-cron-secret-0123456789abcdefghijk";
 let sql: Sql;

@@ -2,11 +2,11 @@
 // by the real fleet (Deno, kicked through pg_net) against the mock provider. On the default
 // schedule: a day that ran, two missed days, a forced backfill, and a day with failed tasks.
 import { expect } from "vitest";
-import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
-import { connect, type Sql } from "./db.ts";
-import { resetState, seedOrganizations, setVault } from "./fixtures.ts";
-import { startFunctions, TEST_CRON_SECRET } from "./processes.ts";
-import { waitForRunEnd } from "./runs.ts";
+import { startMockProvider, type MockProvider } from "../../harness/mock-provider/index.ts";
+import { connect, type Sql } from "../../harness/db.ts";
+import { resetState, seedOrganizations, setVault } from "../../harness/fixtures.ts";
+import { startFunctions, TEST_CRON_SECRET } from "../../harness/processes.ts";
+import { waitForRunEnd } from "../../harness/runs.ts";
 
 export const daysAgo = (n: number): string => {
   const d = new Date(Date.now() - n * 86_400_000);

@@ -1,7 +1,7 @@
 // One mock provider per test file: started before the file, closed after it, and cleared (calls,
 // rules, latency) before each test. Returns a handle that forwards to the live instance.
 import { afterAll, beforeAll, beforeEach } from "vitest";
-import { startMockProvider, type MockProvider } from "../../scripts/lib/mock-provider.ts";
+import { startMockProvider, type MockProvider } from "../../harness/mock-provider/index.ts";
 
 export function useMockProvider(): MockProvider {
   let live: MockProvider | undefined;

@@ -1,9 +1,9 @@
 // What the e2e suites that drive processors share: the state each test starts from, and the
 // teardown of whatever a suite got to start.
-import type { MockProvider } from "../../scripts/lib/mock-provider.ts";
-import type { Sql } from "./db.ts";
-import { resetState } from "./fixtures.ts";
-import { DEFAULT_CONFIG, setConfig } from "./runs.ts";
+import type { MockProvider } from "../../harness/mock-provider/index.ts";
+import type { Sql } from "../../harness/db.ts";
+import { resetState } from "../../harness/fixtures.ts";
+import { DEFAULT_CONFIG, setConfig } from "../../harness/runs.ts";
 
 /** Empty run state, the shipped thresholds, and a mock provider with no calls or rules. */
 export async function freshState(sql: Sql, mock: MockProvider): Promise<void> {

@@ -2,9 +2,8 @@
 // its plan commit together or not at all.
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import postgres from "postgres";
-import { connect } from "../helpers/db.ts";
-import { databaseUrl } from "../helpers/processes.ts";
-import { countRows, resetState, seedOrganizations } from "../helpers/fixtures.ts";
+import { connect, databaseUrl } from "../../harness/db.ts";
+import { countRows, resetState, seedOrganizations } from "../../harness/fixtures.ts";
 
 const sql = connect(5);
 afterAll(() => sql.end());

@@ -2,9 +2,9 @@
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import path from "node:path";
-import { connect } from "../helpers/db.ts";
-import { ROOT } from "../helpers/processes.ts";
-import { resetState, setVault } from "../helpers/fixtures.ts";
+import { connect } from "../../harness/db.ts";
+import { ROOT } from "../../scripts/lib/root.ts";
+import { resetState, setVault } from "../../harness/fixtures.ts";
 
 const sql = connect(2);
 afterAll(() => sql.end());

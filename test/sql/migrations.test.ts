@@ -5,8 +5,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { connect } from "../helpers/db.ts";
-import { databaseUrl, ROOT } from "../helpers/processes.ts";
+import { connect, databaseUrl } from "../../harness/db.ts";
+import { ROOT } from "../../scripts/lib/root.ts";
 
 const sql = connect(2);
 afterAll(() => sql.end());

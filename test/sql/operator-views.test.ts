@@ -1,8 +1,8 @@
 // The operator views return the right rows for states the test creates.
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { connect } from "../helpers/db.ts";
-import { resetState, seedOrganizations } from "../helpers/fixtures.ts";
-import { startRunInSql } from "../helpers/runs.ts";
+import { connect } from "../../harness/db.ts";
+import { resetState, seedOrganizations } from "../../harness/fixtures.ts";
+import { startRunInSql } from "../../harness/runs.ts";
 
 const sql = connect(3);
 afterAll(() => sql.end());

@@ -3,9 +3,9 @@
 // max_in_flight, AIMD and retry-after, learned vs configured limits, quota pauses, fencing.
 // Claims take p_now, so "a second later" is a parameter, not a sleep.
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { connect } from "../helpers/db.ts";
-import { resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { DEFAULT_CONFIG, setConfig, startRunInSql } from "../helpers/runs.ts";
+import { connect } from "../../harness/db.ts";
+import { resetState, seedOrganizations, setVault } from "../../harness/fixtures.ts";
+import { DEFAULT_CONFIG, setConfig, startRunInSql } from "../../harness/runs.ts";
 
 const sql = connect(40);
 afterAll(() => sql.end());

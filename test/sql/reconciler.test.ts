@@ -1,8 +1,8 @@
 // scheduler.reconcile / resume_stuck_batch_job / cron_reconcile_tick against states the test builds.
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { connect } from "../helpers/db.ts";
-import { resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { DEFAULT_CONFIG, setConfig, startRunInSql } from "../helpers/runs.ts";
+import { connect } from "../../harness/db.ts";
+import { resetState, seedOrganizations, setVault } from "../../harness/fixtures.ts";
+import { DEFAULT_CONFIG, setConfig, startRunInSql } from "../../harness/runs.ts";
 
 const sql = connect(3);
 afterAll(() => sql.end());

@@ -1,6 +1,6 @@
 // The scheduler schema is private: the Data API roles cannot reach it, and every table has RLS.
 import { afterAll, describe, expect, it } from "vitest";
-import { connect } from "../helpers/db.ts";
+import { connect } from "../../harness/db.ts";
 
 const sql = connect(2);
 afterAll(() => sql.end());

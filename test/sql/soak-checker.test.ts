@@ -2,10 +2,10 @@
 // here by hand, are reported; a clean run is not; a repeated answer is excused only by a fault.
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { checkRun, type CheckInput } from "../../bench/soak/checker.ts";
-import type { CallRecord } from "../../scripts/lib/mock-provider.ts";
-import { connect } from "../helpers/db.ts";
-import { resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { startRunInSql } from "../helpers/runs.ts";
+import type { CallRecord } from "../../harness/mock-provider/index.ts";
+import { connect } from "../../harness/db.ts";
+import { resetState, seedOrganizations, setVault } from "../../harness/fixtures.ts";
+import { startRunInSql } from "../../harness/runs.ts";
 
 const sql = connect(3);
 afterAll(() => sql.end());

@@ -1,10 +1,9 @@
 // Task claims: SKIP LOCKED batches, leases, and fencing by attempt token.
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import postgres from "postgres";
-import { connect } from "../helpers/db.ts";
-import { databaseUrl } from "../helpers/processes.ts";
-import { resetState, seedOrganizations } from "../helpers/fixtures.ts";
-import { DEFAULT_CONFIG, setConfig, startRunInSql } from "../helpers/runs.ts";
+import { connect, databaseUrl } from "../../harness/db.ts";
+import { resetState, seedOrganizations } from "../../harness/fixtures.ts";
+import { DEFAULT_CONFIG, setConfig, startRunInSql } from "../../harness/runs.ts";
 
 const sql = connect(5);
 afterAll(() => sql.end());

@@ -5,9 +5,9 @@
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { handleTriggerRequest } from "../../functions/_shared/trigger.ts";
 import type { Sql as FunctionSql } from "../../functions/_shared/db.ts";
-import { connect, type Sql } from "../helpers/db.ts";
-import { createOpenSchedule, resetState, seedOrganizations, setVault } from "../helpers/fixtures.ts";
-import { TEST_SERVICE_ROLE_KEY } from "../helpers/processes.ts";
+import { connect, type Sql } from "../../harness/db.ts";
+import { createOpenSchedule, resetState, seedOrganizations, setVault } from "../../harness/fixtures.ts";
+import { TEST_SERVICE_ROLE_KEY } from "../../harness/processes.ts";
 
 const sql = connect(3);
 afterAll(() => sql.end());

@@ -2,8 +2,8 @@
 // rest, the API roles reach neither Vault nor net.http_post through daybreak, and who can read
 // the queued requests (which carry the cron secret until pg_net's worker sends them) is stated.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type Sql } from "../helpers/db.ts";
-import { resetState } from "../helpers/fixtures.ts";
+import { connect, type Sql } from "../../harness/db.ts";
+import { resetState } from "../../harness/fixtures.ts";
 
 let sql: Sql;
 beforeAll(async () => {

@@ -1,8 +1,8 @@
 // The SQL window (used by the cron tick) and the TypeScript window (used by the trigger) must
 // agree at every 5-minute instant of 2026, DST switches included.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect } from "../helpers/db.ts";
-import { resetState } from "../helpers/fixtures.ts";
+import { connect } from "../../harness/db.ts";
+import { resetState } from "../../harness/fixtures.ts";
 import { currentRunKey, isInExecutionWindow, type Schedule } from "../../functions/_shared/window.ts";
 
 const sql = connect(2);

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
+import { ROOT } from "../../scripts/lib/root.ts";
 const RULES = path.join(ROOT, "monitoring/prometheus/daybreak-alerts.yml");
 const hasPromtool = spawnSync("sh", ["-c", "command -v promtool"]).status === 0;
 

@@ -3,8 +3,8 @@
 // the control routes. The adapter's own header parser reads what the mock sends.
 import { describe, expect, it } from "vitest";
 import { callChatCompletion, parseRateLimitHeaders, type ProviderConfig } from "../../functions/_shared/providers/openai-compatible.ts";
-import { logNormalSampler, seededRandom } from "../../scripts/lib/mock-provider/latency.ts";
-import { TokenBucket } from "../../scripts/lib/mock-provider/rate-limits.ts";
+import { logNormalSampler, seededRandom } from "../../harness/mock-provider/latency.ts";
+import { TokenBucket } from "../../harness/mock-provider/rate-limits.ts";
 import { useMockProvider } from "../helpers/mock-provider.ts";
 
 const mock = useMockProvider();

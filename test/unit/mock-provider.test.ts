@@ -2,7 +2,7 @@
 // a close() that does not wait for hanging requests.
 import { createHash } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
-import { startMockProvider } from "../../scripts/lib/mock-provider.ts";
+import { startMockProvider } from "../../harness/mock-provider/index.ts";
 import { useMockProvider } from "../helpers/mock-provider.ts";
 
 const mock = useMockProvider();

@@ -12,7 +12,7 @@ import {
   type CompletionRequest,
   type ProviderConfig,
 } from "../../functions/_shared/providers/openai-compatible.ts";
-import { mockAnswer, startMockProvider } from "../../scripts/lib/mock-provider.ts";
+import { mockAnswer, startMockProvider } from "../../harness/mock-provider/index.ts";
 import { useMockProvider } from "../helpers/mock-provider.ts";
 
 const mock = useMockProvider();

@@ -5,9 +5,9 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { runCommand, type CommandResult } from "../helpers/processes.ts";
+import { runCommand, type CommandResult } from "../../harness/processes.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
+import { ROOT } from "../../scripts/lib/root.ts";
 const DEPLOY = path.join(ROOT, "scripts/deploy");
 const REF = "abcdefghijklmnopqrst";
 

@@ -1,11 +1,11 @@
 // One paced day through daybreak as shipped: a forced trigger call, the processor fleet kicked
 // by pg_net and served by Deno, pacing from Postgres; limits configured on public.providers, or
 // left unset and learned from the mock's x-ratelimit-* headers.
-import type { Service } from "../../../test/helpers/processes.ts";
+import type { Service } from "../../../harness/processes.ts";
 import { processCpuSeconds } from "../../lib/cpu.ts";
 import { clearRunState, type Sql } from "../../lib/db.ts";
-import { callFunction, expectStatus } from "../../lib/http.ts";
-import type { MockProcess } from "../../lib/mock-process.ts";
+import { timedCall, expectStatus } from "../../../harness/timed-call.ts";
+import type { MockProcess } from "../../../harness/mock-provider/process.ts";
 import { round, sleep } from "../../lib/stats.ts";
 import { lowerBoundSeconds, passFigures, type PacedPlan } from "./plan.ts";
 
@@ -50,7 +50,7 @@ export async function daybreakPass(
   const pid = functions.proc.pid!;
   const cpuBefore = processCpuSeconds(pid);
   const started = performance.now();
-  const res = await callFunction(functions.url, "daily-batch-trigger", { force: true, note: `bench: paced day (${mode})` }, "manual");
+  const res = await timedCall(functions.url, "daily-batch-trigger", { force: true, note: `bench: paced day (${mode})` }, "manual");
   expectStatus("forced trigger", res, "status", "started");
   const runId = res.body.run_id as string;
   const deadline = Date.now() + RUN_TIMEOUT_MS;

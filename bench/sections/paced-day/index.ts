@@ -4,10 +4,10 @@
 // them from the headers; then pg-boss and graphile-worker at fixed per-provider concurrencies
 // against the same mock and limits. Reports makespan, η = T_LB ÷ makespan, 429 share, peak calls
 // in flight, invocations and CPU per task, and projects a 600,000-call day.
-import { resetState, seedOrganizations, setVault } from "../../../test/helpers/fixtures.ts";
-import { startFunctions, TEST_CRON_SECRET } from "../../../test/helpers/processes.ts";
+import { resetState, seedOrganizations, setVault } from "../../../harness/fixtures.ts";
+import { startFunctions, TEST_CRON_SECRET } from "../../../harness/processes.ts";
 import { analyzeSchemas, clearVault, type Sql } from "../../lib/db.ts";
-import { startMockProcess } from "../../lib/mock-process.ts";
+import { startMockProcess } from "../../../harness/mock-provider/process.ts";
 import { log, table } from "../../lib/report.ts";
 import { daybreakPass, type PacedPassResult } from "./daybreak-pass.ts";
 import { peerPass } from "./peers.ts";

@@ -5,7 +5,7 @@ import { Logger, makeWorkerUtils, run } from "graphile-worker";
 import { PgBoss } from "pg-boss";
 import { callWithRetries, type ProviderConfig } from "../../../functions/_shared/providers/openai-compatible.ts";
 import { databaseUrl } from "../../lib/db.ts";
-import type { MockProcess } from "../../lib/mock-process.ts";
+import type { MockProcess } from "../../../harness/mock-provider/process.ts";
 import { ExecutionTracker } from "../throughput/types.ts";
 import type { PacedPassResult } from "./daybreak-pass.ts";
 import { littlesLawConcurrency, lowerBoundSeconds, passFigures, tasksPerProvider, type PacedPlan } from "./plan.ts";

@@ -1,7 +1,7 @@
 // The paced day's shape: three providers with different limits, the same log-normal latency, and
 // every organization's prompts sent to each. Its lower bound is the slowest provider's share at
 // its limit plus one median call: T_LB = max_p(tasks_p ÷ rate_p) + median latency.
-import type { MockStats } from "../../../scripts/lib/mock-provider.ts";
+import type { MockStats } from "../../../harness/mock-provider/index.ts";
 import { round } from "../../lib/stats.ts";
 
 export interface PacedProvider {

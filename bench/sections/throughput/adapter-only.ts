@@ -3,7 +3,7 @@
 // ceiling the HTTP leg puts on daybreak's task path on this machine.
 import type { ProviderConfig } from "../../../functions/_shared/providers/openai-compatible.ts";
 import { callWithRetries } from "../../../functions/_shared/providers/openai-compatible.ts";
-import type { MockProcess } from "../../lib/mock-process.ts";
+import type { MockProcess } from "../../../harness/mock-provider/process.ts";
 
 export interface AdapterSample {
   concurrency: number;

@@ -12,7 +12,7 @@ import { readEnv } from "../../../functions/_shared/env.ts";
 import { runProcessor, type ProcessorDeps } from "../../../functions/_shared/processor.ts";
 import { cpuMark, cpuShareSince } from "../../lib/cpu.ts";
 import { analyzeSchemas, clearRunState, databaseUrl, setConfigInt, type Sql } from "../../lib/db.ts";
-import type { MockProcess } from "../../lib/mock-process.ts";
+import type { MockProcess } from "../../../harness/mock-provider/process.ts";
 import { inMemoryProvider } from "./in-memory-provider.ts";
 import type { ThroughputSample } from "./types.ts";
 

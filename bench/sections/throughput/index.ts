@@ -1,10 +1,10 @@
 // Section 1, task throughput: daybreak's task path at 1/4/16 workers against pg-boss and
 // graphile-worker doing the equivalent no-op job, with pgbench's single-row UPDATE TPS as the
 // physical anchor, all on the same cluster in the same run.
-import { seedOrganizations } from "../../../test/helpers/fixtures.ts";
+import { seedOrganizations } from "../../../harness/fixtures.ts";
 import type { ThroughputSizes } from "../../lib/config.ts";
 import { clearRunState, setConfigInt, type Sql } from "../../lib/db.ts";
-import { startMockProcess } from "../../lib/mock-process.ts";
+import { startMockProcess } from "../../../harness/mock-provider/process.ts";
 import { log, table } from "../../lib/report.ts";
 import { median, round } from "../../lib/stats.ts";
 import { runAdapterOnly, type AdapterSample } from "./adapter-only.ts";

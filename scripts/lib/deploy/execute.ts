@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { CommandFailed, type Env } from "../cli-env.ts";
-import { ROOT } from "../dev-stack.ts";
+import { ROOT } from "../root.ts";
 import { FILE_ARG } from "./config.ts";
 import { type Plan, secretValues, type Step } from "./plan.ts";
 import { maskParts, pipeRedacted, unmaskParts } from "./secrets.ts";

@@ -1,5 +1,5 @@
 // Test state: every sql/e2e file starts from empty tables and builds what it needs.
-import { retryTransient } from "../../functions/_shared/transient.ts";
+import { retryTransient } from "../functions/_shared/transient.ts";
 import type { Sql } from "./db.ts";
 
 /** Empties daybreak's tables and pg_net's, and puts the schedules back to the seeded default

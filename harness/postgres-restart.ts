@@ -2,7 +2,7 @@
 // server's user, which scripts/lib/platform.sh knows), in the given shutdown mode.
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { ROOT } from "./processes.ts";
+import { ROOT } from "../scripts/lib/root.ts";
 
 export function clusterDatadir(): string {
   const datadir = process.env.DAYBREAK_TEST_DATADIR ?? process.env.DAYBREAK_SOAK_DATADIR;

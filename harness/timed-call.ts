@@ -1,5 +1,6 @@
-// Calls to the edge functions served by Deno, timed from this (local) client.
-import { TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../../test/helpers/processes.ts";
+// A call to an edge function as pg_cron or an operator makes it, with the test credentials, timed
+// from this (local) client: the bench and the soak measure with it.
+import { TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "./processes.ts";
 
 export interface TimedResponse {
   status: number;
@@ -10,7 +11,7 @@ export interface TimedResponse {
 export type Caller = "manual" | "cron";
 
 /** POSTs JSON the way an operator (service-role bearer, x-manual-call) or pg_cron (x-cron-secret) does. */
-export async function callFunction(
+export async function timedCall(
   functionsUrl: string,
   name: string,
   body: unknown,

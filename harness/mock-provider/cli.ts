@@ -1,10 +1,10 @@
 // The mock provider as a process of its own (scripts/dev, the bench), so its HTTP serving does not
 // share an event loop with the workers under test:
-//   npx tsx scripts/lib/mock-provider/cli.ts --port 54330 --latency-median-ms 800 --latency-sigma 0.5 \
+//   npx tsx harness/mock-provider/cli.ts --port 54330 --latency-median-ms 800 --latency-sigma 0.5 \
 //     --rpm alpha-model=1200 --tpm alpha-model=400000 --headers openai --quota broke-model
 // Prints `mock provider listening on http://127.0.0.1:54330/v1`; driven through its control routes.
 import { parseArgs } from "node:util";
-import { READY_PREFIX, startMockProvider, type HeaderStyle, type ModelLimits } from "../mock-provider.ts";
+import { READY_PREFIX, startMockProvider, type HeaderStyle, type ModelLimits } from "./index.ts";
 
 const CLI_USAGE = `usage: mock-provider/cli.ts [--port N] [--host H] [--latency MS | --latency-median-ms MS --latency-sigma S]
   [--seed N] [--rpm MODEL=N]... [--tpm MODEL=N]... [--burst-seconds S] [--headers openai|anthropic|none] [--quota MODEL]...`;

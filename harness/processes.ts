@@ -3,9 +3,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import net from "node:net";
-import path from "node:path";
+import { ROOT } from "../scripts/lib/root.ts";
+import { databaseUrl } from "./db.ts";
 
-export const ROOT = path.resolve(import.meta.dirname, "../..");
 // The real binary, not npm's Node wrapper (see scripts/lib/deno-bin.cjs): kill -9 must reach the server.
 const DENO = createRequire(import.meta.url)("deno/install_api.cjs").runInstall() as string;
 
@@ -70,12 +70,6 @@ export async function startService(
 
 export const TEST_CRON_SECRET = "test-cron-secret-0123456789abcdefghijklmnop";
 export const TEST_SERVICE_ROLE_KEY = "test-service-role-key-0123456789abcdefghijkl";
-
-export function databaseUrl(): string {
-  const url = process.env.DATABASE_URL;
-  if (!url) throw new Error("DATABASE_URL is not set: run the suites through scripts/test");
-  return url;
-}
 
 /** The edge functions served by Deno, as scripts/dev serves them. */
 export async function startFunctions(extraEnv: Record<string, string> = {}): Promise<Service & { url: string; port: number }> {

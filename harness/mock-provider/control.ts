@@ -3,7 +3,7 @@
 // POST /__config {limits?, latency?, latencyMs?, seed?} and POST /__reset.
 import type http from "node:http";
 import { z } from "zod";
-import type { MockProvider } from "../mock-provider.ts";
+import type { MockProvider } from "./types.ts";
 import { readBody, sendJson } from "./http.ts";
 import { configBodySchema, rulesBodySchema } from "./schemas.ts";
 

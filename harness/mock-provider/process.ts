@@ -1,9 +1,10 @@
-// The mock provider (scripts/lib/mock-provider/cli.ts) in a process of its own, as a real
+// The mock provider (harness/mock-provider/cli.ts) in a process of its own, as a real
 // provider is remote: its HTTP serving does not share the event loop of the workers under test.
 // Driven through its control routes (/__calls, /__stats, /__reset).
 import path from "node:path";
-import type { MockStats } from "../../scripts/lib/mock-provider.ts";
-import { freePort, ROOT, startService, type Service } from "../../test/helpers/processes.ts";
+import type { MockStats } from "./index.ts";
+import { freePort, startService, type Service } from "../processes.ts";
+import { ROOT } from "../../scripts/lib/root.ts";
 
 export interface MockProcess {
   /** Base URL ending in /v1, for public.providers.base_url. */
@@ -19,7 +20,7 @@ export interface MockProcess {
 export async function startMockProcess(latencyMs = 0, extraArgs: string[] = []): Promise<MockProcess> {
   const port = await freePort();
   const service: Service = await startService("mock-provider", path.join(ROOT, "node_modules/.bin/tsx"),
-    ["scripts/lib/mock-provider/cli.ts", "--port", String(port), "--latency", String(latencyMs), ...extraArgs], {}, /mock provider listening on/);
+    ["harness/mock-provider/cli.ts", "--port", String(port), "--latency", String(latencyMs), ...extraArgs], {}, /mock provider listening on/);
   const base = `http://127.0.0.1:${port}`;
   return {
     url: `${base}/v1`,

@@ -10,58 +10,19 @@ import { createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
-import { retryAfterHeaders, rateLimitHeaders } from "./mock-provider/headers.ts";
-import { handleControl } from "./mock-provider/control.ts";
-import { countWords, header, readBody, sendJson, sendJsonSlowly } from "./mock-provider/http.ts";
-import { logNormalSampler, seededRandom, type LogNormalLatency } from "./mock-provider/latency.ts";
-import { ModelRateLimiter, type ModelLimits } from "./mock-provider/rate-limits.ts";
-import { chatBodySchema, QUOTA_BODY } from "./mock-provider/schemas.ts";
-import { StatsRecorder, type MockStats } from "./mock-provider/stats.ts";
+import { retryAfterHeaders, rateLimitHeaders } from "./headers.ts";
+import { handleControl } from "./control.ts";
+import { countWords, header, readBody, sendJson, sendJsonSlowly } from "./http.ts";
+import { logNormalSampler, seededRandom, type LogNormalLatency } from "./latency.ts";
+import { ModelRateLimiter, type ModelLimits } from "./rate-limits.ts";
+import { chatBodySchema, QUOTA_BODY } from "./schemas.ts";
+import { StatsRecorder, type MockStats } from "./stats.ts";
 
-export type { HeaderStyle, ModelLimits } from "./mock-provider/rate-limits.ts";
-export type { LogNormalLatency } from "./mock-provider/latency.ts";
-export type { MockStats, ModelStats } from "./mock-provider/stats.ts";
-
-export interface FaultRule {
-  model?: string;
-  taskId?: string;
-  status?: 429 | 500 | 503 | 400;
-  retryAfterSeconds?: number;
-  hang?: boolean;
-  latencyMs?: number;
-  /** Answer 200 with the body trickling out over this long (after the latency). */
-  slowBodyMs?: number;
-  /** How many matching calls get this fault before it stops applying; default unlimited. */
-  times?: number;
-}
-
-export interface CallRecord {
-  taskId: string | null;
-  model: string;
-  region: string | null;
-  /** Date.now() when the request arrived. */
-  at: number;
-  status: number | "hang";
-}
-
-export interface MockProvider {
-  /** Base URL ending in /v1, ready for ProviderConfig.baseUrl. */
-  url: string;
-  port: number;
-  calls(): CallRecord[];
-  callsByTask(): Record<string, number>;
-  setLatency(ms: number): void;
-  setRules(rules: FaultRule[]): void;
-  /** Per-model limits (by the request's `model`); replaces the previous set and refills buckets. */
-  setLimits(limits: Record<string, ModelLimits>): void;
-  /** A log-normal latency for calls without a rule's latency; null goes back to the fixed one. */
-  setLatencyDistribution(latency: LogNormalLatency | null, seed?: number): void;
-  stats(): MockStats;
-  /** Clears calls, rules and stats, and refills the buckets (latency and limits stay). */
-  reset(): void;
-  /** Stops listening and destroys open connections, hanging ones included. */
-  close(): Promise<void>;
-}
+export type { HeaderStyle, ModelLimits } from "./rate-limits.ts";
+export type { CallRecord, FaultRule, MockProvider } from "./types.ts";
+import type { CallRecord, FaultRule, MockProvider } from "./types.ts";
+export type { LogNormalLatency } from "./latency.ts";
+export type { MockStats, ModelStats } from "./stats.ts";
 
 export interface MockProviderOptions {
   port?: number;

@@ -1,0 +1,45 @@
+// What the mock provider is and records, shared by the server (index.ts) and its control routes.
+import type { LogNormalLatency } from "./latency.ts";
+import type { ModelLimits } from "./rate-limits.ts";
+import type { MockStats } from "./stats.ts";
+
+export interface FaultRule {
+  model?: string;
+  taskId?: string;
+  status?: 429 | 500 | 503 | 400;
+  retryAfterSeconds?: number;
+  hang?: boolean;
+  latencyMs?: number;
+  /** Answer 200 with the body trickling out over this long (after the latency). */
+  slowBodyMs?: number;
+  /** How many matching calls get this fault before it stops applying; default unlimited. */
+  times?: number;
+}
+
+export interface CallRecord {
+  taskId: string | null;
+  model: string;
+  region: string | null;
+  /** Date.now() when the request arrived. */
+  at: number;
+  status: number | "hang";
+}
+
+export interface MockProvider {
+  /** Base URL ending in /v1, ready for ProviderConfig.baseUrl. */
+  url: string;
+  port: number;
+  calls(): CallRecord[];
+  callsByTask(): Record<string, number>;
+  setLatency(ms: number): void;
+  setRules(rules: FaultRule[]): void;
+  /** Per-model limits (by the request's `model`); replaces the previous set and refills buckets. */
+  setLimits(limits: Record<string, ModelLimits>): void;
+  /** A log-normal latency for calls without a rule's latency; null goes back to the fixed one. */
+  setLatencyDistribution(latency: LogNormalLatency | null, seed?: number): void;
+  stats(): MockStats;
+  /** Clears calls, rules and stats, and refills the buckets (latency and limits stay). */
+  reset(): void;
+  /** Stops listening and destroys open connections, hanging ones included. */
+  close(): Promise<void>;
+}
