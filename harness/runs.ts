@@ -4,7 +4,7 @@ import { waitFor } from "./db.ts";
 
 export async function startRunInSql(sql: Sql, runKey = "2026-11-22"): Promise<{ runId: string; tasks: number }> {
   const [row] = await sql<{ r: { run_id: string; tasks: number; updated: boolean } }[]>`
-    select scheduler.claim_and_plan_run('daily-batch', ${runKey}, 'manual') as r`;
+    select scheduler.try_mark_daily_run('daily-batch', ${runKey}, 'manual', null, false, null) as r`;
   if (!row!.r.updated) throw new Error(`run ${runKey} already claimed`);
   return { runId: row!.r.run_id, tasks: row!.r.tasks };
 }
@@ -35,7 +35,6 @@ export async function setConfig(sql: Sql, values: Record<string, number>): Promi
 }
 
 export const DEFAULT_CONFIG = Object.freeze({
-  max_concurrent_batch_jobs: 4,
   heartbeat_seconds: 5,
   stale_heartbeat_seconds: 20,
   pending_grace_seconds: 45,
@@ -49,3 +48,41 @@ export const DEFAULT_CONFIG = Object.freeze({
   pace_burst_ms: 500,
   function_call_timeout_ms: 2000,
 });
+
+export interface HeldTask {
+  task_id: string;
+  attempt_token: string;
+  attempts: number;
+  provider: string;
+}
+
+/** The state a processor holding one organization's work leaves: the oldest pending batch job of a
+ * running run in processing (heartbeat now), and up to `tasks` of its pending tasks claimed by
+ * `worker` (an attempt counted, a fresh token, a lease), as scheduler.claim_paced_tasks claims them.
+ * Tests build a crash from it by backdating the heartbeat or the lease. */
+export async function holdBatchJob(sql: Sql, worker: string, tasks: number): Promise<{ batchJobId: string; tasks: HeldTask[] }> {
+  return await sql.begin(async (tx) => {
+    const [job] = await tx<{ id: string }[]>`
+      update scheduler.batch_jobs j
+         set status = 'processing', attempts = greatest(j.attempts, 1), started_at = coalesce(j.started_at, now()),
+             last_heartbeat = now(), claimed_by = ${worker}
+       where j.id = (select b.id from scheduler.batch_jobs b join scheduler.runs r on r.id = b.run_id and r.status = 'running'
+                      where b.status = 'pending' order by b.created_at, b.id limit 1)
+      returning j.id`;
+    if (!job) throw new Error("no pending batch job of a running run to hold");
+    const held = await tx<HeldTask[]>`
+      update scheduler.batch_tasks t
+         set status = 'processing', attempts = t.attempts + 1, attempt_token = gen_random_uuid(), claimed_by = ${worker},
+             lease_expires_at = now() + make_interval(secs => scheduler.config_int('task_lease_seconds')), started_at = now()
+       where t.id in (select id from scheduler.batch_tasks where batch_job_id = ${job.id} and status = 'pending' order by id limit ${tasks})
+      returning t.id::text as task_id, t.attempt_token, t.attempts, t.provider`;
+    return { batchJobId: job.id, tasks: [...held].sort((a, b) => Number(a.task_id) - Number(b.task_id)) };
+  }) as { batchJobId: string; tasks: HeldTask[] };
+}
+
+/** Records one round of outcomes for `worker` (scheduler.record_task_outcomes); returns its report. */
+export async function recordOutcomes(sql: Sql, worker: string, outcomes: ({ task_id: string; attempt_token: string } & Record<string, unknown>)[]) {
+  const [row] = await sql<{ r: { accepted: number[]; duplicates: number[]; rejected: number[]; jobs_to_finalize: string[] } }[]>`
+    select scheduler.record_task_outcomes(${worker}, ${sql.json(outcomes as never)}) as r`;
+  return row!.r;
+}

@@ -21,10 +21,6 @@ export async function analyzeSchemas(sql: Sql, ...schemas: string[]): Promise<vo
   for (const t of tables) await sql.unsafe(`analyze ${t.name}`);
 }
 
-export async function setConfigInt(sql: Sql, key: string, value: number): Promise<void> {
-  await sql`update scheduler.config set value = to_jsonb(${value}::int) where key = ${key}`;
-}
-
 export async function configInt(sql: Sql, key: string): Promise<number> {
   const [row] = await sql<{ v: number }[]>`select scheduler.config_int(${key}) as v`;
   return row!.v;

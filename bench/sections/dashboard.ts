@@ -26,7 +26,7 @@ export async function seedHistory(sql: Sql, days: number, tasksPerDay: number): 
   log(`dashboard: ${days} days of ${tasksPerDay} tasks with results`);
   for (let d = 1; d <= days; d++) {
     const [row] = await sql<{ r: { run_id: string } }[]>`
-      select scheduler.claim_and_plan_run('daily-batch', to_char((now() at time zone 'America/New_York')::date - ${d}::int, 'YYYY-MM-DD'), 'cron') as r`;
+      select scheduler.try_mark_daily_run('daily-batch', to_char((now() at time zone 'America/New_York')::date - ${d}::int, 'YYYY-MM-DD'), 'cron', null, false, null) as r`;
     const runId = row!.r.run_id;
     const at = sql`now() - make_interval(days => ${d})`;
     await sql`

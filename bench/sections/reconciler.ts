@@ -106,9 +106,8 @@ async function writeHistory(sql: Sql, s: ReconcilerSizes): Promise<void> {
   }
 }
 
-/** Today's run, in progress: one job fewer processing (fresh heartbeat) than the global cap
- * allows (4, as shipped), so a slot is free and the scan also reads the pending jobs (planned
- * just now, so within their grace period). */
+/** Today's run, in progress: three jobs processing (fresh heartbeat) and the rest pending
+ * (planned just now, so within their grace period): the scan reads both kinds. */
 async function writeLiveRun(sql: Sql, s: ReconcilerSizes): Promise<void> {
   await sql`
     with run as (
@@ -120,7 +119,7 @@ async function writeLiveRun(sql: Sql, s: ReconcilerSizes): Promise<void> {
              case when o.n <= cap.n then 1 else 0 end, ${s.tasksPerJob}::int,
              case when o.n <= cap.n then now() end, case when o.n <= cap.n then now() end
         from run
-        cross join (select scheduler.config_int('max_concurrent_batch_jobs') - 1 as n) cap
+        cross join (select 3 as n) cap
         cross join (select id, row_number() over (order by id desc) as n from public.organizations
                      order by id desc limit ${s.liveJobs}::int) o
       returning id, run_id

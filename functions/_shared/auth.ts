@@ -1,6 +1,6 @@
 // Who may call a daybreak function: the cron secret (current or, during rotation, previous) in
 // `x-cron-secret`, or the service-role key as a bearer token. Nothing else grants anything:
-// `x-manual-call` only labels a call (it once skipped the secret check; see ARCHITECTURE.md).
+// `x-manual-call` only labels a call (it once skipped the secret check; see docs/design/ARCHITECTURE.md).
 import { readEnv } from "./env.ts";
 
 export const MIN_CRON_SECRET_LENGTH = 32;

@@ -8,23 +8,21 @@
 // a crash is the reconciler's business: it finds the processor lost and gives its tasks back.
 import { z } from "zod";
 import type { EnvReader } from "./auth.ts";
-import { batchJobExists, finalizeBatchJob } from "./batch-jobs.ts";
+import { countLiveTasksOfRunningRuns, finalizeBatchJob, settleBatchJobs } from "./batch-jobs.ts";
 import { FUNCTION_NAMES } from "./constants.ts";
 import type { Sql } from "./db.ts";
 import { acceptRequest, answerInternalErrors } from "./endpoint.ts";
 import { json, newRequestId } from "./http.ts";
 import { recordInvocationEnd, recordInvocationStart } from "./invocations.ts";
 import {
-  countLiveTasksOfRunningRuns,
   ensureProcessorFleet,
   heartbeatIntervalMs,
   heartbeatProcessor,
-  providersWithWork,
   registerProcessor,
   rescueLostProcessors,
-  settleBatchJobs,
   stopProcessor,
-} from "./pacing.ts";
+} from "./fleet.ts";
+import { providersWithWork } from "./paced-claim.ts";
 import { processorCpuMs, type ProcessorSettings } from "./processor-settings.ts";
 import { ProviderLane } from "./provider-lane.ts";
 import { loadProviders } from "./providers/catalog.ts";
@@ -34,8 +32,8 @@ import { detectTriggerSource } from "./trigger-source.ts";
 
 export { processorSettingsFromEnv, type ProcessorSettings } from "./processor-settings.ts";
 
+/** A kick names the scheduler.processors row it was queued for; a direct call names none. */
 export const processorRequestSchema = z.object({
-  batch_job_id: z.uuid("batch_job_id must be a UUID").optional(),
   processor_id: z.uuid("processor_id must be a UUID").optional(),
 }).strict();
 
@@ -60,7 +58,6 @@ export interface ProcessorDeps {
 
 export interface ProcessorRequest {
   processorId: string | null;
-  batchJobId: string | null;
   /** The name its claims carry (tasks.claimed_by); a rescue finds its tasks and invocation by it. */
   worker?: string;
 }
@@ -73,10 +70,6 @@ export function handleProcessorRequest(req: Request, deps: ProcessorDeps): Promi
   return answerInternalErrors(FUNCTION_NAMES.processor, req, async () => {
     const accepted = await acceptRequest(req, processorRequestSchema, deps.env, 4096);
     if (accepted instanceof Response) return accepted;
-    const batchJobId = accepted.body.batch_job_id ?? null;
-    if (batchJobId && !(await durably(() => batchJobExists(deps.sql, batchJobId)))) {
-      return json(404, { error: "unknown_batch_job", batch_job_id: batchJobId });
-    }
     const requestId = req.headers.get("x-request-id") ?? newRequestId();
     const worker = newWorkerName();
     const invocationId = await durably(() => recordInvocationStart(deps.sql, {
@@ -85,14 +78,10 @@ export function handleProcessorRequest(req: Request, deps: ProcessorDeps): Promi
       authMethod: accepted.authMethod,
       headers: req.headers,
       requestId,
-      details: {
-        worker,
-        ...(batchJobId ? { batch_job_id: batchJobId } : {}),
-        ...(accepted.body.processor_id ? { processor_id: accepted.body.processor_id } : {}),
-      },
+      details: { worker, ...(accepted.body.processor_id ? { processor_id: accepted.body.processor_id } : {}) },
     }));
     try {
-      const report = await runProcessor(deps, { processorId: accepted.body.processor_id ?? null, batchJobId, worker });
+      const report = await runProcessor(deps, { processorId: accepted.body.processor_id ?? null, worker });
       const idle = report.tasks_started === 0 && !report.continued;
       await durably(() => recordInvocationEnd(deps.sql, invocationId, {
         status: idle ? "skipped" : "completed",

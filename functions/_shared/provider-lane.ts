@@ -4,7 +4,7 @@
 // to the round recorder; the lane never writes task state itself.
 import type { EnvReader } from "./auth.ts";
 import type { Sql } from "./db.ts";
-import { claimPacedTasks, type PacedTask, type TaskOutcome } from "./pacing.ts";
+import { claimPacedTasks, type PacedTask, type TaskOutcome } from "./paced-claim.ts";
 import { retryThroughOutage } from "./transient.ts";
 import { callWithFallback, ProviderError, type ProviderConfig } from "./providers/openai-compatible.ts";
 import type { AttemptInfo } from "./providers/openai-compatible.ts";

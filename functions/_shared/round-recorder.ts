@@ -4,7 +4,7 @@
 // number of calls in flight grows. Batch jobs left with no live task are finalized after each round.
 import { finalizeBatchJob } from "./batch-jobs.ts";
 import type { Sql } from "./db.ts";
-import { recordTaskOutcomes, type ProviderFeedback, type TaskOutcome } from "./pacing.ts";
+import { recordTaskOutcomes, type ProviderFeedback, type TaskOutcome } from "./paced-claim.ts";
 import { retryThroughOutage } from "./transient.ts";
 
 /** One HTTP attempt against a provider, as the adapter reports it. */

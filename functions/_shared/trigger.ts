@@ -1,6 +1,6 @@
 // daily-batch-trigger: auth → body → source → window → one SQL call that claims the period and
-// plans it (scheduler.claim_and_plan_run, the contract's try_mark_daily_run) → answer. Exactly-once lives in that SQL call's unique
-// key; this module only decides whether to ask, and records who asked. Each step waits out a
+// plans it (scheduler.try_mark_daily_run, the day gate) → answer. Exactly-once lives in that SQL
+// call's unique key; this module only decides whether to ask, and records who asked. Each step waits out a
 // database restart in place; a claim whose commit was cut off is recognized as its own on retry.
 import type { EnvReader } from "./auth.ts";
 import { DEFAULT_SCHEDULE, FUNCTION_NAMES, MAX_BACKFILL_DAYS, MAX_TRIGGER_BODY_BYTES } from "./constants.ts";
@@ -139,8 +139,8 @@ function claimAndPlanRun(
     }
     retry = true;
     const [row] = await sql<{ result: ClaimResult }[]>`
-      select scheduler.claim_and_plan_run(${schedule}::text, ${runKey}::text, ${triggerSource}::text,
-                                         ${invocationId}::uuid, ${force}::boolean, ${note}::text) as result`;
+      select scheduler.try_mark_daily_run(${schedule}::text, ${runKey}::text, ${triggerSource}::text,
+                                          ${invocationId}::uuid, ${force}::boolean, ${note}::text) as result`;
     return row!.result;
   });
 }

@@ -112,7 +112,7 @@ describe("the status page in Chromium", () => {
     const today = daysAgo(0);
     await sql`delete from scheduler.runs where schedule = 'daily-batch' and run_key = ${today}`;
     const [row] = await sql<{ r: { run_id: string } }[]>`
-      select scheduler.claim_and_plan_run('daily-batch', ${today}, 'manual', null, true, 'dashboard test: live') as r`;
+      select scheduler.try_mark_daily_run('daily-batch', ${today}, 'manual', null, true, 'dashboard test: live') as r`;
     const runId = row!.r.run_id;
     // One reload shows the new run; from then on the page refreshes itself while the run is live.
     await page.reload();

@@ -57,14 +57,13 @@ describe("a planned run is processed to completion", () => {
 });
 
 describe("contention", () => {
-  it("8 processors started on the same batch job at once: each task called once, results = tasks", async () => {
+  it("8 processors started at once on one organization's work: each task called once, results = tasks", async () => {
     await serveFunctions();
     await seedOrganizations(sql, { organizations: 1, promptsPerOrg: 20, providers: { "mock-a": mock.url, "mock-b": mock.url } });
     await sql`delete from vault.secrets`; // no kicks: only the 8 processors below work
     mock.setLatency(20);
     const { runId, tasks } = await startRunInSql(sql);
-    const [job] = await sql`select id from scheduler.batch_jobs where run_id = ${runId}`;
-    const answers = await Promise.all(Array.from({ length: 8 }, () => postProcessor({ batch_job_id: job!.id })));
+    const answers = await Promise.all(Array.from({ length: 8 }, () => postProcessor({})));
     const reports = await Promise.all(answers.map((r) => r.json()));
     expect(answers.every((r) => r.status === 200)).toBe(true);
     expect(reports.reduce((sum, r) => sum + r.processed, 0)).toBe(tasks);
@@ -191,14 +190,14 @@ describe("a provider slower than an invocation", () => {
 });
 
 describe("bad input", () => {
-  it("wrong types, unknown keys and an unknown batch_job_id get 4xx JSON and change nothing", async () => {
+  it("wrong types and unknown keys (batch_job_id is one: kicks name a processor) get 400 JSON and change nothing", async () => {
     await serveFunctions();
     const before = await sql`select count(*)::int as n from scheduler.scheduler_runs`;
     for (const [body, status, message] of [
-      [{ batch_job_id: 42 }, 400, /batch_job_id/],
-      [{ batch_job_id: "not-a-uuid" }, 400, /UUID/],
+      [{ processor_id: 42 }, 400, /processor_id/],
+      [{ processor_id: "not-a-uuid" }, 400, /UUID/],
       [{ batch: "x" }, 400, /batch/],
-      [{ batch_job_id: "7d4b1e1c-2f1a-4c55-9a52-8e6a5e2b9c11" }, 404, /unknown_batch_job/],
+      [{ batch_job_id: "7d4b1e1c-2f1a-4c55-9a52-8e6a5e2b9c11" }, 400, /batch_job_id/],
     ] as const) {
       const res = await postProcessor(body);
       expect(res.status).toBe(status);

@@ -9,7 +9,7 @@ import { connect, databaseUrl, type Sql, waitFor } from "../../harness/db.ts";
 import { resetState, seedOrganizations, setVault } from "../../harness/fixtures.ts";
 import { startFunctions, TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../../harness/processes.ts";
 import { ROOT } from "../../scripts/lib/root.ts";
-import { DEFAULT_CONFIG, duplicateResults, setConfig, waitForRunEnd } from "../../harness/runs.ts";
+import { DEFAULT_CONFIG, duplicateResults, holdBatchJob, setConfig, waitForRunEnd } from "../../harness/runs.ts";
 import { startMockProvider, type MockProvider } from "../../harness/mock-provider/index.ts";
 
 interface Block {
@@ -49,7 +49,7 @@ let fns: Awaited<ReturnType<typeof startFunctions>>;
 
 async function runWithoutKicks(runKey: string, note: string): Promise<string> {
   await setConfig(sql, { max_processor_invocations: 0 }); // the fleet may have no invocation: none is kicked
-  const [row] = await sql`select scheduler.claim_and_plan_run('daily-batch', ${runKey}, 'manual', null, true, ${note}) as r`;
+  const [row] = await sql`select scheduler.try_mark_daily_run('daily-batch', ${runKey}, 'manual', null, true, ${note}) as r`;
   await setConfig(sql, { max_processor_invocations: DEFAULT_CONFIG.max_processor_invocations });
   return row!.r.run_id as string;
 }
@@ -71,8 +71,8 @@ const setups: Record<number, () => Promise<void>> = {
     // Section 1's fleet stops once the day is done; a stuck job is one no live processor serves.
     await waitFor("the fleet to stop", () => sql`select scheduler.live_processor_count() as n`, (r) => r[0]!.n === 0, 60_000, 200);
     const stuckRun = await runWithoutKicks(daysAgo(5), "runbook: stuck");
-    const [job] = await sql`select batch_job_id from scheduler.claim_batch_job('dead-worker', null)`;
-    await sql`update scheduler.batch_jobs set last_heartbeat = now() - interval '3 minutes' where id = ${job!.batch_job_id}`;
+    const { batchJobId } = await holdBatchJob(sql, "dead-worker", 0);
+    await sql`update scheduler.batch_jobs set last_heartbeat = now() - interval '3 minutes' where id = ${batchJobId}`;
     await sql`update scheduler.batch_jobs set created_at = now() - interval '4 minutes' where run_id = ${stuckRun}`;
     expect(await sql`select * from scheduler.v_stuck_batch_jobs`).not.toHaveLength(0);
     await runWithoutKicks(daysAgo(6), "runbook: cancel me");
@@ -84,7 +84,7 @@ const setups: Record<number, () => Promise<void>> = {
       () => sql`select status from scheduler.runs where note = 'runbook: stuck'`, (r) => r[0]?.status === "completed", 60_000, 200);
     mock.setRules([{ model: "beta-model", status: 500 }]);
     const runId = await runWithoutKicks(daysAgo(7), "runbook: provider outage");
-    await sql`select scheduler.kick_processors(4, 'manual')`;
+    await sql`select scheduler.ensure_processor_fleet('manual', 4)`;
     expect(await waitForRunEnd(sql, runId)).toBe("completed_with_errors");
     mock.setRules([]);
   },

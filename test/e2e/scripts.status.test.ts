@@ -8,7 +8,7 @@ import { connect, databaseUrl, type Sql } from "../../harness/db.ts";
 import { resetState, seedOrganizations } from "../../harness/fixtures.ts";
 import { freePort, runCommand, type CommandResult } from "../../harness/processes.ts";
 import { ROOT } from "../../scripts/lib/root.ts";
-import { DEFAULT_CONFIG, setConfig, startRunInSql } from "../../harness/runs.ts";
+import { DEFAULT_CONFIG, holdBatchJob, setConfig, startRunInSql } from "../../harness/runs.ts";
 
 const STATUS = path.join(ROOT, "scripts/status");
 
@@ -85,8 +85,7 @@ describe("scripts/status with a stuck batch job", () => {
     await seedOrganizations(sql, { organizations: 2, promptsPerOrg: 1, providers: { a: "http://127.0.0.1:9/v1" } });
     const [{ key }] = await sql<{ key: string }[]>`select to_char((now() at time zone 'America/New_York')::date, 'YYYY-MM-DD') as key`;
     const { runId } = await startRunInSql(sql, key!);
-    const [claimed] = await sql<{ batch_job_id: string }[]>`select * from scheduler.claim_batch_job('w', null)`;
-    const jobId = claimed!.batch_job_id;
+    const jobId = (await holdBatchJob(sql, "w", 0)).batchJobId;
     await sql`update scheduler.batch_jobs set last_heartbeat = now() - interval '3 minutes' where id = ${jobId}`;
 
     const r = await status([]);

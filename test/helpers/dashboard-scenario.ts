@@ -23,7 +23,7 @@ export interface DashboardScenario {
 
 async function plan(sql: Sql, runKey: string, source: string, forced: boolean, note: string | null): Promise<string> {
   const [row] = await sql<{ r: { run_id: string } }[]>`
-    select scheduler.claim_and_plan_run('daily-batch', ${runKey}, ${source}, null, ${forced}, ${note}) as r`;
+    select scheduler.try_mark_daily_run('daily-batch', ${runKey}, ${source}, null, ${forced}, ${note}) as r`;
   return row!.r.run_id;
 }
 

@@ -2,26 +2,24 @@
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { connect } from "../../harness/db.ts";
 import { resetState, seedOrganizations } from "../../harness/fixtures.ts";
-import { startRunInSql } from "../../harness/runs.ts";
+import { holdBatchJob, recordOutcomes, startRunInSql } from "../../harness/runs.ts";
 
 const sql = connect(3);
 afterAll(() => sql.end());
 beforeEach(() => resetState(sql));
 
+/** Works the run to its end as a processor would: every task claimed, answered and recorded, its
+ * batch jobs finalized. */
 async function completeAll(runId: string) {
-  const jobs = await sql`select batch_job_id from scheduler.claim_batch_job('w', null)`;
-  for (;;) {
-    const claimed = await sql`select batch_job_id from scheduler.claim_batch_job('w', null)`;
-    jobs.push(...claimed);
-    if (claimed.length === 0) break;
-  }
-  for (const job of jobs) {
-    const tasks = await sql`select * from scheduler.claim_tasks(${job.batch_job_id}, 'w', 1000)`;
-    for (const t of tasks) {
-      await sql`select scheduler.complete_task(${t.task_id}, ${t.attempt_token},
-                ${sql.json({ answered_by: t.provider, model: "m", response: "ok", attempts: 1, latency_ms: 1 })})`;
-    }
-    await sql`select scheduler.finalize_batch_job(${job.batch_job_id})`;
+  await sql`update public.providers set requests_per_minute = 6000000`;
+  for (const { provider } of await sql`select distinct provider from scheduler.batch_tasks where run_id = ${runId}`) {
+    const [claim] = await sql`select scheduler.claim_paced_tasks('w', ${provider}, 1000) as c`;
+    const tasks = claim!.c.tasks as { task_id: string; attempt_token: string }[];
+    const report = await recordOutcomes(sql, "w", tasks.map((t) => ({
+      task_id: t.task_id, attempt_token: t.attempt_token, outcome: "succeeded",
+      answered_by: provider, model: "m", response: "ok", attempts: 1, latency_ms: 1,
+    })));
+    for (const job of report.jobs_to_finalize) await sql`select scheduler.finalize_batch_job(${job})`;
   }
   const [run] = await sql`select status from scheduler.runs where id = ${runId}`;
   return run!.status as string;
@@ -31,7 +29,7 @@ describe("v_stuck_batch_jobs", () => {
   it("shows a job whose heartbeat went stale, and not a fresh one", async () => {
     await seedOrganizations(sql, { organizations: 2, promptsPerOrg: 1, providers: { a: "http://x/v1" } });
     await startRunInSql(sql);
-    const claimed = await sql`select batch_job_id from scheduler.claim_batch_job('w', null)`;
+    const claimed = [{ batch_job_id: (await holdBatchJob(sql, "w", 0)).batchJobId }];
     expect(await sql`select * from scheduler.v_stuck_batch_jobs where status = 'processing'`).toHaveLength(0);
     await sql`update scheduler.batch_jobs set last_heartbeat = now() - interval '3 minutes' where id = ${claimed[0]!.batch_job_id}`;
     const stuck = await sql`select batch_job_id, reason, organization, silent_for_s from scheduler.v_stuck_batch_jobs`;
@@ -91,7 +89,7 @@ describe("v_daily_history", () => {
     for (const c of callers) {
       const [inv] = await sql`insert into scheduler.scheduler_runs (function_name, trigger_source, schedule, run_key, user_agent, request_id)
                               values ('daily-batch-trigger', ${c.source}, 'daily-batch', '2026-11-20', ${c.ua}, ${c.request}) returning id`;
-      const [r] = await sql`select scheduler.claim_and_plan_run('daily-batch', '2026-11-20', ${c.source}, ${inv!.id}) as r`;
+      const [r] = await sql`select scheduler.try_mark_daily_run('daily-batch', '2026-11-20', ${c.source}, ${inv!.id}, false, null) as r`;
       results.push(r!.r);
     }
     expect(results.map((r) => r.updated)).toEqual([true, false, false]);
@@ -140,13 +138,12 @@ describe("operator functions", () => {
   it("cancel_run cancels live jobs and tasks, and a late completion is then rejected", async () => {
     await seedOrganizations(sql, { organizations: 2, promptsPerOrg: 2, providers: { a: "http://x/v1" } });
     const { runId } = await startRunInSql(sql);
-    const [job] = await sql`select batch_job_id from scheduler.claim_batch_job('w', null)`;
-    const [task] = await sql`select * from scheduler.claim_tasks(${job!.batch_job_id}, 'w', 1)`;
+    const { tasks: [task] } = await holdBatchJob(sql, "w", 1);
     const [res] = await sql`select scheduler.cancel_run(${runId}, 'wrong prompts loaded') as r`;
     expect(res!.r).toMatchObject({ status: "cancelled", batch_jobs_cancelled: 2, tasks_cancelled: 4 });
-    const [late] = await sql`select scheduler.complete_task(${task!.task_id}, ${task!.attempt_token},
-                             ${sql.json({ answered_by: "a", model: "m", response: "late", attempts: 1, latency_ms: 1 })}) as o`;
-    expect(late!.o.accepted).toBe(false);
+    const late = await recordOutcomes(sql, "w", [{ task_id: task!.task_id, attempt_token: task!.attempt_token, outcome: "succeeded",
+      answered_by: "a", model: "m", response: "late", attempts: 1, latency_ms: 1 }]);
+    expect(late.accepted).toEqual([]);
     expect((await sql`select count(*)::int as n from public.prompt_results`)[0]!.n).toBe(0);
     await expect(sql`select scheduler.cancel_run(${runId}, 'again')`).rejects.toThrow(/already ended/);
     await expect(sql`select scheduler.cancel_run(${runId}, '')`).rejects.toThrow(/needs a reason/);

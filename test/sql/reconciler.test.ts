@@ -2,7 +2,7 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { connect } from "../../harness/db.ts";
 import { resetState, seedOrganizations, setVault } from "../../harness/fixtures.ts";
-import { DEFAULT_CONFIG, setConfig, startRunInSql } from "../../harness/runs.ts";
+import { DEFAULT_CONFIG, holdBatchJob, recordOutcomes, setConfig, startRunInSql } from "../../harness/runs.ts";
 
 const sql = connect(3);
 afterAll(() => sql.end());
@@ -28,9 +28,7 @@ async function processingJob() {
   // The fleet planning kicked never started (nothing serves its URL): the worker 'w' below is a
   // claim with no live processor behind it, the state a crash leaves.
   await sql`delete from scheduler.processors`;
-  const [job] = await sql`select batch_job_id from scheduler.claim_batch_job('w', null)`;
-  await sql`select * from scheduler.claim_tasks(${job!.batch_job_id}, 'w', 2)`;
-  return job!.batch_job_id as string;
+  return (await holdBatchJob(sql, "w", 2)).batchJobId;
 }
 
 describe("reconcile", () => {
@@ -62,8 +60,10 @@ describe("reconcile", () => {
     expect(job).toEqual({ status: "pending", attempts: 2 });
     const tasks = await sql`select status, count(*)::int as n from scheduler.batch_tasks where batch_job_id = ${jobId} group by 1`;
     expect(tasks).toEqual([{ status: "pending", n: 3 }]);
+    // The fleet is kicked for the work (a kick names its processor row, never a batch job).
     const kicks = await sql`select url, convert_from(body, 'UTF8')::jsonb as body from daybreak_test.net_requests`;
-    expect(kicks).toEqual([{ url: "http://127.0.0.1:9/functions/v1/robust-batch-processor", body: { batch_job_id: jobId } }]);
+    const [kicked] = await sql`select id from scheduler.processors where status = 'kicked'`;
+    expect(kicks).toEqual([{ url: "http://127.0.0.1:9/functions/v1/robust-batch-processor", body: { processor_id: kicked!.id } }]);
   });
 
   it("finalizes a stuck job whose tasks are all terminal, and its run", async () => {
@@ -118,8 +118,10 @@ describe("reconcile", () => {
   it("a task released mid-call at the deadline counts an attempt; one released before calling does not", async () => {
     const jobId = await processingJob();
     const tasks = await sql`select id, attempt_token from scheduler.batch_tasks where batch_job_id = ${jobId} and status = 'processing' order by id`;
-    await sql`select scheduler.release_task(${tasks[0]!.id}, ${tasks[0]!.attempt_token}, false, '')`;
-    await sql`select scheduler.release_task(${tasks[1]!.id}, ${tasks[1]!.attempt_token}, true, 'cut off at the deadline')`;
+    await recordOutcomes(sql, "w", [
+      { task_id: tasks[0]!.id, attempt_token: tasks[0]!.attempt_token, outcome: "released", error: "", provider_called: false },
+      { task_id: tasks[1]!.id, attempt_token: tasks[1]!.attempt_token, outcome: "released", error: "cut off at the deadline", provider_called: true },
+    ]);
     const rows = await sql`select id, status, attempts, last_error from scheduler.batch_tasks where id in (${tasks[0]!.id}, ${tasks[1]!.id}) order by id`;
     expect(rows.map((r) => [r.status, r.attempts, r.last_error])).toEqual([
       ["pending", 0, null],
@@ -127,8 +129,8 @@ describe("reconcile", () => {
     ]);
     // Out of attempts: never claimed again; the reconciler fails it.
     await sql`update scheduler.batch_tasks set attempts = 3 where id = ${tasks[1]!.id}`;
-    const claimed = await sql`select task_id from scheduler.claim_tasks(${jobId}, 'w2', 10)`;
-    expect(claimed.map((c) => c.task_id)).not.toContain(tasks[1]!.id);
+    const [claim] = await sql`select scheduler.claim_paced_tasks('w2', 'a', 10) as c`;
+    expect(claim!.c.tasks.map((c: { task_id: string }) => c.task_id)).not.toContain(tasks[1]!.id);
   });
 
   it("the idle cron tick prunes old history itself, with no HTTP call", async () => {
@@ -224,8 +226,8 @@ describe("lost processors", () => {
     expect(rescued).toEqual([{ status: "pending", attempts: 1, claimed_by: null }, { status: "pending", attempts: 1, claimed_by: null }]);
     // The dead worker coming back late is fenced off by its stale attempt token.
     const late = tokens["w-dead"]![0]!;
-    const [fenced] = await sql`select scheduler.fail_task(${late.task_id}::bigint, ${late.attempt_token}::uuid, 'late') as ok`;
-    expect(fenced!.ok).not.toBe(true);
+    const fenced = await recordOutcomes(sql, "w-dead", [{ task_id: late.task_id, attempt_token: late.attempt_token, outcome: "failed", error: "late" }]);
+    expect(fenced.rejected).toEqual([Number(late.task_id)]);
     const live = await sql`select count(*)::int as n from scheduler.batch_tasks where claimed_by = 'w-live' and status = 'processing'`;
     expect(live[0]!.n).toBe(2);
   });

@@ -1,38 +1,55 @@
-// Task claims: SKIP LOCKED batches, leases, and fencing by attempt token.
+// Task claims (scheduler.claim_paced_tasks): SKIP LOCKED batches, leases, and fencing by attempt
+// token when a round of outcomes is recorded (scheduler.record_task_outcomes).
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import postgres from "postgres";
 import { connect, databaseUrl } from "../../harness/db.ts";
 import { resetState, seedOrganizations } from "../../harness/fixtures.ts";
-import { DEFAULT_CONFIG, setConfig, startRunInSql } from "../../harness/runs.ts";
+import { DEFAULT_CONFIG, recordOutcomes, setConfig, startRunInSql } from "../../harness/runs.ts";
 
 const sql = connect(5);
 afterAll(() => sql.end());
 beforeEach(async () => {
   await resetState(sql);
   await seedOrganizations(sql, { organizations: 1, promptsPerOrg: 4, providers: { a: "http://127.0.0.1:9/v1" } });
+  // A pace far above the test's claims: these tests are about leases and tokens, not the pacer.
+  await sql`update public.providers set requests_per_minute = 6000000`;
 });
 afterEach(() => setConfig(sql, DEFAULT_CONFIG));
 
-const result = (by: string) => sql.json({ answered_by: by, model: "m", response: `answer from ${by}`, attempts: 1, latency_ms: 5 });
+interface Claimed {
+  task_id: string;
+  attempt_token: string;
+  attempts: number;
+}
+
+async function claim(worker: string, limit: number): Promise<Claimed[]> {
+  const [row] = await sql<{ c: { tasks: Claimed[] } }[]>`select scheduler.claim_paced_tasks(${worker}, 'a', ${limit}::int) as c`;
+  return row!.c.tasks;
+}
+
+/** One round of one outcome, as a processor records it; returns the round's report. */
+const record = (worker: string, t: Claimed, outcome: Record<string, unknown>) =>
+  recordOutcomes(sql, worker, [{ task_id: t.task_id, attempt_token: t.attempt_token, ...outcome }]);
+
+const success = (by: string) => ({ outcome: "succeeded", answered_by: by, model: "m", response: `answer from ${by}`, attempts: 1, latency_ms: 5 });
 
 describe("fencing", () => {
   it("a late completion from a worker whose lease was taken over is rejected and changes nothing", async () => {
     const { runId } = await startRunInSql(sql);
-    const [job] = await sql`select batch_job_id from scheduler.claim_batch_job('A', null)`;
-    const [a] = await sql`select * from scheduler.claim_tasks(${job!.batch_job_id}, 'worker-a', 1)`;
+    const [a] = await claim("worker-a", 1);
     // A's lease expires (A is slow or paused); B reclaims the same task with a new token.
     await sql`update scheduler.batch_tasks set lease_expires_at = now() - interval '1 second' where id = ${a!.task_id}`;
-    const [b] = await sql`select * from scheduler.claim_tasks(${job!.batch_job_id}, 'worker-b', 1)`;
+    const [b] = await claim("worker-b", 1);
     expect(b!.task_id).toBe(a!.task_id);
     expect(b!.attempt_token).not.toBe(a!.attempt_token);
     expect(b!.attempts).toBe(2);
 
-    const [byB] = await sql`select scheduler.complete_task(${b!.task_id}, ${b!.attempt_token}, ${result("B")}) as o`;
-    expect(byB!.o).toEqual({ accepted: true, duplicate: false });
-    const [byA] = await sql`select scheduler.complete_task(${a!.task_id}, ${a!.attempt_token}, ${result("A")}) as o`;
-    expect(byA!.o).toEqual({ accepted: false, reason: "stale_attempt" });
-    const [failA] = await sql`select scheduler.fail_task(${a!.task_id}, ${a!.attempt_token}, 'late failure') as ok`;
-    expect(failA!.ok).toBeNull();
+    const byB = await record("worker-b", b!, success("B"));
+    expect(byB).toMatchObject({ accepted: [Number(b!.task_id)], duplicates: [], rejected: [] });
+    const byA = await record("worker-a", a!, success("A"));
+    expect(byA).toMatchObject({ accepted: [], rejected: [Number(a!.task_id)] });
+    const failA = await record("worker-a", a!, { outcome: "failed", error: "late failure" });
+    expect(failA).toMatchObject({ accepted: [], rejected: [Number(a!.task_id)] });
 
     const rows = await sql`select answered_by, response from public.prompt_results where task_id = ${a!.task_id}`;
     expect(rows).toEqual([{ answered_by: "B", response: "answer from B" }]);
@@ -44,45 +61,32 @@ describe("fencing", () => {
 
   it("a live lease is never taken: concurrent claimers get disjoint tasks", async () => {
     await startRunInSql(sql);
-    const [job] = await sql`select batch_job_id from scheduler.claim_batch_job('A', null)`;
-    const claims = await Promise.all(["w1", "w2", "w3", "w4", "w5"].map((w) =>
-      sql`select task_id from scheduler.claim_tasks(${job!.batch_job_id}, ${w}, 2)`));
-    const ids = claims.flatMap((rows) => rows.map((r) => r.task_id));
+    const claims = await Promise.all(["w1", "w2", "w3", "w4", "w5"].map((w) => claim(w, 2)));
+    const ids = claims.flatMap((tasks) => tasks.map((t) => t.task_id));
     expect(ids).toHaveLength(4);
     expect(new Set(ids).size).toBe(4);
   });
 
   it("a result that already exists is counted as a prevented duplicate, never written twice", async () => {
     const { runId } = await startRunInSql(sql);
-    const [job] = await sql`select batch_job_id from scheduler.claim_batch_job('A', null)`;
-    const [t] = await sql`select * from scheduler.claim_tasks(${job!.batch_job_id}, 'w', 1)`;
+    const [t] = await claim("w", 1);
     await sql`insert into public.prompt_results (task_id, run_id, org_id, prompt_id, provider, region, answered_by, model, response, attempts, latency_ms)
               select id, run_id, ${(await sql`select org_id from scheduler.batch_jobs where run_id = ${runId}`)[0]!.org_id}, prompt_id, provider, region, 'earlier', 'm', 'earlier', 1, 1
                 from scheduler.batch_tasks where id = ${t!.task_id}`;
-    const [o] = await sql`select scheduler.complete_task(${t!.task_id}, ${t!.attempt_token}, ${result("now")}) as o`;
-    expect(o!.o).toEqual({ accepted: true, duplicate: true });
+    const o = await record("w", t!, success("now"));
+    expect(o).toMatchObject({ accepted: [Number(t!.task_id)], duplicates: [Number(t!.task_id)] });
     const [{ n }] = await sql`select count(*)::int as n from public.prompt_results where task_id = ${t!.task_id}`;
     expect(n).toBe(1);
     const [jobRow] = await sql`select duplicates_prevented from scheduler.batch_jobs where run_id = ${runId}`;
     expect(jobRow!.duplicates_prevented).toBe(1);
   });
 
-  it("the global cap bounds batch jobs in processing, under concurrent claims", async () => {
-    await seedOrganizations(sql, { organizations: 9, promptsPerOrg: 1, providers: { a: "http://127.0.0.1:9/v1" } });
-    await startRunInSql(sql);
-    await setConfig(sql, { max_concurrent_batch_jobs: 3 });
-    const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => sql`select batch_job_id from scheduler.claim_batch_job(${`w${i}`}, null)`));
-    expect(claims.filter((rows) => rows.length === 1)).toHaveLength(3);
-    const [{ n }] = await sql`select count(*)::int as n from scheduler.batch_jobs where status = 'processing'`;
-    expect(n).toBe(3);
-  });
 });
 
 describe("complete_tasks (a whole claimed batch in one transaction)", () => {
   it("accepts current attempts, rejects a stale one, keeps an existing result, and counts both", async () => {
     const { runId } = await startRunInSql(sql);
-    const [job] = await sql`select batch_job_id from scheduler.claim_batch_job('A', null)`;
-    const claimed = await sql`select * from scheduler.claim_tasks(${job!.batch_job_id}, 'w', 3)`;
+    const claimed = await claim("w", 3);
     const [fresh, stale, existing] = claimed;
     await sql`update scheduler.batch_tasks set attempt_token = gen_random_uuid() where id = ${stale!.task_id}`; // taken over
     await sql`insert into public.prompt_results (task_id, run_id, org_id, prompt_id, provider, region, answered_by, model, response, attempts, latency_ms)

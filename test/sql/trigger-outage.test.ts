@@ -25,7 +25,7 @@ function withFlakyClaim(fault: "answer_lost" | "refused"): { sql: FunctionSql; c
   let claims = 0;
   const flaky = new Proxy(sql, {
     apply(target, thisArg, args: [TemplateStringsArray, ...unknown[]]) {
-      if (!args[0].join("?").includes("claim_and_plan_run(")) return Reflect.apply(target, thisArg, args);
+      if (!args[0].join("?").includes("try_mark_daily_run(")) return Reflect.apply(target, thisArg, args);
       claims += 1;
       if (claims > 1) return Reflect.apply(target, thisArg, args);
       const lost = Object.assign(new Error("connection closed"), { code: fault === "refused" ? "ECONNREFUSED" : "CONNECTION_CLOSED" });

@@ -11,7 +11,7 @@ import postgres from "postgres";
 import { readEnv } from "../../../functions/_shared/env.ts";
 import { runProcessor, type ProcessorDeps } from "../../../functions/_shared/processor.ts";
 import { cpuMark, cpuShareSince } from "../../lib/cpu.ts";
-import { analyzeSchemas, clearRunState, databaseUrl, setConfigInt, type Sql } from "../../lib/db.ts";
+import { analyzeSchemas, clearRunState, databaseUrl, type Sql } from "../../lib/db.ts";
 import type { MockProcess } from "../../../harness/mock-provider/process.ts";
 import { inMemoryProvider } from "./in-memory-provider.ts";
 import type { ThroughputSample } from "./types.ts";
@@ -36,9 +36,6 @@ export interface DaybreakRunOptions extends DaybreakVariant {
 
 export async function runDaybreakPass(sql: Sql, o: DaybreakRunOptions): Promise<ThroughputSample> {
   await clearRunState(sql);
-  // Every worker gets a batch job at once: the global cap (default 4) is a production safety
-  // setting for edge invocations, not a limit of the task path.
-  await setConfigInt(sql, "max_concurrent_batch_jobs", Math.max(o.workers, 4));
   await sql`update public.providers set requests_per_minute = 1000000000`;
   const [plan] = await sql<{ r: { tasks: number; run_id: string } }[]>`
     select scheduler.try_mark_daily_run('daily-batch'::text, ${o.runKey}::text) as r`;
@@ -78,14 +75,14 @@ async function runWorker(pool: Sql, o: DaybreakRunOptions, worker: string, fetch
     sql: pool,
     env: readEnv,
     fetch,
-    // One worker keeps one claim's worth in flight, as the per-job processor used to; no CPU budget
+    // One worker keeps one claim's worth in flight; no CPU budget
     // (these workers are not edge invocations).
     settings: {
       budgetMs: HOUR_MS, hardDeadlineMs: 2 * HOUR_MS, claimBatchSize: o.claimBatch, maxInFlight: o.claimBatch,
       taskBudget: Number.MAX_SAFE_INTEGER, cpuHandoverMs: Number.MAX_SAFE_INTEGER, roundSize: o.claimBatch, roundDelayMs: 5, heartbeatMs: 15_000, retryBaseDelayMs: 0,
     },
   };
-  const report = await runProcessor(deps, { processorId: null, batchJobId: null });
+  const report = await runProcessor(deps, { processorId: null });
   if (report.failed > 0) throw new Error(`${worker}: ${report.failed} tasks failed`);
 }
 

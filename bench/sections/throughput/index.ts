@@ -3,7 +3,7 @@
 // physical anchor, all on the same cluster in the same run.
 import { seedOrganizations } from "../../../harness/fixtures.ts";
 import type { ThroughputSizes } from "../../lib/config.ts";
-import { clearRunState, setConfigInt, type Sql } from "../../lib/db.ts";
+import { clearRunState, type Sql } from "../../lib/db.ts";
 import { startMockProcess } from "../../../harness/mock-provider/process.ts";
 import { log, table } from "../../lib/report.ts";
 import { median, round } from "../../lib/stats.ts";
@@ -36,7 +36,7 @@ export interface ThroughputResult {
   rows: ThroughputRow[];
   pgbench: PgbenchSample[];
   adapterOnly: AdapterSample[];
-  /** Target: daybreak's task path (provider over HTTP, as the issue defines it) at the top worker
+  /** Target: daybreak's task path (provider over HTTP, as the target states it) at the top worker
    * count ≥ 1.5 × the faster library, 0 duplicates. */
   target: ThroughputTarget | null;
   /** The same comparison for the in-memory provider (no socket: the no-op equivalent). */
@@ -84,7 +84,6 @@ export async function benchThroughput(sql: Sql, s: ThroughputSizes): Promise<{ r
   } finally {
     await mock.stop();
     await clearRunState(sql);
-    await setConfigInt(sql, "max_concurrent_batch_jobs", 4);
     await sql`truncate public.organizations cascade`;
   }
   log("pgbench single-row UPDATE");

@@ -6,7 +6,7 @@ import { readEnv } from "../env.ts";
 import { isQuotaExhausted, ProviderError } from "./provider-error.ts";
 import { parseRateLimitHeaders, type RateLimitInfo } from "./rate-limit-headers.ts";
 
-/** The provider timeout; the task lease must stay longer than this (ARCHITECTURE.md, invariant 3). */
+/** The provider timeout; the task lease must stay longer than this (docs/design/ARCHITECTURE.md, invariant 3). */
 export const DEFAULT_PROVIDER_TIMEOUT_MS = 120_000;
 
 export const PROVIDER_DEFAULTS = Object.freeze({
