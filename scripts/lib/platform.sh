@@ -57,6 +57,8 @@ apt_install() {
 
 # pg_net and Supabase Vault, built from pinned sources: supabase-extensions.sh.
 source "$DAYBREAK_ROOT/scripts/lib/supabase-extensions.sh"
+# Throwaway clusters (tests, bench, soak, schema) and the schema dump: throwaway.sh.
+source "$DAYBREAK_ROOT/scripts/lib/throwaway.sh"
 
 # ensure_browser: Debian's Chromium for the status page's browser test (playwright-core drives it;
 # no browser is downloaded from anywhere else).
@@ -192,20 +194,10 @@ psql_run() {
   PGOPTIONS='--client-min-messages=warning' psql "$url" -v ON_ERROR_STOP=1 -X -q "$@"
 }
 
-# The roles Supabase has; the extensions themselves are created by the migrations, as on
-# Supabase. A cluster made by an earlier daybreak holds imitations of pg_net and Vault that the
-# real extensions cannot replace in place: say so instead of failing in a migration.
+# The roles Supabase has; the extensions themselves are created by the migrations, as on Supabase.
 prepare_database() {
-  local url="$1" stale
-  stale="$(psql_run "$url" -At -c "
-    select string_agg(n.nspname, ', ') from pg_namespace n
-     where n.nspname in ('net', 'vault')
-       and not exists (select from pg_depend d
-                        where d.classid = 'pg_namespace'::regclass and d.objid = n.oid and d.deptype = 'e')
-       and not exists (select from pg_extension e where e.extnamespace = n.oid)")" \
-    || die "cannot reach the database at $url"
-  [ -z "$stale" ] || die "this cluster holds daybreak's old imitation of pg_net/Vault (schema $stale), which the real extensions cannot replace; start over with scripts/dev --reset"
-  psql_run "$url" -f "$DAYBREAK_ROOT/sql/local/00_roles.sql" || die "creating Supabase roles failed"
+  local url="$1"
+  psql_run "$url" -f "$DAYBREAK_ROOT/sql/local/00_roles.sql" || die "creating Supabase roles failed (is the database at $url reachable?)"
 }
 
 # Migrations applied by the real Supabase CLI; it records them in supabase_migrations.

@@ -29,15 +29,12 @@ installed_extension_version() {
   sed -n "s/^[[:space:]]*default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" "$control" | head -n1
 }
 
-# Where the pinned archives are: $DAYBREAK_EXTENSION_SOURCES, else ../shared/vendor beside the
-# repository. Prints nothing when neither exists.
+# Where the pinned archives are: the directory named by $DAYBREAK_EXTENSION_SOURCES (configuration:
+# a mirror, a vendored copy); prints nothing when it is unset, and the tagged releases are downloaded.
 extension_sources_dir() {
-  if [ -n "${DAYBREAK_EXTENSION_SOURCES:-}" ]; then
-    [ -d "$DAYBREAK_EXTENSION_SOURCES" ] || die "DAYBREAK_EXTENSION_SOURCES=$DAYBREAK_EXTENSION_SOURCES is not a directory"
-    (cd "$DAYBREAK_EXTENSION_SOURCES" && pwd)
-  elif [ -d "$DAYBREAK_ROOT/../shared/vendor" ]; then
-    (cd "$DAYBREAK_ROOT/../shared/vendor" && pwd)
-  fi
+  [ -n "${DAYBREAK_EXTENSION_SOURCES:-}" ] || return 0
+  [ -d "$DAYBREAK_EXTENSION_SOURCES" ] || die "DAYBREAK_EXTENSION_SOURCES=$DAYBREAK_EXTENSION_SOURCES is not a directory"
+  (cd "$DAYBREAK_EXTENSION_SOURCES" && pwd)
 }
 
 source_tree_sha256() {
@@ -70,7 +67,7 @@ fetch_extension_source() {
 }
 
 extension_sources_problem() {
-  local where="${1:-$DAYBREAK_ROOT/../shared/vendor (absent)}"
+  local where="${1:-DAYBREAK_EXTENSION_SOURCES, which is not set}"
   printf 'cannot find the pinned sources of pg_net and Supabase Vault: put %s and %s (with a SHA256SUMS file pinning them) in a directory and point DAYBREAK_EXTENSION_SOURCES at it (looked in %s), or let this machine reach github.com to download the tagged releases' \
     "$PG_NET_ARCHIVE" "$VAULT_ARCHIVE" "$where"
 }

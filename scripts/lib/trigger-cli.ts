@@ -1,6 +1,6 @@
 // scripts/trigger: an operator's manual call to daily-batch-trigger (or batch-reconciler) through
 // supabase-js, exactly as any client would make it. The call is labelled `x-manual-call: true`
-// (a label only: it grants nothing, see ARCHITECTURE.md) and authenticated with the service-role
+// (a label only: it grants nothing, see docs/design/ARCHITECTURE.md) and authenticated with the service-role
 // key, or the cron secret when that is all there is. Keys are never printed.
 import { randomUUID } from "node:crypto";
 import {

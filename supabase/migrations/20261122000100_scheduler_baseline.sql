@@ -1,8 +1,9 @@
 -- daybreak baseline.
 -- Purpose: the private `scheduler` schema with its security baseline, pg_cron, and pg_net.
 -- Objects: extension pg_cron, extension pg_net (where available), schema scheduler.
--- Operators: nothing to do. On Supabase, pg_net comes from the extension; on the local
--- platform sql/local/10_pg_net.sql provides the same net.http_post, and this migration accepts it.
+-- Operators: nothing to do. pg_net is the extension, on Supabase and on the local platform alike
+-- (the branch that accepts a bare net.http_post served an early local imitation, since removed).
+-- The current schema, every function with its body: supabase/schema.sql.
 
 create extension if not exists pg_cron;
 

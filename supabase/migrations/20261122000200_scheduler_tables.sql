@@ -8,6 +8,7 @@
 -- Every uniqueness guarantee lives here: one run per (schedule, run_key), one batch job per
 -- (run, organization), one task per (batch job, prompt, provider, region), one result per task.
 -- Operators: none. RLS is on for every table; only the service role and postgres read them.
+-- The current schema, every function with its body: supabase/schema.sql.
 
 -- ---------------------------------------------------------------- app tables (public)
 

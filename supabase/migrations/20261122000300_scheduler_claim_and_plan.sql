@@ -8,6 +8,7 @@
 -- finalize_run.
 -- Operators: the functions URL and cron secret live in Vault (daybreak_functions_url,
 -- daybreak_cron_secret); see RUNBOOK.md "Deploying".
+-- The current schema, every function with its body: supabase/schema.sql.
 
 create function scheduler.config_int(p_key text) returns integer
 language plpgsql stable

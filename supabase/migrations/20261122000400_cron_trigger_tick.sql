@@ -5,6 +5,7 @@
 -- through pg_net. Idle ticks make no HTTP call and write nothing (invariant 6).
 -- Objects: function scheduler.cron_trigger_tick, cron job daybreak-trigger.
 -- Operators: Vault must hold daybreak_functions_url and daybreak_cron_secret (scripts/deploy).
+-- The current schema, every function with its body: supabase/schema.sql.
 
 create function scheduler.cron_trigger_tick(p_now timestamptz default now()) returns jsonb
 language plpgsql

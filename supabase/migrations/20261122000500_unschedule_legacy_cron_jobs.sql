@@ -4,6 +4,7 @@
 -- wherever they exist. Safe to run on a database that never had them.
 -- Objects: cron.job rows named below.
 -- Operators: nothing; scheduler.v_cron_health shows anything else that is still scheduled.
+-- The current schema, every function with its body: supabase/schema.sql.
 
 select cron.unschedule(j.jobid)
   from cron.job j

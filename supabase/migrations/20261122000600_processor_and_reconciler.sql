@@ -9,6 +9,7 @@
 -- stale_batch_jobs, unfinalized_runs, abandoned_invocations, reconcile, prune_history,
 -- cron_reconcile_tick; cron job daybreak-reconciler.
 -- Operators: scheduler.config holds the thresholds (stale_heartbeat_seconds, task_lease_seconds...).
+-- The current schema, every function with its body: supabase/schema.sql.
 
 alter table scheduler.batch_jobs add column duplicates_prevented integer not null default 0;
 -- When the reconciler last resumed the job: progress since then resets its attempt count.

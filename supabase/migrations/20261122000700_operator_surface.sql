@@ -7,6 +7,7 @@
 -- v_run_completeness, v_cron_health, v_daily_history, v_health_problems; functions
 -- retry_failed_tasks, set_schedule_enabled, pause_schedule, resume_schedule, cancel_run.
 -- Operators: see RUNBOOK.md.
+-- The current schema, every function with its body: supabase/schema.sql.
 
 -- Every authenticated call of the last 7 days, newest first, with the cron tick that sent it.
 create view scheduler.v_recent_invocations with (security_invoker = true) as

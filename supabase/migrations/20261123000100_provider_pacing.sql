@@ -1,4 +1,4 @@
--- daybreak: provider pacing (issue 9).
+-- daybreak: provider pacing.
 -- Purpose: a day's batch runs at its providers' rate limits, not at a fixed concurrency.
 --   * public.providers gains optional requests_per_minute, tokens_per_minute, max_in_flight;
 --     limits left unset are learned from what the provider answers (x-ratelimit-*,
@@ -20,6 +20,7 @@
 -- Operators: nothing required. Set a provider's limits with
 --   update public.providers set requests_per_minute = 1200 where name = '...';
 -- unset ones are learned (RUNBOOK.md, "Provider limits and pacing").
+-- The current schema, every function with its body: supabase/schema.sql.
 
 -- ---------------------------------------------------------------- limits as data
 

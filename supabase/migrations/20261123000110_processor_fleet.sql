@@ -1,4 +1,4 @@
--- daybreak: a processor fleet sized to demand (issue 9).
+-- daybreak: a processor fleet sized to demand.
 -- Purpose: scheduler.processors records every processor invocation (kicked, running, handing
 -- over, stopped); scheduler.ensure_processor_fleet kicks as many as the providers' paced rates need
 -- given their observed latency (Little's law: calls in flight = rate x latency), up to
@@ -8,6 +8,7 @@
 -- heartbeat_processor, stop_processor, ensure_processor_fleet, settle_batch_jobs; replaced:
 -- kick_processors (the fleet, not one kick per job), stale_batch_jobs, prune_history (processors).
 -- Operators: the ceiling is scheduler.config max_processor_invocations (RUNBOOK.md, Thresholds).
+-- The current schema, every function with its body: supabase/schema.sql.
 
 -- ---------------------------------------------------------------- the fleet
 

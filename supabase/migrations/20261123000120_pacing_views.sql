@@ -1,8 +1,9 @@
--- daybreak: pacing visibility (issue 9).
+-- daybreak: pacing visibility.
 -- Purpose: what an operator asks during a long paced day: per run and provider, calls, 429s, the
 -- pace against the limit, latency p50/p95 and an ETA; and the processor fleet.
 -- Objects: views scheduler.v_provider_pace, scheduler.v_processor_fleet.
 -- Operators: scripts/status shows both; sql/monitoring/ has a query for each.
+-- The current schema, every function with its body: supabase/schema.sql.
 
 -- ---------------------------------------------------------------- visibility
 

@@ -12,6 +12,7 @@
 -- Operators: nothing to do. On Supabase, Vault is already installed (the create is a no-op) and
 -- pg_net's objects belong to supabase_admin, so its grants stay as Supabase sets them; schema
 -- net is not exposed through the Data API. See RUNBOOK.md "Who can see the queued requests".
+-- The current schema, every function with its body: supabase/schema.sql.
 
 create extension if not exists supabase_vault;
 

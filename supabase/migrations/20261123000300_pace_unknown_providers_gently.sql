@@ -1,4 +1,4 @@
--- daybreak: start an unknown provider gently, recover from a 429 in seconds (issue 9, measured).
+-- daybreak: start an unknown provider gently, recover from a 429 in seconds (measured).
 -- Purpose: a provider with no configured limit was paced at 3,000 requests/min until its first
 -- answers taught the pacer its real limit; against a 300/min provider that first second came
 -- back as 429s (25% of a small bench run's calls). Starting at 300/min costs at most a second of
@@ -10,6 +10,7 @@
 -- pace_recovery_percent_per_second (2 → 10).
 -- Operators: set public.providers.requests_per_minute for a provider that sends no rate-limit
 -- headers (RUNBOOK.md, section 13).
+-- The current schema, every function with its body: supabase/schema.sql.
 update scheduler.config set value = '300'
  where key = 'pace_unknown_requests_per_minute' and value = '3000';
 update scheduler.config set value = '10'

@@ -1,4 +1,4 @@
--- daybreak: a dead processor costs about a minute, not five (issue 11).
+-- daybreak: a dead processor costs about a minute, not five.
 -- Purpose: a processor killed mid-run (the edge runtime recycled, kill -9) held its tasks until
 -- their 300 s leases ran out, its batch job looked stale only after 120 s of silence, and the
 -- reconciler looked every 5 minutes: a kill cost ~5 minutes. Now the thresholds are multiples of
@@ -12,6 +12,7 @@
 -- lost_processors, rescue_lost_processors; replaced: reconcile_now, cron_reconcile_tick;
 -- cron job daybreak-reconciler every minute.
 -- Operators: RUNBOOK.md, "A stuck job" and "Thresholds" give the measured recovery times.
+-- The current schema, every function with its body: supabase/schema.sql.
 
 insert into scheduler.config (key, value, description) values
   ('heartbeat_seconds', '5', 'how often a live processor reports; the staleness thresholds are multiples of it')

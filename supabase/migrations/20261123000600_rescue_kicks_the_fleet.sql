@@ -1,4 +1,4 @@
--- daybreak: a rescue kicks the fleet at once (issue 11, measured by the soak).
+-- daybreak: a rescue kicks the fleet at once (measured by the soak).
 -- Purpose: a rescue gave a lost processor's tasks back, but a processor was kicked only once a
 -- batch job looked stale, and a job whose processors never started (their kicks were queued in
 -- pg_net's unlogged queue when PostgreSQL crashed, or sent to a dead runtime) looks stale only
@@ -7,6 +7,7 @@
 -- ensure_processor_fleet for the processors the work needs, in the same transaction.
 -- Objects: replaced scheduler.rescue_lost_processors (its report adds processors_kicked).
 -- Operators: nothing to do.
+-- The current schema, every function with its body: supabase/schema.sql.
 
 -- Closes each lost processor (row locked, staleness checked again under the lock, since a late
 -- heartbeat may have landed), gives its processing tasks back as pending and closes its

@@ -1,0 +1,2762 @@
+-- daybreak: the current schema in one file, generated from a database freshly migrated by the
+-- Supabase CLI (scripts/schema writes it; scripts/test fails when it differs from what the
+-- migrations make). Read it for the current body of any function; change the schema with a new
+-- migration in supabase/migrations/, never here. The design: docs/design/ARCHITECTURE.md.
+
+-- ---------------------------------------------------------------- extensions
+create extension if not exists pg_cron with schema public; -- version 1.4-1
+create extension if not exists pg_net with schema extensions; -- version 0.20.4
+create extension if not exists supabase_vault with schema vault; -- version 0.3.1
+
+-- ---------------------------------------------------------------- schemas scheduler and public (pg_dump)
+
+-- Name: public; Type: SCHEMA; Schema: -
+
+CREATE SCHEMA public;
+
+-- Name: SCHEMA public; Type: COMMENT; Schema: -
+
+COMMENT ON SCHEMA public IS 'standard public schema';
+
+-- Name: scheduler; Type: SCHEMA; Schema: -
+
+CREATE SCHEMA scheduler;
+
+-- Name: SCHEMA scheduler; Type: COMMENT; Schema: -
+
+COMMENT ON SCHEMA scheduler IS 'daybreak: exactly-once daily batch scheduling (private; not exposed to the Data API)';
+
+-- Name: abandoned_invocations(timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.abandoned_invocations(p_now timestamp with time zone) RETURNS SETOF uuid
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select s.id from scheduler.scheduler_runs s
+   where s.status = 'running'
+     and s.started_at < p_now - make_interval(mins => scheduler.config_int('abandoned_invocation_minutes'))
+$$;
+
+-- Name: cancel_run(uuid, text); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.cancel_run(p_run_id uuid, p_reason text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_status text;
+  v_jobs integer;
+  v_tasks integer;
+begin
+  if p_reason is null or length(trim(p_reason)) = 0 then
+    raise exception 'cancel_run needs a reason' using errcode = '22023';
+  end if;
+  select status into v_status from scheduler.runs where id = p_run_id for update;
+  if not found then
+    raise exception 'unknown run %', p_run_id using errcode = '22023';
+  end if;
+  if v_status <> 'running' then
+    raise exception 'run % already ended (%)', p_run_id, v_status using errcode = '22023';
+  end if;
+  update scheduler.batch_tasks set status = 'cancelled', completed_at = now(), lease_expires_at = null,
+         last_error = 'cancelled: ' || p_reason
+   where run_id = p_run_id and status in ('pending', 'processing');
+  get diagnostics v_tasks = row_count;
+  update scheduler.batch_jobs set status = 'cancelled', completed_at = now(), last_error = 'cancelled: ' || p_reason
+   where run_id = p_run_id and status in ('pending', 'processing');
+  get diagnostics v_jobs = row_count;
+  update scheduler.runs set status = 'cancelled', completed_at = now(), cancel_reason = p_reason where id = p_run_id;
+  return jsonb_build_object('run_id', p_run_id, 'status', 'cancelled', 'batch_jobs_cancelled', v_jobs, 'tasks_cancelled', v_tasks);
+end
+$$;
+
+-- Name: FUNCTION cancel_run(p_run_id uuid, p_reason text); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.cancel_run(p_run_id uuid, p_reason text) IS 'Cancels a running run, its live batch jobs and tasks, with a reason';
+
+-- Name: claim_paced_tasks(text, text, integer, timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone DEFAULT clock_timestamp()) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_provider public.providers;
+  v_pace scheduler.provider_pace;
+  v_rate double precision;
+  v_per_ms double precision;
+  v_capacity double precision;
+  v_bucket double precision;
+  v_in_flight integer;
+  v_grant integer;
+  v_wait integer;
+  v_tasks jsonb;
+  v_claimed integer;
+  v_ids bigint[];
+  v_max_attempts integer := scheduler.config_int('max_task_attempts');
+  v_lease interval := make_interval(secs => scheduler.config_int('task_lease_seconds'));
+begin
+  if p_limit is null or p_limit < 1 then
+    raise exception 'p_limit must be >= 1' using errcode = '22023';
+  end if;
+  select * into v_provider from public.providers where name = p_provider and enabled;
+  if found then
+    insert into scheduler.provider_pace (provider) values (p_provider) on conflict (provider) do nothing;
+    select * into v_pace from scheduler.provider_pace where provider = p_provider for update;
+    if v_pace.paused_until > p_now then
+      return jsonb_build_object('tasks', '[]'::jsonb, 'has_work', true, 'paused', true,
+                                'wait_ms', ceil(extract(epoch from (v_pace.paused_until - p_now)) * 1000)::integer);
+    end if;
+    select r.rate_per_minute into v_rate from scheduler.provider_rate(p_provider, p_now) r;
+    v_per_ms := v_rate / 60000.0;
+    v_capacity := greatest(1.0, v_per_ms * scheduler.config_int('pace_burst_ms'));
+    -- A fresh row (never drawn from) starts full, like the provider's own bucket.
+    v_bucket := case when v_pace.bucket_at is null then v_capacity
+                     else least(v_capacity, v_pace.bucket + v_per_ms * greatest(0, extract(epoch from (p_now - v_pace.bucket_at)) * 1000)) end;
+    select count(*)::integer into v_in_flight from scheduler.batch_tasks t
+     where t.provider = p_provider and t.status = 'processing' and t.lease_expires_at >= p_now;
+    v_grant := least(p_limit, floor(v_bucket)::integer,
+                     coalesce(v_provider.max_in_flight - v_in_flight, p_limit));
+  else
+    v_grant := p_limit;
+    v_in_flight := 0;
+  end if;
+
+  v_claimed := 0;
+  v_tasks := '[]'::jsonb;
+  if v_grant > 0 then
+    -- Expired leases first (their worker is gone; usually none), then pending tasks in seq order.
+    select coalesce(array_agg(x.id), '{}') into v_ids from (
+      select t.id from scheduler.batch_tasks t
+       where t.provider = p_provider and t.status = 'processing' and t.lease_expires_at < p_now
+         and t.attempts < v_max_attempts
+       order by t.lease_expires_at
+       limit v_grant
+       for update skip locked) x;
+    if cardinality(v_ids) < v_grant then
+      select v_ids || coalesce(array_agg(x.id), '{}') into v_ids from (
+        select t.id from scheduler.batch_tasks t
+         where t.provider = p_provider and t.status = 'pending' and t.attempts < v_max_attempts
+         order by t.seq, t.id
+         limit v_grant - cardinality(v_ids)
+         for update skip locked) x;
+    end if;
+    with picked as (
+      select unnest(v_ids) as id
+    ), claimed as (
+      update scheduler.batch_tasks t
+         set status = 'processing', attempts = t.attempts + 1, attempt_token = gen_random_uuid(),
+             lease_expires_at = p_now + v_lease, claimed_by = p_worker, started_at = p_now
+        from picked
+       where t.id = picked.id
+      returning t.id, t.attempt_token, t.attempts, t.prompt_id, t.provider, t.region, t.run_id, t.batch_job_id
+    ), jobs as (
+      update scheduler.batch_jobs j
+         set status = 'processing', attempts = greatest(j.attempts, 1), started_at = coalesce(j.started_at, p_now),
+             last_heartbeat = p_now, claimed_by = p_worker
+       where j.id in (select distinct batch_job_id from claimed) and j.status in ('pending', 'processing')
+      returning j.id, j.org_id
+    )
+    select coalesce(jsonb_agg(jsonb_build_object(
+             'task_id', c.id::text, 'attempt_token', c.attempt_token, 'attempts', c.attempts,
+             'prompt_id', c.prompt_id, 'prompt_text', p.text, 'provider', c.provider, 'region', c.region,
+             'run_id', c.run_id, 'org_id', j.org_id, 'batch_job_id', c.batch_job_id,
+             'lease_ms', (extract(epoch from v_lease) * 1000)::integer) order by c.id), '[]'::jsonb),
+           count(*)::integer
+      into v_tasks, v_claimed
+      from claimed c
+      left join public.prompts p on p.id = c.prompt_id
+      left join (select jb.id, jb.org_id from scheduler.batch_jobs jb where jb.id in (select batch_job_id from claimed)) j
+        on j.id = c.batch_job_id;
+  end if;
+
+  if v_provider.name is not null then
+    v_bucket := v_bucket - v_claimed;
+    update scheduler.provider_pace
+       set bucket = v_bucket, bucket_at = p_now, updated_at = p_now
+     where provider = p_provider;
+    -- Time until the bucket holds one more whole call (or half its capacity, to batch claims).
+    v_wait := ceil(greatest(0, least(v_capacity / 2, greatest(1.0, p_limit - v_claimed)) - v_bucket) / v_per_ms)::integer;
+    if v_provider.max_in_flight is not null and v_in_flight + v_claimed >= v_provider.max_in_flight then
+      v_wait := null; -- only a completion frees a slot
+    end if;
+  end if;
+
+  return jsonb_build_object(
+    'tasks', v_tasks,
+    'wait_ms', v_wait,
+    'rate_per_minute', v_rate,
+    'in_flight', v_in_flight + v_claimed,
+    'has_work', v_claimed > 0 or exists (
+      select from scheduler.batch_tasks t where t.provider = p_provider and t.status = 'pending' and t.attempts < v_max_attempts)
+      or exists (select from scheduler.batch_tasks t where t.provider = p_provider and t.status = 'processing'
+                  and t.lease_expires_at < p_now and t.attempts < v_max_attempts));
+end
+$$;
+
+-- Name: FUNCTION claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone) IS 'Claims a provider''s tasks within its pace (token bucket, max_in_flight) with SKIP LOCKED, leases and attempt tokens';
+
+-- Name: complete_tasks(jsonb); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.complete_tasks(p_results jsonb) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_report jsonb;
+begin
+  with input as (
+    select * from jsonb_to_recordset(p_results)
+      as x(task_id bigint, attempt_token uuid, answered_by text, model text, response text, attempts integer, latency_ms integer)
+  ), done as (
+    update scheduler.batch_tasks t
+       set status = 'succeeded', completed_at = now(), lease_expires_at = null, last_error = null,
+           answered_by = i.answered_by
+      from input i
+     where t.id = i.task_id and t.attempt_token = i.attempt_token and t.status = 'processing'
+    returning t.id, t.run_id, t.batch_job_id, t.prompt_id, t.provider, t.region,
+              i.answered_by, i.model, i.response, i.attempts, i.latency_ms
+  ), recorded as (
+    insert into public.prompt_results (task_id, run_id, org_id, prompt_id, provider, region, answered_by, model,
+                                       response, attempts, latency_ms)
+    select d.id, d.run_id, j.org_id, d.prompt_id, d.provider, d.region, d.answered_by, d.model, d.response,
+           coalesce(d.attempts, 1), coalesce(d.latency_ms, 0)
+      from done d join scheduler.batch_jobs j on j.id = d.batch_job_id
+    on conflict on constraint prompt_results_one_per_task do nothing
+    returning task_id
+  ), prevented as (
+    select t.batch_job_id, count(*)::integer as n
+      from input i join scheduler.batch_tasks t on t.id = i.task_id
+     where not exists (select from recorded r where r.task_id = i.task_id)
+     group by t.batch_job_id
+  ), counted as (
+    update scheduler.batch_jobs j set duplicates_prevented = j.duplicates_prevented + p.n
+      from prevented p where j.id = p.batch_job_id
+    returning j.id
+  )
+  select jsonb_build_object(
+           'accepted', coalesce((select jsonb_agg(id order by id) from done), '[]'::jsonb),
+           'duplicates', coalesce((select jsonb_agg(d.id order by d.id) from done d
+                                    where not exists (select from recorded r where r.task_id = d.id)), '[]'::jsonb),
+           'rejected', coalesce((select jsonb_agg(i.task_id order by i.task_id) from input i
+                                  where not exists (select from done d where d.id = i.task_id)), '[]'::jsonb),
+           'duplicates_prevented', coalesce((select sum(n) from prevented), 0),
+           'jobs_counted', (select count(*) from counted))
+    into v_report;
+  return v_report;
+end
+$$;
+
+-- Name: FUNCTION complete_tasks(p_results jsonb); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.complete_tasks(p_results jsonb) IS 'Completes a batch of tasks (current attempt tokens only) and records one result each';
+
+-- Name: config_int(text); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.config_int(p_key text) RETURNS integer
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  v_value integer;
+begin
+  select (c.value #>> '{}')::integer into v_value from scheduler.config c where c.key = p_key;
+  if v_value is null then
+    raise exception 'scheduler.config has no integer setting "%"', p_key using errcode = '22023';
+  end if;
+  return v_value;
+end
+$$;
+
+-- Name: config_num(text); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.config_num(p_key text) RETURNS double precision
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  v_value double precision;
+begin
+  select (c.value #>> '{}')::double precision into v_value from scheduler.config c where c.key = p_key;
+  if v_value is null then
+    raise exception 'scheduler.config has no numeric setting "%"', p_key using errcode = '22023';
+  end if;
+  return v_value;
+end
+$$;
+
+-- Name: cron_reconcile_tick(timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.cron_reconcile_tick(p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_lost integer;
+  v_stale integer;
+  v_unfinalized integer;
+  v_abandoned integer;
+  v_request_id text;
+  v_net_id bigint;
+  v_decision text;
+begin
+  select count(*) into v_lost from scheduler.lost_processors(p_now);
+  select count(*) into v_stale from scheduler.stale_batch_jobs(p_now);
+  select count(*) into v_unfinalized from scheduler.unfinalized_runs();
+  select count(*) into v_abandoned from scheduler.abandoned_invocations(p_now);
+
+  if v_lost + v_stale + v_unfinalized + v_abandoned = 0 then
+    -- Retention needs no edge function: prune here, in SQL, so a healthy system stays bounded.
+    return jsonb_build_object('decision', 'idle', 'pruned', scheduler.prune_history(p_now));
+  end if;
+  v_request_id := gen_random_uuid()::text;
+  v_net_id := scheduler.queue_function_call('batch-reconciler', '{}'::jsonb, 'cron', v_request_id);
+  v_decision := case when v_net_id is null then 'not_configured' else 'called' end;
+  insert into scheduler.cron_ticks (tick, ticked_at, decision, request_id, net_request_id, details)
+  values ('reconcile', p_now, v_decision, v_request_id, v_net_id,
+          jsonb_build_object('lost', v_lost, 'stale', v_stale, 'unfinalized', v_unfinalized, 'abandoned', v_abandoned));
+  return jsonb_build_object('decision', v_decision, 'request_id', v_request_id, 'net_request_id', v_net_id,
+                            'lost', v_lost, 'stale', v_stale, 'unfinalized', v_unfinalized, 'abandoned', v_abandoned);
+end
+$$;
+
+-- Name: FUNCTION cron_reconcile_tick(p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.cron_reconcile_tick(p_now timestamp with time zone) IS 'pg_cron entry point: calls batch-reconciler only when something is stale or unfinalized';
+
+-- Name: cron_trigger_tick(timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.cron_trigger_tick(p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  s scheduler.schedules;
+  v_key text;
+  v_decision text;
+  v_request_id text;
+  v_net_id bigint;
+  v_decisions jsonb := '[]'::jsonb;
+begin
+  for s in select * from scheduler.schedules order by name loop
+    v_key := scheduler.period_key(s.period, (p_now at time zone s.timezone)::date);
+    v_request_id := null;
+    v_net_id := null;
+    if not s.enabled then
+      v_decision := 'disabled';
+    elsif not scheduler.is_in_execution_window(s.name, p_now) then
+      v_decision := 'outside_window';
+    elsif exists (select from scheduler.runs r where r.schedule = s.name and r.run_key = v_key) then
+      v_decision := 'already_claimed';
+    else
+      -- The x-request-id travels with the call and is stored by the trigger in scheduler_runs,
+      -- so one tick can be followed through pg_net to the invocation and the run it produced.
+      v_request_id := gen_random_uuid()::text;
+      v_net_id := scheduler.queue_function_call('daily-batch-trigger', jsonb_build_object('schedule', s.name),
+                                                'cron', v_request_id);
+      v_decision := case when v_net_id is null then 'not_configured' else 'called' end;
+      insert into scheduler.cron_ticks (tick, ticked_at, decision, schedule, run_key, request_id, net_request_id)
+      values ('trigger', p_now, v_decision, s.name, v_key, v_request_id, v_net_id);
+    end if;
+    v_decisions := v_decisions || jsonb_build_object('schedule', s.name, 'run_key', v_key, 'decision', v_decision,
+                                                     'request_id', v_request_id, 'net_request_id', v_net_id);
+  end loop;
+  return v_decisions;
+end
+$$;
+
+-- Name: FUNCTION cron_trigger_tick(p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.cron_trigger_tick(p_now timestamp with time zone) IS 'pg_cron entry point: calls daily-batch-trigger for each enabled schedule that is in its window and unclaimed';
+
+-- Name: current_run_key(text, timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.current_run_key(p_schedule text, p_now timestamp with time zone DEFAULT now()) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select scheduler.period_key(s.period, (p_now at time zone s.timezone)::date)
+    from scheduler.schedules s
+   where s.name = p_schedule
+$$;
+
+-- Name: FUNCTION current_run_key(p_schedule text, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.current_run_key(p_schedule text, p_now timestamp with time zone) IS 'The period key (local date, or ISO week) of p_now for a schedule';
+
+-- Name: ensure_processor_fleet(text, integer); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.ensure_processor_fleet(p_trigger_source text, p_max_new integer DEFAULT NULL::integer) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_now timestamptz := clock_timestamp();
+  v_needed_in_flight double precision := 0;
+  v_any_work boolean;
+  v_desired integer;
+  v_live integer;
+  v_kicked integer := 0;
+  v_id uuid;
+  v_net bigint;
+begin
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('daybreak.ensure_processor_fleet'));
+  select coalesce(sum(r.rate_per_minute / 60.0
+                      * coalesce(pace.latency_ms_ewma, scheduler.config_int('pace_default_latency_ms')) / 1000.0), 0),
+         count(*) > 0
+    into v_needed_in_flight, v_any_work
+    from scheduler.providers_with_work(v_now) w(provider)
+    left join public.providers pr on pr.name = w.provider
+    left join scheduler.provider_pace pace on pace.provider = w.provider
+    left join lateral scheduler.provider_rate(w.provider, v_now) r on true;
+  if not v_any_work then
+    return 0;
+  end if;
+  v_desired := least(scheduler.config_int('max_processor_invocations'),
+                     greatest(1, ceil(v_needed_in_flight / scheduler.config_int('processor_in_flight_per_invocation'))::integer));
+  v_live := scheduler.live_processor_count(v_now);
+  for i in 1 .. least(greatest(v_desired - v_live, 0), coalesce(p_max_new, v_desired)) loop
+    insert into scheduler.processors (status, trigger_source, kicked_at) values ('kicked', p_trigger_source, v_now)
+    returning id into v_id;
+    v_net := scheduler.queue_function_call('robust-batch-processor', jsonb_build_object('processor_id', v_id), p_trigger_source);
+    if v_net is null then
+      delete from scheduler.processors where id = v_id; -- Vault not configured: nothing was sent
+      exit;
+    end if;
+    update scheduler.processors set net_request_id = v_net where id = v_id;
+    v_kicked := v_kicked + 1;
+  end loop;
+  return v_kicked;
+end
+$$;
+
+-- Name: FUNCTION ensure_processor_fleet(p_trigger_source text, p_max_new integer); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.ensure_processor_fleet(p_trigger_source text, p_max_new integer) IS 'Kicks the processor invocations the providers'' rates need, up to max_processor_invocations';
+
+-- Name: fail_exhausted_tasks(uuid); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.fail_exhausted_tasks(p_batch_job_id uuid) RETURNS integer
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  with failed as (
+    update scheduler.batch_tasks
+       set status = 'failed', completed_at = now(), lease_expires_at = null,
+           last_error = coalesce(last_error || '; ', '') || format('gave up after %s attempts', attempts)
+     where batch_job_id = p_batch_job_id
+       and attempts >= (select scheduler.config_int('max_task_attempts'))
+       and (status = 'pending' or (status = 'processing' and lease_expires_at < now()))
+    returning 1
+  )
+  select count(*)::integer from failed
+$$;
+
+-- Name: finalize_batch_job(uuid); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.finalize_batch_job(p_batch_job_id uuid) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_status text;
+  v_run_id uuid;
+begin
+  -- Lock order everywhere: run, then batch job, then tasks (cancel_run, retry_failed_tasks and
+  -- the reconciler take them in this order too), so these paths serialize instead of deadlocking.
+  select run_id into v_run_id from scheduler.batch_jobs where id = p_batch_job_id;
+  perform from scheduler.runs where id = v_run_id for update;
+  perform scheduler.fail_exhausted_tasks(p_batch_job_id);
+  update scheduler.batch_jobs j
+     set status = case
+                    when s.total > 0 and s.failed = s.total then 'failed'
+                    when s.failed > 0 then 'completed_with_errors'
+                    else 'completed'
+                  end,
+         completed_at = now(),
+         last_error = case when s.failed > 0 then format('%s of %s tasks failed', s.failed, s.total) else j.last_error end
+    from (select count(*) as total,
+                 count(*) filter (where t.status = 'failed') as failed,
+                 count(*) filter (where t.status in ('pending', 'processing')) as live
+            from scheduler.batch_tasks t where t.batch_job_id = p_batch_job_id) s
+   where j.id = p_batch_job_id and j.status in ('pending', 'processing') and s.live = 0
+  returning j.status, j.run_id into v_status, v_run_id;
+  if v_status is null then
+    select status, run_id into v_status, v_run_id from scheduler.batch_jobs where id = p_batch_job_id;
+  end if;
+  if v_run_id is not null then
+    perform scheduler.finalize_run(v_run_id);
+  end if;
+  return v_status;
+end
+$$;
+
+-- Name: FUNCTION finalize_batch_job(p_batch_job_id uuid); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.finalize_batch_job(p_batch_job_id uuid) IS 'Ends a batch job whose tasks are all terminal, and its run when it was the last';
+
+-- Name: finalize_run(uuid); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.finalize_run(p_run_id uuid) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_status text;
+begin
+  perform from scheduler.runs where id = p_run_id for update;
+  update scheduler.runs r
+     set status = case
+                    when s.total > 0 and s.failed = s.total then 'failed'
+                    when s.failed > 0 or s.with_errors > 0 then 'completed_with_errors'
+                    else 'completed'
+                  end,
+         completed_at = now()
+    from (select count(*) as total,
+                 count(*) filter (where status = 'failed') as failed,
+                 count(*) filter (where status = 'completed_with_errors') as with_errors,
+                 count(*) filter (where status in ('pending', 'processing')) as live
+            from scheduler.batch_jobs where run_id = p_run_id) s
+   where r.id = p_run_id and r.status = 'running' and s.live = 0
+  returning r.status into v_status;
+  if v_status is null then
+    select status into v_status from scheduler.runs where id = p_run_id;
+  end if;
+  return v_status;
+end
+$$;
+
+-- Name: FUNCTION finalize_run(p_run_id uuid); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.finalize_run(p_run_id uuid) IS 'Ends a run whose batch jobs are all terminal; returns its status';
+
+-- Name: heartbeat_processor(uuid, text, integer); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.heartbeat_processor(p_processor_id uuid, p_worker text, p_tasks integer DEFAULT NULL::integer) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  update scheduler.processors
+     set last_seen = clock_timestamp(), tasks = coalesce(p_tasks, tasks)
+   where id = p_processor_id and status in ('running', 'handing_over');
+  update scheduler.batch_jobs j set last_heartbeat = clock_timestamp()
+   where j.status = 'processing'
+     and j.id in (select t.batch_job_id from scheduler.batch_tasks t where t.status = 'processing' and t.claimed_by = p_worker);
+$$;
+
+-- Name: is_in_execution_window(text, timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.is_in_execution_window(p_schedule text, p_now timestamp with time zone DEFAULT now()) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select (p_now at time zone s.timezone)::time >= s.window_start
+     and (p_now at time zone s.timezone)::time < s.window_end
+     and (s.period = 'daily' or extract(isodow from (p_now at time zone s.timezone)) = s.weekday)
+    from scheduler.schedules s
+   where s.name = p_schedule
+$$;
+
+-- Name: FUNCTION is_in_execution_window(p_schedule text, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.is_in_execution_window(p_schedule text, p_now timestamp with time zone) IS 'Whether p_now falls inside the schedule''s local window (start inclusive, end exclusive)';
+
+-- Name: jsonb_sum_counts(jsonb, jsonb); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.jsonb_sum_counts(a jsonb, b jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce(jsonb_object_agg(k, coalesce((a ->> k)::bigint, 0) + coalesce((b ->> k)::bigint, 0)), '{}'::jsonb)
+    from (select jsonb_object_keys(coalesce(a, '{}'::jsonb)) union select jsonb_object_keys(coalesce(b, '{}'::jsonb))) keys(k)
+$$;
+
+-- Name: live_processor_count(timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.live_processor_count(p_now timestamp with time zone DEFAULT clock_timestamp()) RETURNS integer
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select count(*)::integer from scheduler.processors p
+   where (p.status = 'running' and p.last_seen >= p_now - make_interval(secs => (select scheduler.config_int('stale_heartbeat_seconds'))))
+      or (p.status = 'kicked' and p.kicked_at >= p_now - make_interval(secs => (select scheduler.config_int('processor_kick_grace_seconds'))))
+$$;
+
+-- Name: lost_processors(timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.lost_processors(p_now timestamp with time zone DEFAULT clock_timestamp()) RETURNS TABLE(processor_id uuid, worker text, status text, reason text)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select p.id, p.worker, p.status, 'heartbeat_lost'
+    from scheduler.processors p
+   where p.status in ('running', 'handing_over')
+     and p.last_seen < p_now - make_interval(secs => (select scheduler.config_int('stale_heartbeat_seconds')))
+  union all
+  select p.id, p.worker, p.status, 'never_started'
+    from scheduler.processors p
+   where p.status = 'kicked'
+     and p.kicked_at < p_now - make_interval(secs => (select scheduler.config_int('processor_kick_grace_seconds')))
+$$;
+
+-- Name: FUNCTION lost_processors(p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.lost_processors(p_now timestamp with time zone) IS 'Processors silent past stale_heartbeat_seconds, or kicked and never started';
+
+-- Name: parse_run_key(text, text); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.parse_run_key(p_period text, p_run_key text) RETURNS date
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+declare
+  v_date date;
+begin
+  if p_period = 'daily' and p_run_key ~ '^\d{4}-\d{2}-\d{2}$' then
+    begin
+      v_date := to_date(p_run_key, 'YYYY-MM-DD');
+    exception when others then
+      v_date := null;
+    end;
+  elsif p_period = 'weekly' and p_run_key ~ '^\d{4}-W\d{2}$' then
+    -- Monday of ISO week 1 is the Monday on or before January 4th.
+    v_date := make_date(left(p_run_key, 4)::integer, 1, 4);
+    v_date := v_date - (extract(isodow from v_date)::integer - 1) + (substr(p_run_key, 7, 2)::integer - 1) * 7;
+  end if;
+  if v_date is null or scheduler.period_key(p_period, v_date) is distinct from p_run_key then
+    raise exception 'invalid run_key "%" for a % schedule (expected %)', p_run_key, p_period,
+      case p_period when 'weekly' then 'YYYY-Www' else 'YYYY-MM-DD' end
+      using errcode = '22023';
+  end if;
+  return v_date;
+end
+$_$;
+
+-- Name: pause_schedule(text); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.pause_schedule(p_name text) RETURNS jsonb
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$ select scheduler.set_schedule_enabled(p_name, false) $$;
+
+-- Name: FUNCTION pause_schedule(p_name text); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.pause_schedule(p_name text) IS 'Stops the cron tick from starting a schedule''s runs (forced manual runs still work)';
+
+-- Name: period_key(text, date); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.period_key(p_period text, p_local_date date) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case p_period
+    when 'daily' then to_char(p_local_date, 'YYYY-MM-DD')
+    when 'weekly' then to_char(p_local_date, 'IYYY-"W"IW')
+  end
+$$;
+
+-- Name: provider_rate(text, timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.provider_rate(p_provider text, p_now timestamp with time zone DEFAULT clock_timestamp()) RETURNS TABLE(rate_per_minute double precision, limit_per_minute double precision, limit_source text)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with p as (
+    select pr.requests_per_minute, pr.tokens_per_minute, pace.learned_requests_per_minute,
+           pace.learned_tokens_per_minute, pace.tokens_per_call_ewma, pace.backoff_factor, pace.backoff_at
+      from public.providers pr
+      left join scheduler.provider_pace pace on pace.provider = pr.name
+     where pr.name = p_provider
+  ), limits as (
+    select coalesce(p.requests_per_minute, p.learned_requests_per_minute)::double precision as rpm,
+           case when coalesce(p.tokens_per_minute, p.learned_tokens_per_minute) is not null
+                 and p.tokens_per_call_ewma > 0
+                then coalesce(p.tokens_per_minute, p.learned_tokens_per_minute) / p.tokens_per_call_ewma end as tpm_as_rpm,
+           case when p.requests_per_minute is not null or p.tokens_per_minute is not null then 'configured'
+                when p.learned_requests_per_minute is not null or p.learned_tokens_per_minute is not null then 'learned'
+                else 'unknown' end as source,
+           least(1.0, coalesce(p.backoff_factor, 1)
+                      + (select scheduler.config_num('pace_recovery_percent_per_second')) / 100.0
+                        * greatest(0, extract(epoch from (p_now - coalesce(p.backoff_at, p_now))))) as factor
+      from p
+  )
+  select greatest(1.0, coalesce(least(rpm, tpm_as_rpm), rpm, tpm_as_rpm,
+                                (select scheduler.config_num('pace_unknown_requests_per_minute')))
+                       * (select scheduler.config_num('pace_target_percent')) / 100.0 * factor),
+         coalesce(least(rpm, tpm_as_rpm), rpm, tpm_as_rpm),
+         source
+    from limits
+$$;
+
+-- Name: FUNCTION provider_rate(p_provider text, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.provider_rate(p_provider text, p_now timestamp with time zone) IS 'The rate the pacer allows a provider now, the limit it paces against, and where that limit came from';
+
+-- Name: providers_with_work(timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.providers_with_work(p_now timestamp with time zone DEFAULT clock_timestamp()) RETURNS SETOF text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with recursive providers as (
+    -- A loose index scan over batch_tasks_pending_by_provider: one probe per provider, not a scan.
+    (select t.provider from scheduler.batch_tasks t where t.status = 'pending' order by t.provider limit 1)
+    union all
+    select (select t.provider from scheduler.batch_tasks t
+             where t.status = 'pending' and t.provider > providers.provider order by t.provider limit 1)
+      from providers where providers.provider is not null
+  )
+  select provider from providers where provider is not null
+  union
+  select distinct t.provider from scheduler.batch_tasks t
+   where t.status = 'processing' and t.lease_expires_at < p_now
+$$;
+
+-- Name: prune_history(timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.prune_history(p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_cutoff timestamptz := p_now - make_interval(days => scheduler.config_int('retention_days'));
+  v_invocations integer;
+  v_ticks integer;
+  v_cron integer;
+  v_processors integer;
+begin
+  delete from scheduler.scheduler_runs where started_at < v_cutoff and status <> 'running';
+  get diagnostics v_invocations = row_count;
+  delete from scheduler.cron_ticks where ticked_at < v_cutoff;
+  get diagnostics v_ticks = row_count;
+  delete from cron.job_run_details where start_time < v_cutoff;
+  get diagnostics v_cron = row_count;
+  delete from scheduler.processors where coalesce(stopped_at, last_seen, kicked_at) < v_cutoff;
+  get diagnostics v_processors = row_count;
+  return jsonb_build_object('scheduler_runs', v_invocations, 'cron_ticks', v_ticks, 'job_run_details', v_cron,
+                            'processors', v_processors);
+end
+$$;
+
+-- Name: queue_function_call(text, jsonb, text, text); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.queue_function_call(p_function text, p_body jsonb, p_trigger_source text, p_request_id text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_url text;
+  v_secret text;
+begin
+  if p_function not in ('daily-batch-trigger', 'robust-batch-processor', 'batch-reconciler') then
+    raise exception 'unknown daybreak function "%"', p_function using errcode = '22023';
+  end if;
+  select max(decrypted_secret) filter (where name = 'daybreak_functions_url'),
+         max(decrypted_secret) filter (where name = 'daybreak_cron_secret')
+    into v_url, v_secret
+    from vault.decrypted_secrets
+   where name in ('daybreak_functions_url', 'daybreak_cron_secret');
+  if v_url is null or v_secret is null then
+    raise warning 'daybreak: Vault secrets daybreak_functions_url / daybreak_cron_secret are not set; % not called', p_function;
+    return null;
+  end if;
+  return net.http_post(
+    url := rtrim(v_url, '/') || '/' || p_function,
+    body := coalesce(p_body, '{}'::jsonb),
+    params := '{}'::jsonb,
+    headers := jsonb_build_object(
+      'Content-Type', 'application/json',
+      'Prefer', 'respond-async',
+      'x-cron-secret', v_secret,
+      'x-trigger-source', p_trigger_source,
+      'x-request-id', coalesce(p_request_id, gen_random_uuid()::text)
+    ),
+    timeout_milliseconds := scheduler.config_int('function_call_timeout_ms')
+  );
+end
+$$;
+
+-- Name: FUNCTION queue_function_call(p_function text, p_body jsonb, p_trigger_source text, p_request_id text); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.queue_function_call(p_function text, p_body jsonb, p_trigger_source text, p_request_id text) IS 'Queues a pg_net call to a daybreak edge function (URL and cron secret from Vault; Prefer: respond-async; function_call_timeout_ms)';
+
+-- Name: reconcile(boolean, timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.reconcile(p_dry_run boolean DEFAULT false, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_report text;
+begin
+  if not p_dry_run then
+    return scheduler.reconcile_now(p_now);
+  end if;
+  begin
+    v_report := scheduler.reconcile_now(p_now)::text;
+    raise exception 'daybreak_dry_run' using errcode = 'P0001', detail = v_report;
+  exception when raise_exception then
+    get stacked diagnostics v_report = pg_exception_detail;
+    if v_report is null or v_report = '' then
+      raise;
+    end if;
+    return v_report::jsonb || jsonb_build_object('dry_run', true);
+  end;
+end
+$$;
+
+-- Name: FUNCTION reconcile(p_dry_run boolean, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.reconcile(p_dry_run boolean, p_now timestamp with time zone) IS 'The reconciler pass: resume stale jobs, close abandoned invocations, finalize runs, prune; dry run changes nothing';
+
+-- Name: reconcile_now(timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.reconcile_now(p_now timestamp with time zone) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_rescued jsonb;
+  v_job record;
+  v_result jsonb;
+  v_stale integer := 0;
+  v_resumed integer := 0;
+  v_finalized integer := 0;
+  v_failed integer := 0;
+  v_runs_closed integer;
+  v_runs_finalized integer := 0;
+  v_actions jsonb := '[]'::jsonb;
+  v_run record;
+begin
+  v_rescued := scheduler.rescue_lost_processors(p_now);
+
+  for v_job in select * from scheduler.stale_batch_jobs(p_now) loop
+    v_stale := v_stale + 1;
+    v_result := scheduler.resume_stuck_batch_job(v_job.batch_job_id);
+    v_actions := v_actions || v_result;
+    case v_result->>'action'
+      when 'resumed' then v_resumed := v_resumed + 1;
+      when 'finalized' then v_finalized := v_finalized + 1;
+      when 'failed' then v_failed := v_failed + 1;
+      else null;
+    end case;
+  end loop;
+
+  update scheduler.scheduler_runs
+     set status = 'failed', reason = 'abandoned', completed_at = p_now,
+         error_message = coalesce(error_message, 'no outcome recorded within the abandon threshold')
+   where id in (select scheduler.abandoned_invocations(p_now));
+  get diagnostics v_runs_closed = row_count;
+  v_runs_closed := v_runs_closed + (v_rescued ->> 'invocations')::integer;
+
+  for v_run in select id from scheduler.unfinalized_runs() id loop
+    perform scheduler.finalize_run(v_run.id);
+    v_runs_finalized := v_runs_finalized + 1;
+  end loop;
+
+  return jsonb_build_object('status', 'completed', 'stale', v_stale, 'resumed', v_resumed,
+                            'finalized', v_finalized + v_runs_finalized, 'failed', v_failed,
+                            'runs_closed', v_runs_closed,
+                            'rescued', jsonb_build_object('processors', v_rescued -> 'processors', 'tasks', v_rescued -> 'tasks'),
+                            'pruned', scheduler.prune_history(p_now), 'actions', v_actions);
+end
+$$;
+
+-- Name: record_task_outcomes(text, jsonb, jsonb); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.record_task_outcomes(p_worker text, p_outcomes jsonb, p_feedback jsonb DEFAULT '[]'::jsonb) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_completion jsonb;
+  v_rejected jsonb := '[]'::jsonb;
+  v_jobs uuid[];
+  v_max_rl integer := scheduler.config_int('max_rate_limited_releases');
+  v_now timestamptz := clock_timestamp();
+  v_backoff double precision := scheduler.config_num('pace_backoff_percent') / 100.0;
+  f record;
+begin
+  v_completion := scheduler.complete_tasks(coalesce(
+    (select jsonb_agg(o) from jsonb_array_elements(p_outcomes) o where o ->> 'outcome' = 'succeeded'), '[]'::jsonb));
+
+  with input as (
+    select (o ->> 'task_id')::bigint as task_id, (o ->> 'attempt_token')::uuid as token, o ->> 'outcome' as outcome,
+           left(o ->> 'error', 2000) as error, coalesce((o ->> 'provider_called')::boolean, true) as provider_called
+      from jsonb_array_elements(p_outcomes) o
+     where o ->> 'outcome' in ('failed', 'released', 'rate_limited', 'quota')
+  ), changed as (
+    update scheduler.batch_tasks t
+       set status = case
+                      when i.outcome in ('failed', 'quota') then 'failed'
+                      when i.outcome = 'rate_limited' and t.rate_limited + 1 >= v_max_rl then 'failed'
+                      else 'pending' end,
+           completed_at = case when i.outcome in ('failed', 'quota')
+                                 or (i.outcome = 'rate_limited' and t.rate_limited + 1 >= v_max_rl) then v_now end,
+           attempts = case
+                        when i.outcome = 'rate_limited' or (i.outcome = 'released' and not i.provider_called)
+                          then greatest(t.attempts - 1, 0)
+                        else t.attempts end,
+           rate_limited = t.rate_limited + case when i.outcome = 'rate_limited' then 1 else 0 end,
+           attempt_token = case when i.outcome in ('released', 'rate_limited') then null else t.attempt_token end,
+           claimed_by = case when i.outcome in ('released', 'rate_limited') then null else t.claimed_by end,
+           lease_expires_at = null,
+           last_error = case
+                          when i.outcome = 'rate_limited' and t.rate_limited + 1 >= v_max_rl
+                            then format('rate limited (429) %s times; giving up', t.rate_limited + 1)
+                          when i.outcome = 'rate_limited' then t.last_error
+                          when i.outcome = 'released' and not i.provider_called then t.last_error
+                          else i.error end
+      from input i
+     where t.id = i.task_id and t.attempt_token = i.token and t.status = 'processing'
+    returning t.id
+  )
+  select coalesce(jsonb_agg(i.task_id order by i.task_id), '[]'::jsonb) into v_rejected
+    from input i where not exists (select from changed c where c.id = i.task_id);
+
+  -- A quota 429: the provider is paused for the run; its remaining tasks there fail with the reason.
+  with quota as (
+    select distinct t.run_id, t.provider, o ->> 'error' as error
+      from jsonb_array_elements(p_outcomes) o
+      join scheduler.batch_tasks t on t.id = (o ->> 'task_id')::bigint
+     where o ->> 'outcome' = 'quota'
+  ), paused as (
+    insert into scheduler.provider_run_stats (run_id, provider, quota_reason, quota_paused_at)
+    select run_id, provider, min(error), v_now from quota group by run_id, provider
+    on conflict (run_id, provider) do update
+      set quota_reason = coalesce(scheduler.provider_run_stats.quota_reason, excluded.quota_reason),
+          quota_paused_at = coalesce(scheduler.provider_run_stats.quota_paused_at, excluded.quota_paused_at)
+    returning run_id, provider, quota_reason
+  )
+  update scheduler.batch_tasks t
+     set status = 'failed', completed_at = v_now, lease_expires_at = null,
+         last_error = left('provider paused for this run, quota exhausted: ' || p.quota_reason, 2000)
+    from paused p
+   where t.run_id = p.run_id and t.provider = p.provider and t.status = 'pending';
+
+  -- The pacer: learned limits, retry-after, AIMD, latency and tokens per call; and per-run counters.
+  for f in
+    select x.* from jsonb_to_recordset(coalesce(p_feedback, '[]'::jsonb)) as x(
+      provider text, run_id uuid, calls integer, calls_by_status jsonb, rate_limited integer, extra_calls integer,
+      retry_after_ms integer, limit_requests integer, limit_tokens integer, remaining_requests integer,
+      reset_requests_ms integer, latency_ms double precision, tokens_per_call double precision)
+  loop
+    if exists (select from public.providers where name = f.provider) then
+      insert into scheduler.provider_pace (provider) values (f.provider) on conflict (provider) do nothing;
+      update scheduler.provider_pace p
+         set learned_requests_per_minute = coalesce(f.limit_requests, p.learned_requests_per_minute),
+             learned_tokens_per_minute = coalesce(f.limit_tokens, p.learned_tokens_per_minute),
+             learned_at = case when f.limit_requests is not null or f.limit_tokens is not null then v_now else p.learned_at end,
+             -- Multiplicative decrease from the rate in force now (at most once per second, so a burst of
+             -- 429s from one moment counts once).
+             backoff_factor = case when coalesce(f.rate_limited, 0) > 0
+                                     and (p.backoff_at is null or p.backoff_at < v_now - interval '1 second')
+                                   then greatest(0.05, least(1.0, p.backoff_factor
+                                          + scheduler.config_num('pace_recovery_percent_per_second') / 100.0
+                                            * extract(epoch from (v_now - coalesce(p.backoff_at, v_now)))) * v_backoff)
+                                   else p.backoff_factor end,
+             backoff_at = case when coalesce(f.rate_limited, 0) > 0
+                                 and (p.backoff_at is null or p.backoff_at < v_now - interval '1 second') then v_now
+                               else p.backoff_at end,
+             -- retry-after pauses the provider. remaining/reset are not used to pause: reset is when
+             -- the provider's bucket is full again, far later than its next free call.
+             paused_until = greatest(p.paused_until,
+                                     case when f.retry_after_ms > 0 then v_now + make_interval(secs => f.retry_after_ms / 1000.0) end),
+             bucket = p.bucket - coalesce(f.extra_calls, 0),
+             latency_ms_ewma = case when f.latency_ms is null then p.latency_ms_ewma
+                                    else coalesce(p.latency_ms_ewma * 0.8 + f.latency_ms * 0.2, f.latency_ms) end,
+             tokens_per_call_ewma = case when f.tokens_per_call is null then p.tokens_per_call_ewma
+                                         else coalesce(p.tokens_per_call_ewma * 0.8 + f.tokens_per_call * 0.2, f.tokens_per_call) end,
+             calls_total = p.calls_total + coalesce(f.calls, 0),
+             rate_limited_total = p.rate_limited_total + coalesce(f.rate_limited, 0),
+             updated_at = v_now
+       where p.provider = f.provider;
+    end if;
+    if f.run_id is not null and coalesce(f.calls, 0) > 0 then
+      insert into scheduler.provider_run_stats as s
+        (run_id, provider, calls, calls_by_status, rate_limited, first_call_at, last_call_at, minute_start, minute_calls)
+      values (f.run_id, f.provider, f.calls, coalesce(f.calls_by_status, '{}'), coalesce(f.rate_limited, 0), v_now, v_now,
+              date_trunc('minute', v_now), f.calls)
+      on conflict (run_id, provider) do update
+        set calls = s.calls + excluded.calls,
+            calls_by_status = scheduler.jsonb_sum_counts(s.calls_by_status, excluded.calls_by_status),
+            rate_limited = s.rate_limited + excluded.rate_limited,
+            first_call_at = coalesce(s.first_call_at, excluded.first_call_at),
+            last_call_at = excluded.last_call_at,
+            previous_minute_calls = case
+                                      when s.minute_start = excluded.minute_start then s.previous_minute_calls
+                                      when s.minute_start = excluded.minute_start - interval '1 minute' then s.minute_calls
+                                      else 0 end,
+            minute_calls = case when s.minute_start = excluded.minute_start then s.minute_calls + excluded.minute_calls
+                                else excluded.minute_calls end,
+            minute_start = excluded.minute_start;
+    end if;
+  end loop;
+
+  -- Batch jobs this round touched that have no live task left: the caller finalizes them.
+  select coalesce(array_agg(distinct t.batch_job_id), '{}') into v_jobs
+    from scheduler.batch_tasks t
+   where t.id in (select (o ->> 'task_id')::bigint from jsonb_array_elements(p_outcomes) o)
+     and not exists (select from scheduler.batch_tasks l
+                      where l.batch_job_id = t.batch_job_id and l.status in ('pending', 'processing'));
+  select v_jobs || coalesce(array_agg(distinct t.batch_job_id), '{}') into v_jobs
+    from scheduler.batch_tasks t
+    join scheduler.provider_run_stats s on s.run_id = t.run_id and s.provider = t.provider and s.quota_paused_at = v_now
+   where t.status = 'failed'
+     and not exists (select from scheduler.batch_tasks l
+                      where l.batch_job_id = t.batch_job_id and l.status in ('pending', 'processing'));
+
+  return jsonb_build_object(
+    'accepted', v_completion -> 'accepted',
+    'duplicates', v_completion -> 'duplicates',
+    'rejected', (v_completion -> 'rejected') || v_rejected,
+    'duplicates_prevented', v_completion -> 'duplicates_prevented',
+    'jobs_to_finalize', to_jsonb(array(select distinct unnest(v_jobs))));
+end
+$$;
+
+-- Name: FUNCTION record_task_outcomes(p_worker text, p_outcomes jsonb, p_feedback jsonb); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.record_task_outcomes(p_worker text, p_outcomes jsonb, p_feedback jsonb) IS 'Records a round of finished calls (fenced) and what the providers said, in one transaction';
+
+-- Name: register_processor(uuid, text); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.register_processor(p_processor_id uuid, p_worker text) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_id uuid;
+begin
+  update scheduler.processors
+     set status = 'running', worker = p_worker, started_at = clock_timestamp(), last_seen = clock_timestamp()
+   where id = p_processor_id and status = 'kicked'
+  returning id into v_id;
+  if v_id is null then
+    insert into scheduler.processors (status, worker, started_at, last_seen, trigger_source)
+    values ('running', p_worker, clock_timestamp(), clock_timestamp(), 'api')
+    returning id into v_id;
+  end if;
+  return v_id;
+end
+$$;
+
+-- Name: rescue_lost_processors(timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.rescue_lost_processors(p_now timestamp with time zone DEFAULT clock_timestamp()) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_stale interval := make_interval(secs => scheduler.config_int('stale_heartbeat_seconds'));
+  v_grace interval := make_interval(secs => scheduler.config_int('processor_kick_grace_seconds'));
+  v_p scheduler.processors;
+  v_reason text;
+  v_tasks integer;
+  v_processors integer := 0;
+  v_tasks_total integer := 0;
+  v_invocations integer := 0;
+  v_n integer;
+  v_kicked integer := 0;
+begin
+  for v_p in
+    select p.* from scheduler.processors p
+     where p.id in (select l.processor_id from scheduler.lost_processors(p_now) l)
+     order by p.id
+       for update skip locked
+  loop
+    if v_p.status in ('running', 'handing_over') and v_p.last_seen < p_now - v_stale then
+      v_reason := 'lost';
+    elsif v_p.status = 'kicked' and v_p.kicked_at < p_now - v_grace then
+      v_reason := 'never_started';
+    else
+      continue;
+    end if;
+    v_tasks := 0;
+    if v_p.worker is not null then
+      update scheduler.batch_tasks
+         set status = 'pending', attempt_token = null, lease_expires_at = null, claimed_by = null
+       where status = 'processing' and claimed_by = v_p.worker;
+      get diagnostics v_tasks = row_count;
+      update scheduler.scheduler_runs
+         set status = 'failed', reason = 'abandoned', completed_at = p_now,
+             error_message = coalesce(error_message, format('processor lost: no heartbeat for %s s', extract(epoch from v_stale)))
+       where status = 'running' and function_name = 'robust-batch-processor' and details ->> 'worker' = v_p.worker;
+      get diagnostics v_n = row_count;
+      v_invocations := v_invocations + v_n;
+    end if;
+    update scheduler.processors
+       set status = 'stopped', stop_reason = v_reason, stopped_at = p_now,
+           details = details || jsonb_build_object('tasks_rescued', v_tasks)
+     where id = v_p.id;
+    v_processors := v_processors + 1;
+    v_tasks_total := v_tasks_total + v_tasks;
+  end loop;
+  if v_processors > 0 then
+    v_kicked := scheduler.ensure_processor_fleet('reconciler');
+  end if;
+  return jsonb_build_object('processors', v_processors, 'tasks', v_tasks_total, 'invocations', v_invocations,
+                            'processors_kicked', v_kicked);
+end
+$$;
+
+-- Name: FUNCTION rescue_lost_processors(p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.rescue_lost_processors(p_now timestamp with time zone) IS 'Closes lost processors; their tasks back to pending, their invocations closed';
+
+-- Name: resume_schedule(text); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.resume_schedule(p_name text) RETURNS jsonb
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$ select scheduler.set_schedule_enabled(p_name, true) $$;
+
+-- Name: FUNCTION resume_schedule(p_name text); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.resume_schedule(p_name text) IS 'Lets the cron tick start a schedule''s runs again';
+
+-- Name: resume_stuck_batch_job(uuid); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.resume_stuck_batch_job(p_batch_job_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_job scheduler.batch_jobs;
+  v_status text;
+  v_reset integer;
+  v_failed integer;
+  v_kicked integer;
+  v_reason text;
+begin
+  perform from scheduler.runs r join scheduler.batch_jobs j on j.run_id = r.id
+   where j.id = p_batch_job_id for update of r;
+  select * into v_job from scheduler.batch_jobs where id = p_batch_job_id for update;
+  if not found then
+    raise exception 'unknown batch job %', p_batch_job_id using errcode = '22023';
+  end if;
+  if v_job.status not in ('pending', 'processing') then
+    return jsonb_build_object('action', 'noop', 'batch_job_id', v_job.id, 'status', v_job.status);
+  end if;
+
+  if not exists (select from scheduler.batch_tasks where batch_job_id = v_job.id and status in ('pending', 'processing')) then
+    v_status := scheduler.finalize_batch_job(v_job.id);
+    return jsonb_build_object('action', 'finalized', 'batch_job_id', v_job.id, 'status', v_status);
+  end if;
+
+  -- The stale list was read before this lock: a processor may have picked the job up since.
+  if not exists (select from scheduler.stale_batch_jobs(now()) s where s.batch_job_id = v_job.id) then
+    return jsonb_build_object('action', 'noop', 'batch_job_id', v_job.id, 'status', v_job.status, 'reason', 'not_stale');
+  end if;
+
+  -- A job that made progress since it was last resumed starts counting its stalls afresh.
+  if exists (select from scheduler.batch_tasks t where t.batch_job_id = v_job.id
+              and t.completed_at > coalesce(v_job.resumed_at, v_job.started_at)) then
+    v_job.attempts := 1;
+  end if;
+
+  if v_job.status = 'processing' and v_job.attempts >= scheduler.config_int('max_batch_job_attempts') then
+    v_reason := format('batch job stalled %s times; giving up', v_job.attempts);
+    update scheduler.batch_tasks
+       set status = 'failed', completed_at = now(), lease_expires_at = null, last_error = v_reason
+     where batch_job_id = v_job.id and status in ('pending', 'processing');
+    get diagnostics v_failed = row_count;
+    update scheduler.batch_jobs set status = 'failed', completed_at = now(), last_error = v_reason where id = v_job.id;
+    perform scheduler.finalize_run(v_job.run_id);
+    return jsonb_build_object('action', 'failed', 'batch_job_id', v_job.id, 'reason', v_reason, 'tasks_failed', v_failed);
+  end if;
+
+  v_failed := scheduler.fail_exhausted_tasks(v_job.id);
+  update scheduler.batch_tasks
+     set status = 'pending', attempt_token = null, lease_expires_at = null, claimed_by = null
+   where batch_job_id = v_job.id and status = 'processing' and lease_expires_at < now();
+  get diagnostics v_reset = row_count;
+
+  -- A stalled processing job counts a new attempt; a pending job that was never picked up does not.
+  update scheduler.batch_jobs
+     set status = 'pending', claimed_by = null, last_heartbeat = now(), resumed_at = now(),
+         attempts = v_job.attempts + case when v_job.status = 'processing' then 1 else 0 end
+   where id = v_job.id;
+  if not exists (select from scheduler.batch_tasks where batch_job_id = v_job.id and status in ('pending', 'processing')) then
+    v_status := scheduler.finalize_batch_job(v_job.id);
+    return jsonb_build_object('action', 'finalized', 'batch_job_id', v_job.id, 'status', v_status, 'tasks_failed', v_failed);
+  end if;
+  v_kicked := scheduler.ensure_processor_fleet('reconciler');
+  return jsonb_build_object('action', 'resumed', 'batch_job_id', v_job.id, 'tasks_reset', v_reset,
+                            'tasks_failed', v_failed, 'processor_kicked', v_kicked > 0);
+end
+$$;
+
+-- Name: FUNCTION resume_stuck_batch_job(p_batch_job_id uuid); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.resume_stuck_batch_job(p_batch_job_id uuid) IS 'Finalizes, resumes (expired leases back to pending, the fleet kicked) or fails a stuck batch job';
+
+-- Name: retry_failed_tasks(uuid); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.retry_failed_tasks(p_run_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_run scheduler.runs;
+  v_tasks integer;
+  v_jobs integer;
+  v_kicked integer;
+begin
+  select * into v_run from scheduler.runs where id = p_run_id for update;
+  if not found then
+    raise exception 'unknown run %', p_run_id using errcode = '22023';
+  end if;
+  if v_run.status = 'cancelled' then
+    raise exception 'run % was cancelled (%): it keeps its period; force or backfill another period instead', p_run_id, v_run.cancel_reason using errcode = '22023';
+  end if;
+  update scheduler.batch_tasks t
+     set status = 'pending', attempts = 0, attempt_token = null, lease_expires_at = null, claimed_by = null,
+         completed_at = null, last_error = 'retried after: ' || coalesce(t.last_error, 'failure')
+   where t.run_id = p_run_id and t.status = 'failed'
+     and not exists (select from public.prompt_results p where p.task_id = t.id);
+  get diagnostics v_tasks = row_count;
+  if v_tasks = 0 then
+    return jsonb_build_object('tasks_reset', 0, 'batch_jobs_reopened', 0, 'processors_kicked', 0);
+  end if;
+  update scheduler.batch_jobs j
+     set status = 'pending', completed_at = null, claimed_by = null, last_heartbeat = now(), attempts = 0, resumed_at = null
+   where j.run_id = p_run_id and j.status in ('completed_with_errors', 'failed')
+     and exists (select from scheduler.batch_tasks t where t.batch_job_id = j.id and t.status = 'pending');
+  get diagnostics v_jobs = row_count;
+  update scheduler.runs set status = 'running', completed_at = null where id = p_run_id;
+  v_kicked := case when v_jobs > 0 then scheduler.ensure_processor_fleet('manual', v_jobs) else 0 end;
+  return jsonb_build_object('tasks_reset', v_tasks, 'batch_jobs_reopened', v_jobs, 'processors_kicked', v_kicked);
+end
+$$;
+
+-- Name: FUNCTION retry_failed_tasks(p_run_id uuid); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.retry_failed_tasks(p_run_id uuid) IS 'Puts a run''s failed tasks (without a result) back to pending and kicks the processor fleet';
+
+-- Name: set_schedule_enabled(text, boolean); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.set_schedule_enabled(p_name text, p_enabled boolean) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  update scheduler.schedules set enabled = p_enabled, updated_at = now() where name = p_name;
+  if not found then
+    raise exception 'unknown schedule "%"', p_name using errcode = '22023';
+  end if;
+  return jsonb_build_object('schedule', p_name, 'enabled', p_enabled);
+end
+$$;
+
+-- Name: settle_batch_jobs(); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.settle_batch_jobs() RETURNS SETOF uuid
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_job uuid;
+begin
+  for v_job in
+    select j.id from scheduler.batch_jobs j
+     where j.status in ('pending', 'processing')
+       and exists (select from scheduler.runs r where r.id = j.run_id and r.status = 'running')
+  loop
+    perform scheduler.fail_exhausted_tasks(v_job);
+    if not exists (select from scheduler.batch_tasks t where t.batch_job_id = v_job and t.status in ('pending', 'processing')) then
+      return next v_job;
+    end if;
+  end loop;
+end
+$$;
+
+-- Name: stale_batch_jobs(timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.stale_batch_jobs(p_now timestamp with time zone DEFAULT now()) RETURNS TABLE(batch_job_id uuid, status text, reason text, last_heartbeat timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select j.id, j.status, 'heartbeat_stale', j.last_heartbeat
+    from scheduler.batch_jobs j
+   where j.status = 'processing'
+     and j.last_heartbeat < p_now - make_interval(secs => (select scheduler.config_int('stale_heartbeat_seconds')))
+     and (select scheduler.live_processor_count(p_now)) = 0
+  union all
+  select j.id, j.status, 'pending_without_processor', j.last_heartbeat
+    from scheduler.batch_jobs j
+   where j.status = 'pending'
+     and coalesce(j.last_heartbeat, j.created_at) < p_now - make_interval(secs => (select scheduler.config_int('pending_grace_seconds')))
+     and (select scheduler.live_processor_count(p_now)) = 0
+$$;
+
+-- Name: stop_processor(uuid, text, text, integer, integer, jsonb); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.stop_processor(p_processor_id uuid, p_status text, p_reason text, p_tasks integer, p_cpu_ms integer, p_details jsonb DEFAULT '{}'::jsonb) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  update scheduler.processors
+     set status = p_status, stop_reason = p_reason, tasks = p_tasks, cpu_ms = p_cpu_ms, last_seen = clock_timestamp(),
+         stopped_at = case when p_status = 'stopped' then clock_timestamp() end,
+         details = details || coalesce(p_details, '{}')
+   where id = p_processor_id
+$$;
+
+-- Name: try_mark_daily_run(text); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.try_mark_daily_run(p_today_key text) RETURNS jsonb
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  select scheduler.try_mark_daily_run('daily-batch', p_today_key, 'api', null::uuid, false, null::text)
+$$;
+
+-- Name: FUNCTION try_mark_daily_run(p_today_key text); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.try_mark_daily_run(p_today_key text) IS 'try_mark_daily_run for the default schedule daily-batch';
+
+-- Name: try_mark_daily_run(text, text); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.try_mark_daily_run(p_schedule text, p_run_key text) RETURNS jsonb
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  select scheduler.try_mark_daily_run(p_schedule, p_run_key, 'api', null::uuid, false, null::text)
+$$;
+
+-- Name: FUNCTION try_mark_daily_run(p_schedule text, p_run_key text); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.try_mark_daily_run(p_schedule text, p_run_key text) IS 'try_mark_daily_run for (schedule, run_key), called by api: {"updated","previous_key","new_key",...}';
+
+-- Name: try_mark_daily_run(text, text, text, uuid, boolean, text); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.try_mark_daily_run(p_schedule text, p_run_key text, p_trigger_source text, p_scheduler_run_id uuid, p_forced boolean, p_note text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_schedule scheduler.schedules;
+  v_run_id uuid;
+  v_previous_key text;
+  v_batch_jobs integer;
+  v_tasks integer;
+  v_config_errors integer;
+  v_kicked integer;
+begin
+  select * into v_schedule from scheduler.schedules where name = p_schedule;
+  if not found then
+    raise exception 'unknown schedule "%"', p_schedule using errcode = '22023';
+  end if;
+  perform scheduler.parse_run_key(v_schedule.period, p_run_key);
+
+  select max(run_key) into v_previous_key
+    from scheduler.runs where schedule = p_schedule and run_key <> p_run_key;
+
+  insert into scheduler.runs (schedule, run_key, trigger_source, scheduler_run_id, forced, note)
+  values (p_schedule, p_run_key, p_trigger_source, p_scheduler_run_id, p_forced, p_note)
+  on conflict on constraint runs_one_per_period do nothing
+  returning id into v_run_id;
+
+  if v_run_id is null then
+    select id into v_run_id from scheduler.runs where schedule = p_schedule and run_key = p_run_key;
+    if p_scheduler_run_id is not null then
+      update scheduler.scheduler_runs
+         set status = 'skipped', reason = 'already_ran', run_id = v_run_id, completed_at = now()
+       where id = p_scheduler_run_id;
+    end if;
+    return jsonb_build_object('updated', false, 'previous_key', greatest(v_previous_key, p_run_key),
+                              'new_key', p_run_key, 'existing_run_id', v_run_id);
+  end if;
+
+  insert into scheduler.batch_jobs (run_id, org_id)
+  select v_run_id, o.id
+    from public.organizations o
+   where o.active
+     and exists (select from public.prompts p where p.org_id = o.id and p.active)
+  on conflict on constraint batch_jobs_one_per_org do nothing;
+
+  -- Organizations whose configuration names a provider or region daybreak does not know.
+  with bad as (
+    select op.org_id,
+           string_agg(distinct format('unknown provider "%s"', op.provider), '; ')
+             filter (where pr.name is null or not pr.enabled) as provider_errors,
+           string_agg(distinct format('unknown region "%s"', coalesce(r.region, 'NULL')), '; ')
+             filter (where rg.code is null) as region_errors
+      from public.organization_providers op
+      join scheduler.batch_jobs bj on bj.run_id = v_run_id and bj.org_id = op.org_id
+      left join public.providers pr on pr.name = op.provider
+      left join lateral unnest(op.regions) r(region) on true
+      left join public.regions rg on rg.code = r.region
+     group by op.org_id
+  )
+  update scheduler.batch_jobs bj
+     set status = 'failed', completed_at = now(),
+         last_error = 'configuration error: ' || concat_ws('; ', bad.provider_errors, bad.region_errors)
+    from bad
+   where bj.run_id = v_run_id and bj.org_id = bad.org_id
+     and (bad.provider_errors is not null or bad.region_errors is not null);
+  get diagnostics v_config_errors = row_count;
+
+  -- seq ranks a task inside its (batch job, provider): paced claims go by seq, so each
+  -- organization's first task comes before any organization's second (fairness).
+  insert into scheduler.batch_tasks (batch_job_id, run_id, prompt_id, provider, region, seq)
+  select d.batch_job_id, v_run_id, d.prompt_id, d.provider, d.region,
+         row_number() over (partition by d.batch_job_id, d.provider order by d.prompt_id, d.region)
+    from (select distinct bj.id as batch_job_id, p.id as prompt_id, op.provider, r.region
+            from scheduler.batch_jobs bj
+            join public.prompts p on p.org_id = bj.org_id and p.active
+            join public.organization_providers op on op.org_id = bj.org_id
+            cross join lateral unnest(op.regions) r(region)
+           where bj.run_id = v_run_id and bj.status = 'pending') d
+  on conflict on constraint batch_tasks_one_per_combination do nothing;
+  get diagnostics v_tasks = row_count;
+
+  update scheduler.batch_jobs bj
+     set tasks_total = t.n
+    from (select batch_job_id, count(*)::integer as n from scheduler.batch_tasks
+           where run_id = v_run_id group by batch_job_id) t
+   where bj.id = t.batch_job_id;
+
+  -- An organization with prompts but no provider configured has nothing to do today.
+  update scheduler.batch_jobs
+     set status = 'completed', completed_at = now()
+   where run_id = v_run_id and status = 'pending' and tasks_total = 0;
+
+  select count(*)::integer into v_batch_jobs from scheduler.batch_jobs where run_id = v_run_id;
+
+  update scheduler.runs
+     set batch_jobs_planned = v_batch_jobs, tasks_planned = v_tasks
+   where id = v_run_id;
+  perform scheduler.finalize_run(v_run_id);
+
+  -- The fleet the work needs, at most one processor per pending batch job to start with.
+  select count(*)::integer into v_kicked from scheduler.batch_jobs where run_id = v_run_id and status = 'pending';
+  if v_kicked > 0 then
+    v_kicked := scheduler.ensure_processor_fleet(p_trigger_source, v_kicked);
+  end if;
+
+  if p_scheduler_run_id is not null then
+    update scheduler.scheduler_runs
+       set status = 'completed', reason = 'started', run_id = v_run_id, completed_at = now(),
+           details = details || jsonb_build_object('batch_jobs', v_batch_jobs, 'tasks', v_tasks,
+                                                   'processors_kicked', v_kicked,
+                                                   'configuration_errors', v_config_errors)
+     where id = p_scheduler_run_id;
+  end if;
+
+  return jsonb_build_object('updated', true, 'previous_key', v_previous_key, 'new_key', p_run_key,
+                            'run_id', v_run_id, 'batch_jobs', v_batch_jobs, 'tasks', v_tasks,
+                            'processors_kicked', v_kicked, 'configuration_errors', v_config_errors);
+end
+$$;
+
+-- Name: FUNCTION try_mark_daily_run(p_schedule text, p_run_key text, p_trigger_source text, p_scheduler_run_id uuid, p_forced boolean, p_note text); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.try_mark_daily_run(p_schedule text, p_run_key text, p_trigger_source text, p_scheduler_run_id uuid, p_forced boolean, p_note text) IS 'The day gate: claims (schedule, run_key) and plans its run, batch jobs, tasks and fleet in one transaction; updated=false when already claimed';
+
+-- Name: unfinalized_runs(); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.unfinalized_runs() RETURNS SETOF uuid
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select r.id from scheduler.runs r
+   where r.status = 'running'
+     and not exists (select from scheduler.batch_jobs j where j.run_id = r.id and j.status in ('pending', 'processing'))
+$$;
+
+-- Name: organization_providers; Type: TABLE; Schema: public
+
+CREATE TABLE public.organization_providers (
+    id bigint NOT NULL,
+    org_id uuid NOT NULL,
+    provider text NOT NULL,
+    regions text[] DEFAULT ARRAY['global'::text] NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT organization_providers_regions_check CHECK ((cardinality(regions) > 0))
+);
+
+-- Name: organization_providers_id_seq; Type: SEQUENCE; Schema: public
+
+ALTER TABLE public.organization_providers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.organization_providers_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+-- Name: organizations; Type: TABLE; Schema: public
+
+CREATE TABLE public.organizations (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+-- Name: prompt_results; Type: TABLE; Schema: public
+
+CREATE TABLE public.prompt_results (
+    id bigint NOT NULL,
+    task_id bigint NOT NULL,
+    run_id uuid NOT NULL,
+    org_id uuid NOT NULL,
+    prompt_id uuid NOT NULL,
+    provider text NOT NULL,
+    region text NOT NULL,
+    answered_by text NOT NULL,
+    model text NOT NULL,
+    response text NOT NULL,
+    attempts integer NOT NULL,
+    latency_ms integer NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+-- Name: prompt_results_id_seq; Type: SEQUENCE; Schema: public
+
+ALTER TABLE public.prompt_results ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.prompt_results_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+-- Name: prompts; Type: TABLE; Schema: public
+
+CREATE TABLE public.prompts (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    org_id uuid NOT NULL,
+    text text NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT prompts_text_check CHECK (((length(text) >= 1) AND (length(text) <= 20000)))
+);
+
+-- Name: providers; Type: TABLE; Schema: public
+
+CREATE TABLE public.providers (
+    name text NOT NULL,
+    base_url text NOT NULL,
+    model text NOT NULL,
+    api_key_env text,
+    timeout_ms integer DEFAULT 120000 NOT NULL,
+    fallback_provider text,
+    enabled boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    requests_per_minute integer,
+    tokens_per_minute integer,
+    max_in_flight integer,
+    CONSTRAINT providers_api_key_env_check CHECK ((api_key_env ~ '^[A-Z][A-Z0-9_]*$'::text)),
+    CONSTRAINT providers_base_url_check CHECK ((base_url ~ '^https?://'::text)),
+    CONSTRAINT providers_check CHECK ((fallback_provider IS DISTINCT FROM name)),
+    CONSTRAINT providers_max_in_flight_check CHECK ((max_in_flight > 0)),
+    CONSTRAINT providers_name_check CHECK ((name ~ '^[a-z0-9][a-z0-9._-]{0,62}$'::text)),
+    CONSTRAINT providers_requests_per_minute_check CHECK ((requests_per_minute > 0)),
+    CONSTRAINT providers_timeout_ms_check CHECK (((timeout_ms >= 1000) AND (timeout_ms <= 600000))),
+    CONSTRAINT providers_tokens_per_minute_check CHECK ((tokens_per_minute > 0))
+);
+
+-- Name: COLUMN providers.requests_per_minute; Type: COMMENT; Schema: public
+
+COMMENT ON COLUMN public.providers.requests_per_minute IS 'Requests/min the provider allows this key; null = learned from its headers';
+
+-- Name: COLUMN providers.tokens_per_minute; Type: COMMENT; Schema: public
+
+COMMENT ON COLUMN public.providers.tokens_per_minute IS 'Tokens/min the provider allows this key; null = learned from its headers';
+
+-- Name: COLUMN providers.max_in_flight; Type: COMMENT; Schema: public
+
+COMMENT ON COLUMN public.providers.max_in_flight IS 'Most calls in flight at once across every processor; null = no cap beyond the rate';
+
+-- Name: regions; Type: TABLE; Schema: public
+
+CREATE TABLE public.regions (
+    code text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    CONSTRAINT regions_code_check CHECK ((code ~ '^[a-z0-9][a-z0-9-]{0,31}$'::text))
+);
+
+-- Name: batch_jobs; Type: TABLE; Schema: scheduler
+
+CREATE TABLE scheduler.batch_jobs (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    run_id uuid NOT NULL,
+    org_id uuid NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    tasks_total integer DEFAULT 0 NOT NULL,
+    last_heartbeat timestamp with time zone,
+    claimed_by text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    last_error text,
+    duplicates_prevented integer DEFAULT 0 NOT NULL,
+    resumed_at timestamp with time zone,
+    CONSTRAINT batch_jobs_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'processing'::text, 'completed'::text, 'completed_with_errors'::text, 'failed'::text, 'cancelled'::text])))
+);
+
+-- Name: batch_tasks; Type: TABLE; Schema: scheduler
+
+CREATE TABLE scheduler.batch_tasks (
+    id bigint NOT NULL,
+    batch_job_id uuid NOT NULL,
+    run_id uuid NOT NULL,
+    prompt_id uuid NOT NULL,
+    provider text NOT NULL,
+    region text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    attempt_token uuid,
+    lease_expires_at timestamp with time zone,
+    claimed_by text,
+    answered_by text,
+    last_error text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    seq integer DEFAULT 0 NOT NULL,
+    rate_limited integer DEFAULT 0 NOT NULL,
+    CONSTRAINT batch_tasks_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'processing'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text])))
+);
+
+-- Name: batch_tasks_id_seq; Type: SEQUENCE; Schema: scheduler
+
+ALTER TABLE scheduler.batch_tasks ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME scheduler.batch_tasks_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+-- Name: config; Type: TABLE; Schema: scheduler
+
+CREATE TABLE scheduler.config (
+    key text NOT NULL,
+    value jsonb NOT NULL,
+    description text DEFAULT ''::text NOT NULL
+);
+
+-- Name: cron_ticks; Type: TABLE; Schema: scheduler
+
+CREATE TABLE scheduler.cron_ticks (
+    id bigint NOT NULL,
+    tick text NOT NULL,
+    ticked_at timestamp with time zone NOT NULL,
+    decision text NOT NULL,
+    schedule text,
+    run_key text,
+    request_id text,
+    net_request_id bigint,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT cron_ticks_tick_check CHECK ((tick = ANY (ARRAY['trigger'::text, 'reconcile'::text])))
+);
+
+-- Name: cron_ticks_id_seq; Type: SEQUENCE; Schema: scheduler
+
+ALTER TABLE scheduler.cron_ticks ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME scheduler.cron_ticks_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+-- Name: processors; Type: TABLE; Schema: scheduler
+
+CREATE TABLE scheduler.processors (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    status text DEFAULT 'kicked'::text NOT NULL,
+    trigger_source text,
+    worker text,
+    net_request_id bigint,
+    kicked_at timestamp with time zone,
+    started_at timestamp with time zone,
+    last_seen timestamp with time zone,
+    stopped_at timestamp with time zone,
+    stop_reason text,
+    tasks integer DEFAULT 0 NOT NULL,
+    cpu_ms integer,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT processors_status_check CHECK ((status = ANY (ARRAY['kicked'::text, 'running'::text, 'handing_over'::text, 'stopped'::text])))
+);
+
+-- Name: provider_pace; Type: TABLE; Schema: scheduler
+
+CREATE TABLE scheduler.provider_pace (
+    provider text NOT NULL,
+    learned_requests_per_minute integer,
+    learned_tokens_per_minute integer,
+    learned_at timestamp with time zone,
+    backoff_factor double precision DEFAULT 1 NOT NULL,
+    backoff_at timestamp with time zone,
+    paused_until timestamp with time zone,
+    bucket double precision DEFAULT 0 NOT NULL,
+    bucket_at timestamp with time zone,
+    latency_ms_ewma double precision,
+    tokens_per_call_ewma double precision,
+    calls_total bigint DEFAULT 0 NOT NULL,
+    rate_limited_total bigint DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT provider_pace_backoff_factor_check CHECK (((backoff_factor > (0)::double precision) AND (backoff_factor <= (1)::double precision)))
+);
+
+-- Name: provider_run_stats; Type: TABLE; Schema: scheduler
+
+CREATE TABLE scheduler.provider_run_stats (
+    run_id uuid NOT NULL,
+    provider text NOT NULL,
+    calls bigint DEFAULT 0 NOT NULL,
+    calls_by_status jsonb DEFAULT '{}'::jsonb NOT NULL,
+    rate_limited bigint DEFAULT 0 NOT NULL,
+    quota_reason text,
+    quota_paused_at timestamp with time zone,
+    first_call_at timestamp with time zone,
+    last_call_at timestamp with time zone,
+    minute_start timestamp with time zone,
+    minute_calls bigint DEFAULT 0 NOT NULL,
+    previous_minute_calls bigint DEFAULT 0 NOT NULL
+);
+
+-- Name: runs; Type: TABLE; Schema: scheduler
+
+CREATE TABLE scheduler.runs (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    schedule text NOT NULL,
+    run_key text NOT NULL,
+    status text DEFAULT 'running'::text NOT NULL,
+    trigger_source text NOT NULL,
+    scheduler_run_id uuid,
+    forced boolean DEFAULT false NOT NULL,
+    note text,
+    batch_jobs_planned integer DEFAULT 0 NOT NULL,
+    tasks_planned integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    completed_at timestamp with time zone,
+    cancel_reason text,
+    CONSTRAINT runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'completed'::text, 'completed_with_errors'::text, 'failed'::text, 'cancelled'::text]))),
+    CONSTRAINT runs_trigger_source_check CHECK ((trigger_source = ANY (ARRAY['cron'::text, 'manual'::text, 'github_actions'::text, 'reconciler'::text, 'api'::text])))
+);
+
+-- Name: scheduler_runs; Type: TABLE; Schema: scheduler
+
+CREATE TABLE scheduler.scheduler_runs (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    function_name text NOT NULL,
+    trigger_source text NOT NULL,
+    status text DEFAULT 'running'::text NOT NULL,
+    reason text,
+    schedule text,
+    run_key text,
+    run_id uuid,
+    auth_method text,
+    forced boolean DEFAULT false NOT NULL,
+    note text,
+    user_agent text,
+    request_id text,
+    cf_ray text,
+    github_run_id text,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    completed_at timestamp with time zone,
+    error_message text,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT scheduler_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'completed'::text, 'skipped'::text, 'failed'::text]))),
+    CONSTRAINT scheduler_runs_trigger_source_check CHECK ((trigger_source = ANY (ARRAY['cron'::text, 'manual'::text, 'github_actions'::text, 'reconciler'::text, 'api'::text])))
+);
+
+-- Name: schedules; Type: TABLE; Schema: scheduler
+
+CREATE TABLE scheduler.schedules (
+    name text NOT NULL,
+    timezone text NOT NULL,
+    window_start time without time zone NOT NULL,
+    window_end time without time zone NOT NULL,
+    period text NOT NULL,
+    weekday smallint,
+    enabled boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT schedules_check CHECK ((window_start < window_end)),
+    CONSTRAINT schedules_check1 CHECK (((period = 'weekly'::text) = (weekday IS NOT NULL))),
+    CONSTRAINT schedules_name_check CHECK ((name ~ '^[a-z0-9][a-z0-9-]{0,62}$'::text)),
+    CONSTRAINT schedules_period_check CHECK ((period = ANY (ARRAY['daily'::text, 'weekly'::text]))),
+    CONSTRAINT schedules_weekday_check CHECK (((weekday >= 1) AND (weekday <= 7)))
+);
+
+-- Name: v_batch_health; Type: VIEW; Schema: scheduler
+
+CREATE VIEW scheduler.v_batch_health AS
+SELECT
+    NULL::text AS schedule,
+    NULL::text AS run_key,
+    NULL::uuid AS run_id,
+    NULL::text AS run_status,
+    NULL::text AS trigger_source,
+    NULL::boolean AS forced,
+    NULL::bigint AS batch_jobs,
+    NULL::bigint AS jobs_live,
+    NULL::bigint AS jobs_completed,
+    NULL::bigint AS jobs_with_errors,
+    NULL::bigint AS jobs_failed,
+    NULL::integer AS tasks_planned,
+    NULL::bigint AS tasks_succeeded,
+    NULL::bigint AS tasks_failed,
+    NULL::bigint AS tasks_live,
+    NULL::integer AS duplicates_prevented,
+    NULL::timestamp with time zone AS created_at,
+    NULL::timestamp with time zone AS completed_at,
+    NULL::integer AS duration_s;
+
+-- Name: v_cron_health; Type: VIEW; Schema: scheduler
+
+CREATE VIEW scheduler.v_cron_health WITH (security_invoker='true') AS
+ WITH expected(jobname) AS (
+         VALUES ('daybreak-trigger'::text), ('daybreak-reconciler'::text)
+        )
+ SELECT COALESCE(j.jobname, (e.jobname)::name) AS jobname,
+    j.jobid,
+    j.schedule,
+    j.command,
+    j.active,
+    d.status AS last_status,
+    d.start_time AS last_start,
+    d.end_time AS last_end,
+    d.return_message AS last_message,
+        CASE
+            WHEN (j.jobid IS NULL) THEN 'missing'::text
+            WHEN (e.jobname IS NULL) THEN 'unexpected job'::text
+            WHEN (NOT j.active) THEN 'paused'::text
+            WHEN (d.status = 'failed'::text) THEN 'last run failed'::text
+            WHEN ((d.start_time IS NOT NULL) AND (d.start_time < (now() - '00:15:00'::interval))) THEN 'not run for 15 minutes'::text
+            ELSE 'ok'::text
+        END AS health
+   FROM ((cron.job j
+     FULL JOIN expected e ON ((e.jobname = j.jobname)))
+     LEFT JOIN LATERAL ( SELECT x.status,
+            x.start_time,
+            x.end_time,
+            x.return_message
+           FROM cron.job_run_details x
+          WHERE (x.jobid = j.jobid)
+          ORDER BY x.start_time DESC NULLS LAST
+         LIMIT 1) d ON (true))
+  ORDER BY (e.jobname IS NULL), COALESCE(j.jobname, (e.jobname)::name);
+
+-- Name: v_daily_history; Type: VIEW; Schema: scheduler
+
+CREATE VIEW scheduler.v_daily_history WITH (security_invoker='true') AS
+ WITH periods AS (
+         SELECT s.name AS schedule,
+            s.period,
+            s.enabled,
+            s.window_end,
+            s.timezone,
+            scheduler.period_key(s.period, (d.d)::date) AS run_key,
+            (d.d)::date AS local_date
+           FROM (scheduler.schedules s
+             CROSS JOIN LATERAL generate_series(((((now() AT TIME ZONE s.timezone))::date - 30))::timestamp with time zone, (((now() AT TIME ZONE s.timezone))::date)::timestamp with time zone, '1 day'::interval) d(d))
+          WHERE (((s.period = 'daily'::text) OR (EXTRACT(isodow FROM d.d) = (s.weekday)::numeric)) AND ((d.d)::date >= ((s.created_at AT TIME ZONE s.timezone))::date))
+        ), keys AS (
+         SELECT periods.schedule,
+            periods.run_key,
+            periods.local_date,
+            periods.enabled,
+            ((periods.local_date < ((now() AT TIME ZONE periods.timezone))::date) OR (((now() AT TIME ZONE periods.timezone))::time without time zone >= periods.window_end)) AS window_over
+           FROM periods
+        UNION
+         SELECT r_1.schedule,
+            r_1.run_key,
+            NULL::date AS date,
+            true,
+            true
+           FROM scheduler.runs r_1
+          WHERE (r_1.created_at > (now() - '30 days'::interval))
+        )
+ SELECT k.schedule,
+    k.run_key,
+        CASE
+            WHEN (r.id IS NOT NULL) THEN 'ran'::text
+            WHEN (k.window_over AND k.enabled) THEN 'missed'::text
+            WHEN k.enabled THEN 'due'::text
+            ELSE 'paused'::text
+        END AS day_status,
+    r.id AS run_id,
+    r.status AS run_status,
+    r.trigger_source AS winner_source,
+    r.note AS run_note,
+    c.started_at AS called_at,
+    c.trigger_source,
+    c.status AS call_status,
+    c.reason AS call_reason,
+    ((c.id IS NOT NULL) AND (c.id = r.scheduler_run_id)) AS is_winner,
+    c.forced,
+    c.note,
+    c.user_agent,
+    c.request_id,
+    c.github_run_id,
+    t.ticked_at AS cron_tick_at,
+    t.net_request_id,
+    n.status_code AS net_status_code,
+    n.error_msg AS net_error
+   FROM ((((( SELECT DISTINCT ON (keys.schedule, keys.run_key) keys.schedule,
+            keys.run_key,
+            keys.local_date,
+            keys.enabled,
+            keys.window_over
+           FROM keys
+          ORDER BY keys.schedule, keys.run_key, keys.local_date) k
+     LEFT JOIN scheduler.runs r ON (((r.schedule = k.schedule) AND (r.run_key = k.run_key))))
+     LEFT JOIN scheduler.scheduler_runs c ON (((c.schedule = k.schedule) AND (c.run_key = k.run_key) AND (c.function_name = 'daily-batch-trigger'::text))))
+     LEFT JOIN scheduler.cron_ticks t ON ((t.request_id = c.request_id)))
+     LEFT JOIN net._http_response n ON ((n.id = t.net_request_id)))
+  ORDER BY k.run_key DESC, k.schedule, c.started_at;
+
+-- Name: v_duplicate_results; Type: VIEW; Schema: scheduler
+
+CREATE VIEW scheduler.v_duplicate_results WITH (security_invoker='true') AS
+ SELECT prompt_results.run_id,
+    prompt_results.prompt_id,
+    prompt_results.provider,
+    prompt_results.region,
+    count(*) AS results,
+    array_agg(prompt_results.id ORDER BY prompt_results.id) AS result_ids
+   FROM public.prompt_results
+  GROUP BY prompt_results.run_id, prompt_results.prompt_id, prompt_results.provider, prompt_results.region
+ HAVING (count(*) > 1);
+
+-- Name: v_stuck_batch_jobs; Type: VIEW; Schema: scheduler
+
+CREATE VIEW scheduler.v_stuck_batch_jobs WITH (security_invoker='true') AS
+ SELECT s.batch_job_id,
+    s.reason,
+    j.status,
+    o.name AS organization,
+    j.run_id,
+    r.schedule,
+    r.run_key,
+    j.attempts,
+    j.last_heartbeat,
+    (round(EXTRACT(epoch FROM (now() - COALESCE(j.last_heartbeat, j.created_at)))))::integer AS silent_for_s,
+    ( SELECT count(*) AS count
+           FROM scheduler.batch_tasks t
+          WHERE ((t.batch_job_id = j.id) AND (t.status = ANY (ARRAY['pending'::text, 'processing'::text])))) AS tasks_live
+   FROM (((scheduler.stale_batch_jobs(now()) s(batch_job_id, status, reason, last_heartbeat)
+     JOIN scheduler.batch_jobs j ON ((j.id = s.batch_job_id)))
+     JOIN scheduler.runs r ON ((r.id = j.run_id)))
+     LEFT JOIN public.organizations o ON ((o.id = j.org_id)));
+
+-- Name: v_health_problems; Type: VIEW; Schema: scheduler
+
+CREATE VIEW scheduler.v_health_problems WITH (security_invoker='true') AS
+ SELECT 'stuck_batch_job'::text AS problem,
+    (v_stuck_batch_jobs.batch_job_id)::text AS subject,
+    format('%s batch job for %s (run %s) %s; silent for %s s'::text, v_stuck_batch_jobs.status, v_stuck_batch_jobs.organization, v_stuck_batch_jobs.run_key, v_stuck_batch_jobs.reason, v_stuck_batch_jobs.silent_for_s) AS detail
+   FROM scheduler.v_stuck_batch_jobs
+UNION ALL
+ SELECT 'duplicate_result'::text AS problem,
+    (v_duplicate_results.run_id)::text AS subject,
+    format('%s results for prompt %s on %s/%s'::text, v_duplicate_results.results, v_duplicate_results.prompt_id, v_duplicate_results.provider, v_duplicate_results.region) AS detail
+   FROM scheduler.v_duplicate_results
+UNION ALL
+ SELECT 'incomplete_run'::text AS problem,
+    (r.id)::text AS subject,
+    format('run %s/%s is %s after its window with %s task(s) without a result'::text, r.schedule, r.run_key, r.status, ( SELECT count(*) AS count
+           FROM scheduler.batch_tasks t
+          WHERE ((t.run_id = r.id) AND (NOT (EXISTS ( SELECT
+                   FROM public.prompt_results p
+                  WHERE (p.task_id = t.id))))))) AS detail
+   FROM (scheduler.runs r
+     JOIN scheduler.schedules s ON ((s.name = r.schedule)))
+  WHERE ((r.created_at > (now() - '30 days'::interval)) AND (r.status <> 'cancelled'::text) AND ((r.status <> 'running'::text) OR (r.created_at < (now() - '01:00:00'::interval))) AND ((r.status <> 'completed'::text) OR (EXISTS ( SELECT
+           FROM scheduler.batch_tasks t
+          WHERE ((t.run_id = r.id) AND (t.status <> 'succeeded'::text))))) AND ((scheduler.parse_run_key(s.period, r.run_key) < ((now() AT TIME ZONE s.timezone))::date) OR ((((now() AT TIME ZONE s.timezone))::time without time zone >= s.window_end) AND (scheduler.current_run_key(s.name, now()) = r.run_key))))
+UNION ALL
+ SELECT DISTINCT 'missed_period'::text AS problem,
+    ((v_daily_history.schedule || '/'::text) || v_daily_history.run_key) AS subject,
+    format('no run for %s %s and its window is over'::text, v_daily_history.schedule, v_daily_history.run_key) AS detail
+   FROM scheduler.v_daily_history
+  WHERE (v_daily_history.day_status = 'missed'::text)
+UNION ALL
+ SELECT 'cron_job'::text AS problem,
+    v_cron_health.jobname AS subject,
+    v_cron_health.health AS detail
+   FROM scheduler.v_cron_health
+  WHERE (v_cron_health.health <> 'ok'::text);
+
+-- Name: VIEW v_health_problems; Type: COMMENT; Schema: scheduler
+
+COMMENT ON VIEW scheduler.v_health_problems IS 'Everything unhealthy right now, one row each; empty means healthy';
+
+-- Name: v_processor_fleet; Type: VIEW; Schema: scheduler
+
+CREATE VIEW scheduler.v_processor_fleet WITH (security_invoker='true') AS
+ SELECT p.id AS processor_id,
+    p.status,
+    p.trigger_source,
+    p.worker,
+    p.kicked_at,
+    p.started_at,
+    p.last_seen,
+    p.stopped_at,
+    p.stop_reason,
+    p.tasks,
+    p.cpu_ms,
+    (round((EXTRACT(epoch FROM (COALESCE(p.stopped_at, p.last_seen) - p.started_at)) * (1000)::numeric)))::integer AS duration_ms,
+    p.details
+   FROM scheduler.processors p
+  WHERE (COALESCE(p.kicked_at, p.started_at) > (now() - '1 day'::interval))
+  ORDER BY COALESCE(p.kicked_at, p.started_at) DESC;
+
+-- Name: VIEW v_processor_fleet; Type: COMMENT; Schema: scheduler
+
+COMMENT ON VIEW scheduler.v_processor_fleet IS 'Processor invocations of the last day: kicked, running, handed over, stopped';
+
+-- Name: v_provider_pace; Type: VIEW; Schema: scheduler
+
+CREATE VIEW scheduler.v_provider_pace WITH (security_invoker='true') AS
+ WITH recent AS (
+         SELECT runs.id,
+            runs.schedule,
+            runs.run_key,
+            runs.status,
+            runs.created_at
+           FROM scheduler.runs
+          WHERE (runs.created_at > (now() - '30 days'::interval))
+        ), tasks AS (
+         SELECT t_1.run_id,
+            t_1.provider,
+            count(*) AS planned,
+            count(*) FILTER (WHERE (t_1.status = 'succeeded'::text)) AS succeeded,
+            count(*) FILTER (WHERE (t_1.status = 'failed'::text)) AS failed,
+            count(*) FILTER (WHERE (t_1.status = 'processing'::text)) AS in_flight,
+            count(*) FILTER (WHERE (t_1.status = ANY (ARRAY['pending'::text, 'processing'::text]))) AS live
+           FROM (scheduler.batch_tasks t_1
+             JOIN recent ON ((recent.id = t_1.run_id)))
+          GROUP BY t_1.run_id, t_1.provider
+        ), latency AS (
+         SELECT p.run_id,
+            p.provider,
+            percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY ((p.latency_ms)::double precision)) AS p50,
+            percentile_cont((0.95)::double precision) WITHIN GROUP (ORDER BY ((p.latency_ms)::double precision)) AS p95
+           FROM (public.prompt_results p
+             JOIN recent ON ((recent.id = p.run_id)))
+          GROUP BY p.run_id, p.provider
+        )
+ SELECT r.schedule,
+    r.run_key,
+    r.id AS run_id,
+    r.status AS run_status,
+    t.provider,
+    t.planned,
+    t.succeeded,
+    t.failed,
+    t.in_flight,
+    t.live,
+    COALESCE(s.calls, (0)::bigint) AS calls,
+    COALESCE(s.rate_limited, (0)::bigint) AS rate_limited,
+    round(COALESCE(((s.rate_limited)::numeric / (NULLIF(s.calls, 0))::numeric), (0)::numeric), 4) AS rate_limited_share,
+    COALESCE(s.calls_by_status, '{}'::jsonb) AS calls_by_status,
+    rate.limit_per_minute AS limit_rpm,
+    rate.limit_source,
+    round((rate.rate_per_minute)::numeric, 1) AS paced_rpm,
+    pr.tokens_per_minute AS configured_tpm,
+    pace.learned_tokens_per_minute AS learned_tpm,
+    pr.max_in_flight,
+    (
+        CASE
+            WHEN ((s.minute_start IS NULL) OR (s.minute_start < (date_trunc('minute'::text, now()) - '00:01:00'::interval))) THEN (0)::numeric
+            WHEN (s.minute_start < date_trunc('minute'::text, now())) THEN round(((s.minute_calls)::numeric * ((1)::numeric - (EXTRACT(epoch FROM (now() - date_trunc('minute'::text, now()))) / 60.0))))
+            ELSE round(((s.minute_calls)::numeric + ((s.previous_minute_calls)::numeric * ((1)::numeric - (EXTRACT(epoch FROM (now() - s.minute_start)) / 60.0)))))
+        END)::integer AS observed_rpm,
+    (round(l.p50))::integer AS latency_p50_ms,
+    (round(l.p95))::integer AS latency_p95_ms,
+    pace.paused_until,
+    s.quota_reason,
+        CASE
+            WHEN (t.live = 0) THEN NULL::timestamp with time zone
+            WHEN ((r.status = 'running'::text) AND (rate.rate_per_minute > (0)::double precision)) THEN (now() + make_interval(secs => ((t.live)::double precision / (rate.rate_per_minute / (60.0)::double precision))))
+            ELSE NULL::timestamp with time zone
+        END AS eta,
+    s.first_call_at,
+    s.last_call_at
+   FROM ((((((tasks t
+     JOIN recent r ON ((r.id = t.run_id)))
+     LEFT JOIN scheduler.provider_run_stats s ON (((s.run_id = t.run_id) AND (s.provider = t.provider))))
+     LEFT JOIN public.providers pr ON ((pr.name = t.provider)))
+     LEFT JOIN scheduler.provider_pace pace ON ((pace.provider = t.provider)))
+     LEFT JOIN LATERAL scheduler.provider_rate(t.provider, now()) rate(rate_per_minute, limit_per_minute, limit_source) ON ((pr.name IS NOT NULL)))
+     LEFT JOIN latency l ON (((l.run_id = t.run_id) AND (l.provider = t.provider))))
+  ORDER BY r.created_at DESC, t.provider;
+
+-- Name: VIEW v_provider_pace; Type: COMMENT; Schema: scheduler
+
+COMMENT ON VIEW scheduler.v_provider_pace IS 'Per run and provider: calls, 429s, pace against limit, latency p50/p95, ETA';
+
+-- Name: v_recent_invocations; Type: VIEW; Schema: scheduler
+
+CREATE VIEW scheduler.v_recent_invocations WITH (security_invoker='true') AS
+ SELECT s.started_at,
+    s.function_name,
+    s.trigger_source,
+    s.status,
+    s.reason,
+    s.schedule,
+    s.run_key,
+    s.run_id,
+    s.forced,
+    s.note,
+    s.auth_method,
+    s.user_agent,
+    s.request_id,
+    s.github_run_id,
+    s.cf_ray,
+    (round((EXTRACT(epoch FROM (s.completed_at - s.started_at)) * (1000)::numeric)))::integer AS duration_ms,
+    s.error_message,
+    t.ticked_at AS cron_tick_at,
+    t.net_request_id,
+    s.id AS invocation_id
+   FROM (scheduler.scheduler_runs s
+     LEFT JOIN scheduler.cron_ticks t ON ((t.request_id = s.request_id)))
+  WHERE (s.started_at > (now() - '7 days'::interval))
+  ORDER BY s.started_at DESC;
+
+-- Name: v_run_completeness; Type: VIEW; Schema: scheduler
+
+CREATE VIEW scheduler.v_run_completeness WITH (security_invoker='true') AS
+ WITH recent AS (
+         SELECT runs.id,
+            runs.schedule,
+            runs.run_key,
+            runs.status
+           FROM scheduler.runs
+          WHERE (runs.created_at > (now() - '30 days'::interval))
+        ), planned AS (
+         SELECT t.run_id,
+            t.provider,
+            t.region,
+            count(*) AS planned,
+            count(*) FILTER (WHERE (t.status = 'succeeded'::text)) AS succeeded,
+            count(*) FILTER (WHERE (t.status = 'failed'::text)) AS failed,
+            count(*) FILTER (WHERE (t.status = ANY (ARRAY['pending'::text, 'processing'::text]))) AS live,
+            count(*) FILTER (WHERE (NOT (EXISTS ( SELECT
+                   FROM public.prompt_results p
+                  WHERE (p.task_id = t.id))))) AS missing
+           FROM (scheduler.batch_tasks t
+             JOIN recent ON ((recent.id = t.run_id)))
+          GROUP BY t.run_id, t.provider, t.region
+        ), recorded AS (
+         SELECT p.run_id,
+            p.provider,
+            p.region,
+            count(*) AS results,
+            count(*) FILTER (WHERE (NOT (EXISTS ( SELECT
+                   FROM scheduler.batch_tasks t
+                  WHERE ((t.id = p.task_id) AND (t.run_id = p.run_id) AND (t.provider = p.provider) AND (t.region = p.region)))))) AS extra
+           FROM (public.prompt_results p
+             JOIN recent ON ((recent.id = p.run_id)))
+          GROUP BY p.run_id, p.provider, p.region
+        )
+ SELECT r.schedule,
+    r.run_key,
+    r.id AS run_id,
+    r.status AS run_status,
+    COALESCE(pl.provider, rc.provider) AS provider,
+    COALESCE(pl.region, rc.region) AS region,
+    COALESCE(pl.planned, (0)::bigint) AS planned,
+    COALESCE(pl.succeeded, (0)::bigint) AS succeeded,
+    COALESCE(pl.failed, (0)::bigint) AS failed,
+    COALESCE(pl.live, (0)::bigint) AS live,
+    COALESCE(rc.results, (0)::bigint) AS results,
+    COALESCE(pl.missing, (0)::bigint) AS missing,
+    COALESCE(rc.extra, (0)::bigint) AS extra
+   FROM ((planned pl
+     FULL JOIN recorded rc ON (((rc.run_id = pl.run_id) AND (rc.provider = pl.provider) AND (rc.region = pl.region))))
+     JOIN recent r ON ((r.id = COALESCE(pl.run_id, rc.run_id))))
+  ORDER BY r.run_key DESC, COALESCE(pl.provider, rc.provider), COALESCE(pl.region, rc.region);
+
+-- Name: organization_providers organization_providers_pkey; Type: CONSTRAINT; Schema: public
+
+ALTER TABLE ONLY public.organization_providers
+    ADD CONSTRAINT organization_providers_pkey PRIMARY KEY (id);
+
+-- Name: organizations organizations_pkey; Type: CONSTRAINT; Schema: public
+
+ALTER TABLE ONLY public.organizations
+    ADD CONSTRAINT organizations_pkey PRIMARY KEY (id);
+
+-- Name: prompt_results prompt_results_one_per_task; Type: CONSTRAINT; Schema: public
+
+ALTER TABLE ONLY public.prompt_results
+    ADD CONSTRAINT prompt_results_one_per_task UNIQUE (task_id);
+
+-- Name: prompt_results prompt_results_pkey; Type: CONSTRAINT; Schema: public
+
+ALTER TABLE ONLY public.prompt_results
+    ADD CONSTRAINT prompt_results_pkey PRIMARY KEY (id);
+
+-- Name: prompts prompts_pkey; Type: CONSTRAINT; Schema: public
+
+ALTER TABLE ONLY public.prompts
+    ADD CONSTRAINT prompts_pkey PRIMARY KEY (id);
+
+-- Name: providers providers_pkey; Type: CONSTRAINT; Schema: public
+
+ALTER TABLE ONLY public.providers
+    ADD CONSTRAINT providers_pkey PRIMARY KEY (name);
+
+-- Name: regions regions_pkey; Type: CONSTRAINT; Schema: public
+
+ALTER TABLE ONLY public.regions
+    ADD CONSTRAINT regions_pkey PRIMARY KEY (code);
+
+-- Name: batch_jobs batch_jobs_one_per_org; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.batch_jobs
+    ADD CONSTRAINT batch_jobs_one_per_org UNIQUE (run_id, org_id);
+
+-- Name: batch_jobs batch_jobs_pkey; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.batch_jobs
+    ADD CONSTRAINT batch_jobs_pkey PRIMARY KEY (id);
+
+-- Name: batch_tasks batch_tasks_one_per_combination; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.batch_tasks
+    ADD CONSTRAINT batch_tasks_one_per_combination UNIQUE (batch_job_id, prompt_id, provider, region);
+
+-- Name: batch_tasks batch_tasks_pkey; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.batch_tasks
+    ADD CONSTRAINT batch_tasks_pkey PRIMARY KEY (id);
+
+-- Name: config config_pkey; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.config
+    ADD CONSTRAINT config_pkey PRIMARY KEY (key);
+
+-- Name: cron_ticks cron_ticks_pkey; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.cron_ticks
+    ADD CONSTRAINT cron_ticks_pkey PRIMARY KEY (id);
+
+-- Name: processors processors_pkey; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.processors
+    ADD CONSTRAINT processors_pkey PRIMARY KEY (id);
+
+-- Name: provider_pace provider_pace_pkey; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.provider_pace
+    ADD CONSTRAINT provider_pace_pkey PRIMARY KEY (provider);
+
+-- Name: provider_run_stats provider_run_stats_pkey; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.provider_run_stats
+    ADD CONSTRAINT provider_run_stats_pkey PRIMARY KEY (run_id, provider);
+
+-- Name: runs runs_one_per_period; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.runs
+    ADD CONSTRAINT runs_one_per_period UNIQUE (schedule, run_key);
+
+-- Name: runs runs_pkey; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.runs
+    ADD CONSTRAINT runs_pkey PRIMARY KEY (id);
+
+-- Name: scheduler_runs scheduler_runs_pkey; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.scheduler_runs
+    ADD CONSTRAINT scheduler_runs_pkey PRIMARY KEY (id);
+
+-- Name: schedules schedules_pkey; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.schedules
+    ADD CONSTRAINT schedules_pkey PRIMARY KEY (name);
+
+-- Name: organization_providers_by_org; Type: INDEX; Schema: public
+
+CREATE INDEX organization_providers_by_org ON public.organization_providers USING btree (org_id);
+
+-- Name: prompt_results_by_run; Type: INDEX; Schema: public
+
+CREATE INDEX prompt_results_by_run ON public.prompt_results USING btree (run_id);
+
+-- Name: prompts_active_by_org; Type: INDEX; Schema: public
+
+CREATE INDEX prompts_active_by_org ON public.prompts USING btree (org_id) WHERE active;
+
+-- Name: batch_jobs_live; Type: INDEX; Schema: scheduler
+
+CREATE INDEX batch_jobs_live ON scheduler.batch_jobs USING btree (status, created_at) WHERE (status = ANY (ARRAY['pending'::text, 'processing'::text]));
+
+-- Name: batch_tasks_by_run; Type: INDEX; Schema: scheduler
+
+CREATE INDEX batch_tasks_by_run ON scheduler.batch_tasks USING btree (run_id);
+
+-- Name: batch_tasks_live; Type: INDEX; Schema: scheduler
+
+CREATE INDEX batch_tasks_live ON scheduler.batch_tasks USING btree (batch_job_id, id) WHERE (status = ANY (ARRAY['pending'::text, 'processing'::text]));
+
+-- Name: batch_tasks_pending_by_provider; Type: INDEX; Schema: scheduler
+
+CREATE INDEX batch_tasks_pending_by_provider ON scheduler.batch_tasks USING btree (provider, seq, id) WHERE (status = 'pending'::text);
+
+-- Name: batch_tasks_processing_by_provider; Type: INDEX; Schema: scheduler
+
+CREATE INDEX batch_tasks_processing_by_provider ON scheduler.batch_tasks USING btree (provider, lease_expires_at) WHERE (status = 'processing'::text);
+
+-- Name: batch_tasks_processing_by_worker; Type: INDEX; Schema: scheduler
+
+CREATE INDEX batch_tasks_processing_by_worker ON scheduler.batch_tasks USING btree (claimed_by) WHERE (status = 'processing'::text);
+
+-- Name: batch_tasks_unsucceeded_by_run; Type: INDEX; Schema: scheduler
+
+CREATE INDEX batch_tasks_unsucceeded_by_run ON scheduler.batch_tasks USING btree (run_id) WHERE (status <> 'succeeded'::text);
+
+-- Name: cron_ticks_at; Type: INDEX; Schema: scheduler
+
+CREATE INDEX cron_ticks_at ON scheduler.cron_ticks USING btree (ticked_at);
+
+-- Name: cron_ticks_by_request; Type: INDEX; Schema: scheduler
+
+CREATE INDEX cron_ticks_by_request ON scheduler.cron_ticks USING btree (request_id) WHERE (request_id IS NOT NULL);
+
+-- Name: processors_kicked_at; Type: INDEX; Schema: scheduler
+
+CREATE INDEX processors_kicked_at ON scheduler.processors USING btree (kicked_at);
+
+-- Name: processors_live; Type: INDEX; Schema: scheduler
+
+CREATE INDEX processors_live ON scheduler.processors USING btree (status) WHERE (status = ANY (ARRAY['kicked'::text, 'running'::text, 'handing_over'::text]));
+
+-- Name: runs_live; Type: INDEX; Schema: scheduler
+
+CREATE INDEX runs_live ON scheduler.runs USING btree (created_at) WHERE (status = 'running'::text);
+
+-- Name: scheduler_runs_by_key; Type: INDEX; Schema: scheduler
+
+CREATE INDEX scheduler_runs_by_key ON scheduler.scheduler_runs USING btree (schedule, run_key);
+
+-- Name: scheduler_runs_by_request; Type: INDEX; Schema: scheduler
+
+CREATE INDEX scheduler_runs_by_request ON scheduler.scheduler_runs USING btree (request_id);
+
+-- Name: scheduler_runs_by_run; Type: INDEX; Schema: scheduler
+
+CREATE INDEX scheduler_runs_by_run ON scheduler.scheduler_runs USING btree (run_id);
+
+-- Name: scheduler_runs_running; Type: INDEX; Schema: scheduler
+
+CREATE INDEX scheduler_runs_running ON scheduler.scheduler_runs USING btree (started_at) WHERE (status = 'running'::text);
+
+-- Name: scheduler_runs_started; Type: INDEX; Schema: scheduler
+
+CREATE INDEX scheduler_runs_started ON scheduler.scheduler_runs USING btree (started_at);
+
+-- Name: v_batch_health _RETURN; Type: RULE; Schema: scheduler
+
+CREATE OR REPLACE VIEW scheduler.v_batch_health WITH (security_invoker='true') AS
+ SELECT r.schedule,
+    r.run_key,
+    r.id AS run_id,
+    r.status AS run_status,
+    r.trigger_source,
+    r.forced,
+    count(DISTINCT j.id) AS batch_jobs,
+    count(DISTINCT j.id) FILTER (WHERE (j.status = ANY (ARRAY['pending'::text, 'processing'::text]))) AS jobs_live,
+    count(DISTINCT j.id) FILTER (WHERE (j.status = 'completed'::text)) AS jobs_completed,
+    count(DISTINCT j.id) FILTER (WHERE (j.status = 'completed_with_errors'::text)) AS jobs_with_errors,
+    count(DISTINCT j.id) FILTER (WHERE (j.status = 'failed'::text)) AS jobs_failed,
+    r.tasks_planned,
+    ( SELECT count(*) AS count
+           FROM scheduler.batch_tasks t
+          WHERE ((t.run_id = r.id) AND (t.status = 'succeeded'::text))) AS tasks_succeeded,
+    ( SELECT count(*) AS count
+           FROM scheduler.batch_tasks t
+          WHERE ((t.run_id = r.id) AND (t.status = 'failed'::text))) AS tasks_failed,
+    ( SELECT count(*) AS count
+           FROM scheduler.batch_tasks t
+          WHERE ((t.run_id = r.id) AND (t.status = ANY (ARRAY['pending'::text, 'processing'::text])))) AS tasks_live,
+    (COALESCE(sum(j.duplicates_prevented), (0)::bigint))::integer AS duplicates_prevented,
+    r.created_at,
+    r.completed_at,
+    (round(EXTRACT(epoch FROM (COALESCE(r.completed_at, now()) - r.created_at))))::integer AS duration_s
+   FROM (scheduler.runs r
+     LEFT JOIN scheduler.batch_jobs j ON ((j.run_id = r.id)))
+  WHERE (r.created_at > (now() - '30 days'::interval))
+  GROUP BY r.id
+  ORDER BY r.created_at DESC;
+
+-- Name: organization_providers organization_providers_org_id_fkey; Type: FK CONSTRAINT; Schema: public
+
+ALTER TABLE ONLY public.organization_providers
+    ADD CONSTRAINT organization_providers_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
+
+-- Name: prompts prompts_org_id_fkey; Type: FK CONSTRAINT; Schema: public
+
+ALTER TABLE ONLY public.prompts
+    ADD CONSTRAINT prompts_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
+
+-- Name: providers providers_fallback_provider_fkey; Type: FK CONSTRAINT; Schema: public
+
+ALTER TABLE ONLY public.providers
+    ADD CONSTRAINT providers_fallback_provider_fkey FOREIGN KEY (fallback_provider) REFERENCES public.providers(name);
+
+-- Name: batch_jobs batch_jobs_org_id_fkey; Type: FK CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.batch_jobs
+    ADD CONSTRAINT batch_jobs_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organizations(id);
+
+-- Name: batch_jobs batch_jobs_run_id_fkey; Type: FK CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.batch_jobs
+    ADD CONSTRAINT batch_jobs_run_id_fkey FOREIGN KEY (run_id) REFERENCES scheduler.runs(id) ON DELETE CASCADE;
+
+-- Name: batch_tasks batch_tasks_batch_job_id_fkey; Type: FK CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.batch_tasks
+    ADD CONSTRAINT batch_tasks_batch_job_id_fkey FOREIGN KEY (batch_job_id) REFERENCES scheduler.batch_jobs(id) ON DELETE CASCADE;
+
+-- Name: provider_pace provider_pace_provider_fkey; Type: FK CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.provider_pace
+    ADD CONSTRAINT provider_pace_provider_fkey FOREIGN KEY (provider) REFERENCES public.providers(name) ON UPDATE CASCADE ON DELETE CASCADE;
+
+-- Name: provider_run_stats provider_run_stats_run_id_fkey; Type: FK CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.provider_run_stats
+    ADD CONSTRAINT provider_run_stats_run_id_fkey FOREIGN KEY (run_id) REFERENCES scheduler.runs(id) ON DELETE CASCADE;
+
+-- Name: runs runs_schedule_fkey; Type: FK CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.runs
+    ADD CONSTRAINT runs_schedule_fkey FOREIGN KEY (schedule) REFERENCES scheduler.schedules(name);
+
+-- Name: scheduler_runs scheduler_runs_run_id_fkey; Type: FK CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.scheduler_runs
+    ADD CONSTRAINT scheduler_runs_run_id_fkey FOREIGN KEY (run_id) REFERENCES scheduler.runs(id) ON DELETE SET NULL;
+
+-- Name: organization_providers; Type: ROW SECURITY; Schema: public
+
+ALTER TABLE public.organization_providers ENABLE ROW LEVEL SECURITY;
+
+-- Name: organizations; Type: ROW SECURITY; Schema: public
+
+ALTER TABLE public.organizations ENABLE ROW LEVEL SECURITY;
+
+-- Name: prompt_results; Type: ROW SECURITY; Schema: public
+
+ALTER TABLE public.prompt_results ENABLE ROW LEVEL SECURITY;
+
+-- Name: prompts; Type: ROW SECURITY; Schema: public
+
+ALTER TABLE public.prompts ENABLE ROW LEVEL SECURITY;
+
+-- Name: providers; Type: ROW SECURITY; Schema: public
+
+ALTER TABLE public.providers ENABLE ROW LEVEL SECURITY;
+
+-- Name: regions; Type: ROW SECURITY; Schema: public
+
+ALTER TABLE public.regions ENABLE ROW LEVEL SECURITY;
+
+-- Name: batch_jobs; Type: ROW SECURITY; Schema: scheduler
+
+ALTER TABLE scheduler.batch_jobs ENABLE ROW LEVEL SECURITY;
+
+-- Name: batch_tasks; Type: ROW SECURITY; Schema: scheduler
+
+ALTER TABLE scheduler.batch_tasks ENABLE ROW LEVEL SECURITY;
+
+-- Name: config; Type: ROW SECURITY; Schema: scheduler
+
+ALTER TABLE scheduler.config ENABLE ROW LEVEL SECURITY;
+
+-- Name: cron_ticks; Type: ROW SECURITY; Schema: scheduler
+
+ALTER TABLE scheduler.cron_ticks ENABLE ROW LEVEL SECURITY;
+
+-- Name: processors; Type: ROW SECURITY; Schema: scheduler
+
+ALTER TABLE scheduler.processors ENABLE ROW LEVEL SECURITY;
+
+-- Name: provider_pace; Type: ROW SECURITY; Schema: scheduler
+
+ALTER TABLE scheduler.provider_pace ENABLE ROW LEVEL SECURITY;
+
+-- Name: provider_run_stats; Type: ROW SECURITY; Schema: scheduler
+
+ALTER TABLE scheduler.provider_run_stats ENABLE ROW LEVEL SECURITY;
+
+-- Name: runs; Type: ROW SECURITY; Schema: scheduler
+
+ALTER TABLE scheduler.runs ENABLE ROW LEVEL SECURITY;
+
+-- Name: scheduler_runs; Type: ROW SECURITY; Schema: scheduler
+
+ALTER TABLE scheduler.scheduler_runs ENABLE ROW LEVEL SECURITY;
+
+-- Name: schedules; Type: ROW SECURITY; Schema: scheduler
+
+ALTER TABLE scheduler.schedules ENABLE ROW LEVEL SECURITY;
+
+-- Name: SCHEMA public; Type: ACL; Schema: -
+
+GRANT USAGE ON SCHEMA public TO anon;
+GRANT USAGE ON SCHEMA public TO authenticated;
+GRANT USAGE ON SCHEMA public TO service_role;
+
+-- Name: FUNCTION abandoned_invocations(p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.abandoned_invocations(p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION cancel_run(p_run_id uuid, p_reason text); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.cancel_run(p_run_id uuid, p_reason text) FROM PUBLIC;
+
+-- Name: FUNCTION claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION complete_tasks(p_results jsonb); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.complete_tasks(p_results jsonb) FROM PUBLIC;
+
+-- Name: FUNCTION config_int(p_key text); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.config_int(p_key text) FROM PUBLIC;
+
+-- Name: FUNCTION config_num(p_key text); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.config_num(p_key text) FROM PUBLIC;
+
+-- Name: FUNCTION cron_reconcile_tick(p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.cron_reconcile_tick(p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION cron_trigger_tick(p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.cron_trigger_tick(p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION current_run_key(p_schedule text, p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.current_run_key(p_schedule text, p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION ensure_processor_fleet(p_trigger_source text, p_max_new integer); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.ensure_processor_fleet(p_trigger_source text, p_max_new integer) FROM PUBLIC;
+
+-- Name: FUNCTION fail_exhausted_tasks(p_batch_job_id uuid); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.fail_exhausted_tasks(p_batch_job_id uuid) FROM PUBLIC;
+
+-- Name: FUNCTION finalize_batch_job(p_batch_job_id uuid); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.finalize_batch_job(p_batch_job_id uuid) FROM PUBLIC;
+
+-- Name: FUNCTION finalize_run(p_run_id uuid); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.finalize_run(p_run_id uuid) FROM PUBLIC;
+
+-- Name: FUNCTION heartbeat_processor(p_processor_id uuid, p_worker text, p_tasks integer); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.heartbeat_processor(p_processor_id uuid, p_worker text, p_tasks integer) FROM PUBLIC;
+
+-- Name: FUNCTION is_in_execution_window(p_schedule text, p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.is_in_execution_window(p_schedule text, p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION jsonb_sum_counts(a jsonb, b jsonb); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.jsonb_sum_counts(a jsonb, b jsonb) FROM PUBLIC;
+
+-- Name: FUNCTION live_processor_count(p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.live_processor_count(p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION lost_processors(p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.lost_processors(p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION parse_run_key(p_period text, p_run_key text); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.parse_run_key(p_period text, p_run_key text) FROM PUBLIC;
+
+-- Name: FUNCTION pause_schedule(p_name text); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.pause_schedule(p_name text) FROM PUBLIC;
+
+-- Name: FUNCTION period_key(p_period text, p_local_date date); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.period_key(p_period text, p_local_date date) FROM PUBLIC;
+
+-- Name: FUNCTION provider_rate(p_provider text, p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.provider_rate(p_provider text, p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION providers_with_work(p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.providers_with_work(p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION prune_history(p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.prune_history(p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION queue_function_call(p_function text, p_body jsonb, p_trigger_source text, p_request_id text); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.queue_function_call(p_function text, p_body jsonb, p_trigger_source text, p_request_id text) FROM PUBLIC;
+
+-- Name: FUNCTION reconcile(p_dry_run boolean, p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.reconcile(p_dry_run boolean, p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION reconcile_now(p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.reconcile_now(p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION record_task_outcomes(p_worker text, p_outcomes jsonb, p_feedback jsonb); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.record_task_outcomes(p_worker text, p_outcomes jsonb, p_feedback jsonb) FROM PUBLIC;
+
+-- Name: FUNCTION register_processor(p_processor_id uuid, p_worker text); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.register_processor(p_processor_id uuid, p_worker text) FROM PUBLIC;
+
+-- Name: FUNCTION rescue_lost_processors(p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.rescue_lost_processors(p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION resume_schedule(p_name text); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.resume_schedule(p_name text) FROM PUBLIC;
+
+-- Name: FUNCTION resume_stuck_batch_job(p_batch_job_id uuid); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.resume_stuck_batch_job(p_batch_job_id uuid) FROM PUBLIC;
+
+-- Name: FUNCTION retry_failed_tasks(p_run_id uuid); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.retry_failed_tasks(p_run_id uuid) FROM PUBLIC;
+
+-- Name: FUNCTION set_schedule_enabled(p_name text, p_enabled boolean); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.set_schedule_enabled(p_name text, p_enabled boolean) FROM PUBLIC;
+
+-- Name: FUNCTION settle_batch_jobs(); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.settle_batch_jobs() FROM PUBLIC;
+
+-- Name: FUNCTION stale_batch_jobs(p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.stale_batch_jobs(p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION stop_processor(p_processor_id uuid, p_status text, p_reason text, p_tasks integer, p_cpu_ms integer, p_details jsonb); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.stop_processor(p_processor_id uuid, p_status text, p_reason text, p_tasks integer, p_cpu_ms integer, p_details jsonb) FROM PUBLIC;
+
+-- Name: FUNCTION try_mark_daily_run(p_today_key text); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.try_mark_daily_run(p_today_key text) FROM PUBLIC;
+
+-- Name: FUNCTION try_mark_daily_run(p_schedule text, p_run_key text); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.try_mark_daily_run(p_schedule text, p_run_key text) FROM PUBLIC;
+
+-- Name: FUNCTION try_mark_daily_run(p_schedule text, p_run_key text, p_trigger_source text, p_scheduler_run_id uuid, p_forced boolean, p_note text); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.try_mark_daily_run(p_schedule text, p_run_key text, p_trigger_source text, p_scheduler_run_id uuid, p_forced boolean, p_note text) FROM PUBLIC;
+
+-- Name: FUNCTION unfinalized_runs(); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.unfinalized_runs() FROM PUBLIC;
+
+-- Name: TABLE organization_providers; Type: ACL; Schema: public
+
+GRANT ALL ON TABLE public.organization_providers TO service_role;
+
+-- Name: SEQUENCE organization_providers_id_seq; Type: ACL; Schema: public
+
+GRANT ALL ON SEQUENCE public.organization_providers_id_seq TO anon;
+GRANT ALL ON SEQUENCE public.organization_providers_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.organization_providers_id_seq TO service_role;
+
+-- Name: TABLE organizations; Type: ACL; Schema: public
+
+GRANT ALL ON TABLE public.organizations TO service_role;
+
+-- Name: TABLE prompt_results; Type: ACL; Schema: public
+
+GRANT ALL ON TABLE public.prompt_results TO service_role;
+
+-- Name: SEQUENCE prompt_results_id_seq; Type: ACL; Schema: public
+
+GRANT ALL ON SEQUENCE public.prompt_results_id_seq TO anon;
+GRANT ALL ON SEQUENCE public.prompt_results_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.prompt_results_id_seq TO service_role;
+
+-- Name: TABLE prompts; Type: ACL; Schema: public
+
+GRANT ALL ON TABLE public.prompts TO service_role;
+
+-- Name: TABLE providers; Type: ACL; Schema: public
+
+GRANT ALL ON TABLE public.providers TO service_role;
+
+-- Name: TABLE regions; Type: ACL; Schema: public
+
+GRANT ALL ON TABLE public.regions TO service_role;
+
+-- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: public
+
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO service_role;
+
+-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: public
+
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO service_role;
+
+-- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: public
+
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO service_role;
+
+-- ---------------------------------------------------------------- cron jobs
+select cron.schedule('daybreak-reconciler', '* * * * *', 'select scheduler.cron_reconcile_tick()');
+select cron.schedule('daybreak-trigger', '*/5 * * * *', 'select scheduler.cron_trigger_tick()');
+
+-- ---------------------------------------------------------------- scheduler.config as migrated
+-- abandoned_invocation_minutes = 3: scheduler_runs rows running longer are closed as abandoned
+-- function_call_timeout_ms = 2000: pg_net timeout (ms) for every call SQL makes to an edge function; functions answer these calls at once (202)
+-- heartbeat_seconds = 5: how often a live processor reports; the staleness thresholds are multiples of it
+-- max_batch_job_attempts = 5: a batch job resumed this many times is failed
+-- max_processor_invocations = 10: ceiling on processor invocations in flight at once (a Supabase project's concurrency is finite)
+-- max_rate_limited_releases = 20: a task given back this many times after 429s is failed
+-- max_task_attempts = 3: a task whose lease expired this many times is failed
+-- pace_backoff_percent = 50: on a 429 the rate is multiplied by this percentage
+-- pace_burst_ms = 500: token bucket capacity, as this many milliseconds of the paced rate
+-- pace_default_latency_ms = 2000: latency assumed for fleet sizing before any call was observed
+-- pace_recovery_percent_per_second = 10: after a backoff the rate recovers by this share of the limit per second
+-- pace_target_percent = 97: share of a provider's limit the pacer aims at
+-- pace_unknown_requests_per_minute = 300: rate ceiling for a provider with no configured or learned limit (AIMD finds the real one)
+-- pending_grace_seconds = 45: a pending batch job this long after planning with no processor is stale
+-- processor_in_flight_per_invocation = 64: provider calls one processor invocation keeps in flight at most
+-- processor_kick_grace_seconds = 30: a kicked processor that has not started after this long no longer counts as part of the fleet
+-- retention_days = 30: scheduler_runs, cron_ticks and cron.job_run_details older than this are pruned
+-- stale_heartbeat_seconds = 20: a processor (and its batch jobs) silent this long (4 heartbeats) is lost
+-- task_lease_seconds = 300: task lease; longer than the provider timeout so live workers keep their tasks
