@@ -1,4 +1,4 @@
-// The targets (goals, not assertions) against what this run measured.
+// The targets (goals, not assertions) against what this run measured.
 import type { IdleResult } from "../sections/idle.ts";
 import type { DashboardResult } from "../sections/dashboard.ts";
 import type { LatencyResult } from "../sections/latency.ts";
