@@ -70,6 +70,7 @@ export async function startService(
 
 export const TEST_CRON_SECRET = "test-cron-secret-0123456789abcdefghijklmnop";
 export const TEST_SERVICE_ROLE_KEY = "test-service-role-key-0123456789abcdefghijkl";
+export const TEST_METRICS_TOKEN = "test-metrics-token-0123456789abcdefghijklmnop";
 
 /** The edge functions served by Deno, as scripts/dev serves them. */
 export async function startFunctions(extraEnv: Record<string, string> = {}): Promise<Service & { url: string; port: number }> {
@@ -84,6 +85,7 @@ export async function startFunctions(extraEnv: Record<string, string> = {}): Pro
       SUPABASE_URL: `http://127.0.0.1:${port}`,
       CRON_SECRET: TEST_CRON_SECRET,
       SUPABASE_SERVICE_ROLE_KEY: TEST_SERVICE_ROLE_KEY,
+      DAYBREAK_METRICS_TOKEN: TEST_METRICS_TOKEN,
       DAYBREAK_FUNCTIONS_URL: `http://127.0.0.1:${port}/functions/v1`,
       NO_COLOR: "1",
       ...extraEnv,

@@ -4,7 +4,7 @@
 -- migration in supabase/migrations/, never here. The design: docs/design/ARCHITECTURE.md.
 
 -- ---------------------------------------------------------------- extensions
-create extension if not exists pg_cron with schema public; -- version 1.4-1
+create extension if not exists pg_cron with schema pg_catalog; -- version 1.6
 create extension if not exists pg_net with schema extensions; -- version 0.20.4
 create extension if not exists supabase_vault with schema vault; -- version 0.3.1
 
@@ -731,7 +731,10 @@ begin
   get diagnostics v_invocations = row_count;
   delete from scheduler.cron_ticks where ticked_at < v_cutoff;
   get diagnostics v_ticks = row_count;
-  delete from cron.job_run_details where start_time < v_cutoff;
+  -- Only daybreak's own jobs' history: other teams' cron history is theirs.
+  delete from cron.job_run_details d
+   where d.start_time < v_cutoff
+     and d.jobid in (select j.jobid from cron.job j where j.jobname in ('daybreak-trigger', 'daybreak-reconciler'));
   get diagnostics v_cron = row_count;
   delete from scheduler.processors where coalesce(stopped_at, last_seen, kicked_at) < v_cutoff;
   get diagnostics v_processors = row_count;
@@ -1468,6 +1471,37 @@ CREATE FUNCTION scheduler.unfinalized_runs() RETURNS SETOF uuid
      and not exists (select from scheduler.batch_jobs j where j.run_id = r.id and j.status in ('pending', 'processing'))
 $$;
 
+-- Name: verified_trigger_source(text, text, uuid); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.verified_trigger_source(p_claimed text, p_request_id text, p_processor_id uuid DEFAULT NULL::uuid) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if p_claimed is distinct from 'cron' then
+    return p_claimed;
+  end if;
+  update scheduler.cron_ticks t
+     set consumed_at = clock_timestamp()
+   where t.id = (select c.id from scheduler.cron_ticks c
+                  where c.request_id = p_request_id and c.decision = 'called' and c.consumed_at is null
+                  order by c.id limit 1 for update skip locked);
+  if found then
+    return 'cron';
+  end if;
+  if p_processor_id is not null
+     and exists (select from scheduler.processors p
+                  where p.id = p_processor_id and p.status = 'kicked' and p.trigger_source = 'cron') then
+    return 'cron';
+  end if;
+  return 'api';
+end
+$$;
+
+-- Name: FUNCTION verified_trigger_source(p_claimed text, p_request_id text, p_processor_id uuid); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.verified_trigger_source(p_claimed text, p_request_id text, p_processor_id uuid) IS 'The trigger source to record for a call: cron only with proof (a tick''s request id, once; or a cron run''s processor kick)';
+
 -- Name: organization_providers; Type: TABLE; Schema: public
 
 CREATE TABLE public.organization_providers (
@@ -1554,7 +1588,9 @@ CREATE TABLE public.providers (
     tokens_per_minute integer,
     max_in_flight integer,
     CONSTRAINT providers_api_key_env_check CHECK ((api_key_env ~ '^[A-Z][A-Z0-9_]*$'::text)),
+    CONSTRAINT providers_api_key_env_is_a_provider_key CHECK (((api_key_env ~ '^[A-Z][A-Z0-9_]*_API_KEY$'::text) AND (api_key_env !~ '^(SUPABASE|CRON|DAYBREAK)_'::text))),
     CONSTRAINT providers_base_url_check CHECK ((base_url ~ '^https?://'::text)),
+    CONSTRAINT providers_base_url_is_safe CHECK (((base_url ~ '^https://[^/?#@]+'::text) OR (base_url ~ '^http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?(/|$)'::text))),
     CONSTRAINT providers_check CHECK ((fallback_provider IS DISTINCT FROM name)),
     CONSTRAINT providers_max_in_flight_check CHECK ((max_in_flight > 0)),
     CONSTRAINT providers_name_check CHECK ((name ~ '^[a-z0-9][a-z0-9._-]{0,62}$'::text)),
@@ -1658,6 +1694,7 @@ CREATE TABLE scheduler.cron_ticks (
     request_id text,
     net_request_id bigint,
     details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    consumed_at timestamp with time zone,
     CONSTRAINT cron_ticks_tick_check CHECK ((tick = ANY (ARRAY['trigger'::text, 'reconcile'::text])))
 );
 
@@ -1770,9 +1807,18 @@ CREATE TABLE scheduler.scheduler_runs (
     completed_at timestamp with time zone,
     error_message text,
     details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    claimed_trigger_source text,
     CONSTRAINT scheduler_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'completed'::text, 'skipped'::text, 'failed'::text]))),
     CONSTRAINT scheduler_runs_trigger_source_check CHECK ((trigger_source = ANY (ARRAY['cron'::text, 'manual'::text, 'github_actions'::text, 'reconciler'::text, 'api'::text])))
 );
+
+-- Name: COLUMN scheduler_runs.trigger_source; Type: COMMENT; Schema: scheduler
+
+COMMENT ON COLUMN scheduler.scheduler_runs.trigger_source IS 'Who called, verified: cron only for the request id of a tick daybreak''s cron job queued (or a kick of a cron-started run)';
+
+-- Name: COLUMN scheduler_runs.claimed_trigger_source; Type: COMMENT; Schema: scheduler
+
+COMMENT ON COLUMN scheduler.scheduler_runs.claimed_trigger_source IS 'What the call said it was (x-trigger-source, x-manual-call, User-Agent), kept beside the verified trigger_source';
 
 -- Name: schedules; Type: TABLE; Schema: scheduler
 
@@ -1822,8 +1868,20 @@ SELECT
 CREATE VIEW scheduler.v_cron_health WITH (security_invoker='true') AS
  WITH expected(jobname) AS (
          VALUES ('daybreak-trigger'::text), ('daybreak-reconciler'::text)
+        ), ours AS (
+         SELECT job.jobid,
+            job.schedule,
+            job.command,
+            job.nodename,
+            job.nodeport,
+            job.database,
+            job.username,
+            job.active,
+            job.jobname
+           FROM cron.job
+          WHERE ((job.jobname ~~ 'daybreak-%'::text) OR (job.jobname = ANY (ARRAY['daily-batch-trigger-resilient'::text, 'daily-batch-trigger-every-5min'::text, 'batch-reconciler-cleanup'::text, 'batch-reconciler-every-10min'::text, 'daily-batch-midnight-edt'::text, 'daily-batch-midnight-est'::text, 'daily-batch-trigger-12am-est'::text, 'daily-scheduler-3am-edt'::text, 'daily-scheduler-3am-est'::text])))
         )
- SELECT COALESCE(j.jobname, (e.jobname)::name) AS jobname,
+ SELECT COALESCE(j.jobname, e.jobname) AS jobname,
     j.jobid,
     j.schedule,
     j.command,
@@ -1840,7 +1898,7 @@ CREATE VIEW scheduler.v_cron_health WITH (security_invoker='true') AS
             WHEN ((d.start_time IS NOT NULL) AND (d.start_time < (now() - '00:15:00'::interval))) THEN 'not run for 15 minutes'::text
             ELSE 'ok'::text
         END AS health
-   FROM ((cron.job j
+   FROM ((ours j
      FULL JOIN expected e ON ((e.jobname = j.jobname)))
      LEFT JOIN LATERAL ( SELECT x.status,
             x.start_time,
@@ -1850,7 +1908,11 @@ CREATE VIEW scheduler.v_cron_health WITH (security_invoker='true') AS
           WHERE (x.jobid = j.jobid)
           ORDER BY x.start_time DESC NULLS LAST
          LIMIT 1) d ON (true))
-  ORDER BY (e.jobname IS NULL), COALESCE(j.jobname, (e.jobname)::name);
+  ORDER BY (e.jobname IS NULL), COALESCE(j.jobname, e.jobname);
+
+-- Name: VIEW v_cron_health; Type: COMMENT; Schema: scheduler
+
+COMMENT ON VIEW scheduler.v_cron_health IS 'daybreak''s pg_cron jobs (and legacy ones that came back) with their last run and health';
 
 -- Name: v_daily_history; Type: VIEW; Schema: scheduler
 
@@ -2682,14 +2744,16 @@ REVOKE ALL ON FUNCTION scheduler.try_mark_daily_run(p_schedule text, p_run_key t
 
 REVOKE ALL ON FUNCTION scheduler.unfinalized_runs() FROM PUBLIC;
 
+-- Name: FUNCTION verified_trigger_source(p_claimed text, p_request_id text, p_processor_id uuid); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.verified_trigger_source(p_claimed text, p_request_id text, p_processor_id uuid) FROM PUBLIC;
+
 -- Name: TABLE organization_providers; Type: ACL; Schema: public
 
 GRANT ALL ON TABLE public.organization_providers TO service_role;
 
 -- Name: SEQUENCE organization_providers_id_seq; Type: ACL; Schema: public
 
-GRANT ALL ON SEQUENCE public.organization_providers_id_seq TO anon;
-GRANT ALL ON SEQUENCE public.organization_providers_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.organization_providers_id_seq TO service_role;
 
 -- Name: TABLE organizations; Type: ACL; Schema: public
@@ -2702,8 +2766,6 @@ GRANT ALL ON TABLE public.prompt_results TO service_role;
 
 -- Name: SEQUENCE prompt_results_id_seq; Type: ACL; Schema: public
 
-GRANT ALL ON SEQUENCE public.prompt_results_id_seq TO anon;
-GRANT ALL ON SEQUENCE public.prompt_results_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.prompt_results_id_seq TO service_role;
 
 -- Name: TABLE prompts; Type: ACL; Schema: public
@@ -2712,7 +2774,7 @@ GRANT ALL ON TABLE public.prompts TO service_role;
 
 -- Name: TABLE providers; Type: ACL; Schema: public
 
-GRANT ALL ON TABLE public.providers TO service_role;
+GRANT SELECT ON TABLE public.providers TO service_role;
 
 -- Name: TABLE regions; Type: ACL; Schema: public
 

@@ -5,7 +5,7 @@ import { readEnv } from "./env.ts";
 
 export const MIN_CRON_SECRET_LENGTH = 32;
 
-export type AuthMethod = "cron_secret" | "cron_secret_previous" | "service_role";
+export type AuthMethod = "cron_secret" | "cron_secret_previous" | "service_role" | "metrics_token" | "metrics_token_previous";
 export type AuthResult =
   | { ok: true; method: AuthMethod }
   | { ok: false; status: 401; error: "unauthorized" }
@@ -31,6 +31,25 @@ export function authenticate(headers: Headers, env: EnvReader = readEnv): AuthRe
   const authorization = headers.get("authorization");
   if (serviceRoleKey && authorization && /^bearer /i.test(authorization)) {
     if (timingSafeEqual(authorization.slice(7).trim(), serviceRoleKey)) return { ok: true, method: "service_role" };
+  }
+  return { ok: false, status: 401, error: "unauthorized" };
+}
+
+/**
+ * The read-only credential: `Authorization: Bearer <DAYBREAK_METRICS_TOKEN>` (or the previous token
+ * while a rotation is under way). Only the dashboard's reads accept it; `authenticate` never does,
+ * so a token on the Prometheus host cannot start a run, backfill, or reconcile. An unset or short
+ * token is simply not accepted (the other credentials still are).
+ */
+export function authenticateReader(headers: Headers, env: EnvReader = readEnv): AuthResult {
+  const bearer = /^bearer\s+(.+)$/i.exec(headers.get("authorization") ?? "")?.[1]?.trim();
+  if (bearer) {
+    const current = env("DAYBREAK_METRICS_TOKEN");
+    if (current && current.length >= MIN_CRON_SECRET_LENGTH && timingSafeEqual(bearer, current)) return { ok: true, method: "metrics_token" };
+    const previous = env("DAYBREAK_METRICS_TOKEN_PREVIOUS");
+    if (previous && previous.length >= MIN_CRON_SECRET_LENGTH && timingSafeEqual(bearer, previous)) {
+      return { ok: true, method: "metrics_token_previous" };
+    }
   }
   return { ok: false, status: 401, error: "unauthorized" };
 }

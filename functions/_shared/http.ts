@@ -1,9 +1,10 @@
 // JSON responses and request-body reading shared by every edge function.
 
+/** Every JSON answer: the type stated, and browsers told not to guess another (nosniff). */
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+    headers: { "content-type": "application/json; charset=utf-8", "x-content-type-options": "nosniff", ...headers },
   });
 }
 

@@ -72,9 +72,10 @@ export function handleProcessorRequest(req: Request, deps: ProcessorDeps): Promi
     if (accepted instanceof Response) return accepted;
     const requestId = req.headers.get("x-request-id") ?? newRequestId();
     const worker = newWorkerName();
-    const invocationId = await durably(() => recordInvocationStart(deps.sql, {
+    const { id: invocationId } = await durably(() => recordInvocationStart(deps.sql, {
       functionName: FUNCTION_NAMES.processor,
-      triggerSource: detectTriggerSource(req.headers),
+      claimedTriggerSource: detectTriggerSource(req.headers),
+      processorId: accepted.body.processor_id ?? null,
       authMethod: accepted.authMethod,
       headers: req.headers,
       requestId,

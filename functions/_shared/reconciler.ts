@@ -38,9 +38,9 @@ export function handleReconcilerRequest(req: Request, deps: { sql: Sql; env: Env
     if (accepted instanceof Response) return accepted;
     const dryRun = accepted.body.dry_run === true;
     if (dryRun) return json(200, await durably(() => reconcile(deps.sql, true))); // a dry run writes nothing, not even its log row
-    const invocationId = await durably(() => recordInvocationStart(deps.sql, {
+    const { id: invocationId } = await durably(() => recordInvocationStart(deps.sql, {
       functionName: FUNCTION_NAMES.reconciler,
-      triggerSource: detectTriggerSource(req.headers),
+      claimedTriggerSource: detectTriggerSource(req.headers),
       authMethod: accepted.authMethod,
       headers: req.headers,
       requestId: req.headers.get("x-request-id") ?? newRequestId(),

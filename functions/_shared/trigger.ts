@@ -44,7 +44,7 @@ async function handle(req: Request, deps: TriggerDeps): Promise<Response> {
   const { authMethod, body } = accepted;
 
   const manual = isManualCall(req.headers);
-  const triggerSource = detectTriggerSource(req.headers);
+  const claimedTriggerSource = detectTriggerSource(req.headers);
   const force = body.force === true;
   // x-manual-call labels a call; it grants nothing. Only a manual call may bend the window.
   if (force && !manual) return invalid({ path: ["force"], message: "force is only accepted on a manual call (x-manual-call: true)" });
@@ -69,9 +69,9 @@ async function handle(req: Request, deps: TriggerDeps): Promise<Response> {
   const inWindow = isInExecutionWindow(schedule, now);
   const requestId = req.headers.get("x-request-id") ?? newRequestId();
 
-  const invocationId = await durably(() => recordInvocationStart(sql, {
+  const { id: invocationId, triggerSource } = await durably(() => recordInvocationStart(sql, {
     functionName: FUNCTION_NAMES.trigger,
-    triggerSource,
+    claimedTriggerSource,
     authMethod,
     schedule: schedule.name,
     runKey,

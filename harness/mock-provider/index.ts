@@ -172,6 +172,10 @@ export async function startMockProvider(options: MockProviderOptions = {}): Prom
         if (status === 429 && rule?.retryAfterSeconds !== undefined) {
           headers["retry-after"] = String(rule.retryAfterSeconds);
         }
+        if (rule?.echoKey) {
+          const key = (header(req, "authorization") ?? "").replace(/^bearer\s+/i, "");
+          return sendJson(res, status, { error: { message: `Incorrect API key provided: ${key}. Check the key you sent.`, type: "invalid_request_error", code: "invalid_api_key" } }, headers);
+        }
         return sendJson(res, status, { error: { message: `mock fault ${status}`, type: "mock_fault" } }, headers);
       }
       stats.answered(model, 200, promptTokens + completionTokens);
@@ -183,7 +187,7 @@ export async function startMockProvider(options: MockProviderOptions = {}): Prom
         object: "chat.completion",
         created: Math.floor(Date.now() / 1000),
         model,
-        choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+        choices: [{ index: 0, message: { role: "assistant", content: rule?.bodyBytes ? content.padEnd(rule.bodyBytes, ".") : content }, finish_reason: "stop" }],
         usage: {
           prompt_tokens: promptTokens,
           completion_tokens: completionTokens,

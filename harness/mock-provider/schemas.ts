@@ -4,7 +4,9 @@ import { z } from "zod";
 export const faultRuleSchema = z.strictObject({
   model: z.string().optional(),
   taskId: z.string().optional(),
-  status: z.union([z.literal(429), z.literal(500), z.literal(503), z.literal(400)]).optional(),
+  status: z.union([z.literal(429), z.literal(500), z.literal(503), z.literal(400), z.literal(401)]).optional(),
+  echoKey: z.boolean().optional(),
+  bodyBytes: z.number().int().positive().optional(),
   retryAfterSeconds: z.number().nonnegative().optional(),
   hang: z.boolean().optional(),
   latencyMs: z.number().int().nonnegative().optional(),

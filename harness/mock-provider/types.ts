@@ -6,7 +6,11 @@ import type { MockStats } from "./stats.ts";
 export interface FaultRule {
   model?: string;
   taskId?: string;
-  status?: 429 | 500 | 503 | 400;
+  status?: 429 | 500 | 503 | 400 | 401;
+  /** With status 401: the error body echoes the bearer key it was sent, as some gateways do. */
+  echoKey?: boolean;
+  /** Answer 200 with a content this many bytes long (a runaway or hostile endpoint). */
+  bodyBytes?: number;
   retryAfterSeconds?: number;
   hang?: boolean;
   latencyMs?: number;

@@ -47,6 +47,10 @@ describe("exactly once under 50 concurrent callers", () => {
       if (i % 3 === 1) return { source: "manual", headers: manual, body: { schedule, force: true, note: `caller ${i}` } };
       return { source: "github_actions", headers: github, body: { schedule } };
     });
+    // The cron callers carry the request ids of ticks daybreak's cron job queued: a cron label needs that proof.
+    for (const i of callers.flatMap((c, i) => (c.source === "cron" ? [i] : []))) {
+      await sql`insert into scheduler.cron_ticks (tick, ticked_at, decision, schedule, request_id) values ('trigger', now(), 'called', ${schedule}, ${`req-${i}`})`;
+    }
     const answers = await Promise.all(callers.map(async (c, i) => {
       const res = await call({ ...c.headers, "x-request-id": `req-${i}` }, c.body);
       return { status: res.status, body: (await res.json()) as Record<string, unknown>, source: c.source, i };

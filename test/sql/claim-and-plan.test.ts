@@ -46,7 +46,7 @@ describe("try_mark_daily_run", () => {
   });
 
   it("plans one batch job per active organization with an active prompt, and deduplicates configuration", async () => {
-    await sql`insert into public.providers (name, base_url, model) values ('a', 'http://x/v1', 'm'), ('b', 'http://x/v1', 'm')`;
+    await sql`insert into public.providers (name, base_url, model) values ('a', 'http://127.0.0.1:9/v1', 'm'), ('b', 'http://127.0.0.1:9/v1', 'm')`;
     const [org] = await sql`insert into public.organizations (name) values ('dups') returning id`;
     const [inactive] = await sql`insert into public.organizations (name, active) values ('inactive', false) returning id`;
     const [noPrompts] = await sql`insert into public.organizations (name) values ('no active prompts') returning id`;
@@ -68,7 +68,7 @@ describe("try_mark_daily_run", () => {
   });
 
   it("fails an organization naming its unknown provider or region, never remapping; others still run", async () => {
-    await sql`insert into public.providers (name, base_url, model) values ('a', 'http://x/v1', 'm')`;
+    await sql`insert into public.providers (name, base_url, model) values ('a', 'http://127.0.0.1:9/v1', 'm')`;
     const [good] = await sql`insert into public.organizations (name) values ('good') returning id`;
     const [bad] = await sql`insert into public.organizations (name) values ('bad') returning id`;
     await sql`insert into public.prompts (org_id, text) values (${good!.id}, 'p'), (${bad!.id}, 'p')`;
@@ -107,7 +107,7 @@ describe("try_mark_daily_run", () => {
   });
 
   it("every committed claim has its batch jobs and tasks", async () => {
-    await seedOrganizations(sql, { organizations: 4, promptsPerOrg: 3, providers: { a: "http://x/v1", b: "http://x/v1" } });
+    await seedOrganizations(sql, { organizations: 4, promptsPerOrg: 3, providers: { a: "http://127.0.0.1:9/v1", b: "http://127.0.0.1:9/v1" } });
     for (const key of ["2026-11-18", "2026-11-19", "2026-11-20"]) await sql`select scheduler.try_mark_daily_run(${key})`;
     const rows = await sql`
       select r.run_key, r.batch_jobs_planned, r.tasks_planned,
@@ -126,7 +126,7 @@ describe("try_mark_daily_run", () => {
   it("supports weekly schedules through the same path, keyed by ISO week", async () => {
     await sql`insert into scheduler.schedules (name, timezone, window_start, window_end, period, weekday)
               values ('weekly-report', 'America/New_York', '03:00', '06:00', 'weekly', 1)`;
-    await seedOrganizations(sql, { organizations: 2, promptsPerOrg: 1, providers: { a: "http://x/v1" } });
+    await seedOrganizations(sql, { organizations: 2, promptsPerOrg: 1, providers: { a: "http://127.0.0.1:9/v1" } });
     const [w] = await sql`select scheduler.try_mark_daily_run('weekly-report', '2026-W48') as r`;
     expect(w!.r).toMatchObject({ updated: true, batch_jobs: 2, tasks: 2 });
     const [again] = await sql`select scheduler.try_mark_daily_run('weekly-report', '2026-W48') as r`;

@@ -27,7 +27,7 @@ async function completeAll(runId: string) {
 
 describe("v_stuck_batch_jobs", () => {
   it("shows a job whose heartbeat went stale, and not a fresh one", async () => {
-    await seedOrganizations(sql, { organizations: 2, promptsPerOrg: 1, providers: { a: "http://x/v1" } });
+    await seedOrganizations(sql, { organizations: 2, promptsPerOrg: 1, providers: { a: "http://127.0.0.1:9/v1" } });
     await startRunInSql(sql);
     const claimed = [{ batch_job_id: (await holdBatchJob(sql, "w", 0)).batchJobId }];
     expect(await sql`select * from scheduler.v_stuck_batch_jobs where status = 'processing'`).toHaveLength(0);
@@ -43,7 +43,7 @@ describe("v_stuck_batch_jobs", () => {
 
 describe("v_run_completeness", () => {
   it("shows a provider whose results are missing, per region", async () => {
-    await seedOrganizations(sql, { organizations: 2, promptsPerOrg: 2, providers: { a: "http://x/v1", b: "http://x/v1" }, regions: ["us", "eu"] });
+    await seedOrganizations(sql, { organizations: 2, promptsPerOrg: 2, providers: { a: "http://127.0.0.1:9/v1", b: "http://127.0.0.1:9/v1" }, regions: ["us", "eu"] });
     const { runId } = await startRunInSql(sql);
     expect(await completeAll(runId)).toBe("completed");
     await sql`delete from public.prompt_results where provider = 'b' and region = 'eu'`;
@@ -76,7 +76,7 @@ describe("v_daily_history", () => {
   });
 
   it("shows three callers of one day with their sources, the winner marked, and the cron tick behind a call", async () => {
-    await seedOrganizations(sql, { organizations: 1, promptsPerOrg: 1, providers: { a: "http://x/v1" } });
+    await seedOrganizations(sql, { organizations: 1, promptsPerOrg: 1, providers: { a: "http://127.0.0.1:9/v1" } });
     const callers = [
       { source: "cron", ua: "pg_net/0.19.5", request: "req-cron" },
       { source: "github_actions", ua: "GitHub-Actions/nightly", request: "req-gha" },
@@ -104,15 +104,18 @@ describe("v_daily_history", () => {
 });
 
 describe("v_cron_health and v_recent_invocations", () => {
-  it("lists daybreak's two jobs and flags anything else scheduled", async () => {
-    const [job] = await sql`select cron.schedule('someone-elses-job', '0 * * * *', 'select 1') as id`;
+  it("lists daybreak's two jobs, flags a legacy job that came back, and never shows another team's job", async () => {
+    const [legacy] = await sql`select cron.schedule('daily-scheduler-3am-edt', '0 7 * * *', 'select 1') as id`;
+    const [other] = await sql`select cron.schedule('someone-elses-job', '0 * * * *', 'select 1') as id`;
     try {
       const rows = await sql`select jobname, health from scheduler.v_cron_health order by jobname`;
       const byName = Object.fromEntries(rows.map((r) => [r.jobname, r.health]));
-      expect(byName["someone-elses-job"]).toBe("unexpected job");
+      expect(byName["daily-scheduler-3am-edt"]).toBe("unexpected job");
       expect(Object.keys(byName)).toEqual(expect.arrayContaining(["daybreak-trigger", "daybreak-reconciler"]));
+      expect(Object.keys(byName)).not.toContain("someone-elses-job");
     } finally {
-      await sql`select cron.unschedule(${job!.id}::bigint)`;
+      await sql`select cron.unschedule(${legacy!.id}::bigint)`;
+      await sql`select cron.unschedule(${other!.id}::bigint)`;
     }
   });
 
@@ -136,7 +139,7 @@ describe("operator functions", () => {
   });
 
   it("cancel_run cancels live jobs and tasks, and a late completion is then rejected", async () => {
-    await seedOrganizations(sql, { organizations: 2, promptsPerOrg: 2, providers: { a: "http://x/v1" } });
+    await seedOrganizations(sql, { organizations: 2, promptsPerOrg: 2, providers: { a: "http://127.0.0.1:9/v1" } });
     const { runId } = await startRunInSql(sql);
     const { tasks: [task] } = await holdBatchJob(sql, "w", 1);
     const [res] = await sql`select scheduler.cancel_run(${runId}, 'wrong prompts loaded') as r`;

@@ -166,20 +166,23 @@ describe("reconcile", () => {
     expect(await sql`select * from scheduler.stale_batch_jobs()`).toHaveLength(0);
   });
 
-  it("prunes scheduler_runs, cron_ticks and cron.job_run_details older than 30 days, keeping younger rows", async () => {
+  it("prunes scheduler_runs, cron_ticks and daybreak's cron.job_run_details older than 30 days, keeping younger rows and other jobs' history", async () => {
     await sql`insert into scheduler.scheduler_runs (function_name, trigger_source, status, started_at) values
               ('daily-batch-trigger', 'cron', 'completed', now() - interval '31 days'),
               ('daily-batch-trigger', 'cron', 'completed', now() - interval '29 days')`;
     await sql`insert into scheduler.cron_ticks (tick, ticked_at, decision) values
               ('trigger', now() - interval '31 days', 'called'), ('trigger', now() - interval '29 days', 'called')`;
+    const [{ jobid }] = await sql`select jobid from cron.job where jobname = 'daybreak-trigger'`;
     await sql`insert into cron.job_run_details (jobid, runid, database, username, command, status, start_time)
-              values (999001, 999001, 'postgres', 'postgres', 'select 1', 'succeeded', now() - interval '31 days'),
-                     (999001, 999002, 'postgres', 'postgres', 'select 1', 'succeeded', now() - interval '29 days')`;
+              values (${jobid}, 999001, 'postgres', 'postgres', 'select 1', 'succeeded', now() - interval '31 days'),
+                     (${jobid}, 999002, 'postgres', 'postgres', 'select 1', 'succeeded', now() - interval '29 days'),
+                     (999003, 999003, 'postgres', 'postgres', 'another team''s job', 'succeeded', now() - interval '31 days')`;
     const [r] = await sql`select scheduler.reconcile() as r`;
     expect(r!.r.pruned).toEqual({ scheduler_runs: 1, cron_ticks: 1, processors: 0, job_run_details: 1 });
     expect((await sql`select count(*)::int as n from scheduler.scheduler_runs`)[0]!.n).toBe(1);
-    expect((await sql`select count(*)::int as n from cron.job_run_details where jobid = 999001`)[0]!.n).toBe(1);
-    await sql`delete from cron.job_run_details where jobid = 999001`;
+    expect((await sql`select runid::int from cron.job_run_details where runid between 999001 and 999003 order by runid`).map((x) => x.runid))
+      .toEqual([999002, 999003]);
+    await sql`delete from cron.job_run_details where runid between 999001 and 999003`;
   });
 });
 

@@ -26,9 +26,9 @@ describe("callChatCompletion", () => {
       });
       return fetch(input, init);
     };
-    const result = await callChatCompletion(config({ apiKeyEnv: "MOCK_KEY" }), request, {
+    const result = await callChatCompletion(config({ apiKeyEnv: "MOCK_API_KEY" }), request, {
       fetch: recordingFetch,
-      env: (name) => (name === "MOCK_KEY" ? "sk-test" : undefined),
+      env: (name) => (name === "MOCK_API_KEY" ? "sk-test" : undefined),
     });
 
     expect(result).toMatchObject({
@@ -67,11 +67,11 @@ describe("callChatCompletion", () => {
 
   it("rejects a missing API key as a config error without calling the provider", async () => {
     const error = await rejection(
-      callWithRetries(config({ apiKeyEnv: "DAYBREAK_TEST_MISSING_KEY" }), request, { env: () => undefined }),
+      callWithRetries(config({ apiKeyEnv: "MISSING_TEST_API_KEY" }), request, { env: () => undefined }),
     );
     expect(error.kind).toBe("config");
     expect(error.retryable).toBe(false);
-    expect(error.message).toContain("DAYBREAK_TEST_MISSING_KEY");
+    expect(error.message).toContain("MISSING_TEST_API_KEY");
     expect(mock.calls()).toHaveLength(0);
   });
 

@@ -72,7 +72,8 @@ export async function readDashboardData(sql: Sql): Promise<DashboardData> {
       from scheduler.v_provider_pace where run_id = ${runId}::uuid order by provider`;
   const stuck = await sql<Row[]>`select * from scheduler.v_stuck_batch_jobs order by silent_for_s desc limit 50`;
   const problems = await sql<Row[]>`select problem, subject, detail from scheduler.v_health_problems order by problem, subject limit 100`;
-  const cron = await sql<Row[]>`select * from scheduler.v_cron_health`;
+  // Only what the page shows: never a job's command or its output (they may carry credentials).
+  const cron = await sql<Row[]>`select jobname, schedule, active, health, last_status, last_start from scheduler.v_cron_health`;
   return {
     generated_at: new Date().toISOString(),
     calendar: [...calendar].map((c) => ({ ...c, outcome: outcomeOf(c) })),

@@ -1,12 +1,13 @@
 // daybreak-dashboard's routes: GET the page (no data in it), GET /data (JSON for the page) and
-// GET /metrics (Prometheus text). Data and metrics need the same credentials as every daybreak
-// function, as a bearer token: the service-role key or the cron secret. Anything else is 401.
-import { authenticate, type EnvReader } from "../auth.ts";
+// GET /metrics (Prometheus text). Data and metrics take a bearer token: the read-only token
+// (DAYBREAK_METRICS_TOKEN, which nothing else accepts), or the service-role key or the cron secret.
+// Anything else is 401.
+import { authenticate, authenticateReader, type EnvReader } from "../auth.ts";
 import type { Sql } from "../db.ts";
 import { json } from "../http.ts";
 import { readDashboardData } from "./data.ts";
 import { collectMetrics, renderMetrics } from "./metrics.ts";
-import { dashboardPage } from "./page.ts";
+import { dashboardPage, pageScriptSource } from "./page.ts";
 
 /**
  * The reads run in one read-only transaction with JIT off: the views' cost estimates over a month
@@ -21,13 +22,18 @@ function readOnly<T>(sql: Sql, read: (tx: Sql) => Promise<T>): Promise<T> {
   }) as Promise<T>;
 }
 
-/** The bearer token may be the service-role key or the cron secret (Prometheus sends only a bearer). */
+/** The bearer token: the read-only token, the service-role key, or the cron secret (Prometheus
+ * sends only a bearer). */
 function authorized(headers: Headers, env: EnvReader) {
+  const reader = authenticateReader(headers, env);
+  if (reader.ok) return reader;
   const direct = authenticate(headers, env);
   if (direct.ok || direct.status === 500) return direct;
   const bearer = /^bearer\s+(.+)$/i.exec(headers.get("authorization") ?? "")?.[1]?.trim();
   return bearer ? authenticate(new Headers({ "x-cron-secret": bearer }), env) : direct;
 }
+
+const NOSNIFF = { "x-content-type-options": "nosniff" };
 
 export async function handleDashboardRequest(req: Request, deps: { sql: Sql; env: EnvReader }): Promise<Response> {
   if (req.method !== "GET" && req.method !== "HEAD") return json(405, { error: "method_not_allowed", allow: "GET" }, { allow: "GET, HEAD" });
@@ -36,9 +42,11 @@ export async function handleDashboardRequest(req: Request, deps: { sql: Sql; env
     return new Response(dashboardPage(), {
       headers: {
         "content-type": "text/html; charset=utf-8",
-        // Nothing but this page's own inline code and its own origin.
-        "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'none'; base-uri 'none'",
+        // Nothing but this page's own script (by its hash), its styles and its own origin; never framed.
+        "content-security-policy": `default-src 'none'; script-src ${await pageScriptSource()}; style-src 'unsafe-inline'; ` +
+          "connect-src 'self'; img-src 'self' data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
         "cache-control": "no-store",
+        ...NOSNIFF,
       },
     });
   }
@@ -49,6 +57,6 @@ export async function handleDashboardRequest(req: Request, deps: { sql: Sql; env
   // Each metric's read in its own transaction, side by side on the pool.
   const metrics = await collectMetrics((read) => readOnly(deps.sql, read));
   return new Response(renderMetrics(metrics), {
-    headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" },
+    headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store", ...NOSNIFF },
   });
 }

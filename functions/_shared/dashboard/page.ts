@@ -1,7 +1,8 @@
-// The status page: one self-contained HTML document (inline CSS, inline SVG drawn by inline
+// The status page: one self-contained HTML document (inline CSS, inline SVG drawn by one inline
 // script, no third-party request). It holds no data and no credential: the script asks for the
-// cron secret or service-role key once, keeps it in sessionStorage, and reads
-// `<page>/data` with it as a bearer token. Text from the database is set with textContent only.
+// read-only token (DAYBREAK_METRICS_TOKEN; the service-role key works too) once, keeps it in
+// sessionStorage, and reads `<page>/data` with it as a bearer token. Text from the database is set
+// with textContent only. Its Content-Security-Policy allows that one script by its hash, no other.
 
 const STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#0f1115;color:#e6e6e6}
@@ -85,13 +86,24 @@ $("signout").addEventListener("click", () => { sessionStorage.removeItem(KEY); s
 load();
 `;
 
+/** The page's one inline script, as the CSP allows it: 'sha256-<base64 of its digest>'. */
+let scriptSource: Promise<string> | undefined;
+export function pageScriptSource(): Promise<string> {
+  scriptSource ??= crypto.subtle.digest("SHA-256", new TextEncoder().encode(SCRIPT)).then((digest) => {
+    let binary = "";
+    for (const byte of new Uint8Array(digest)) binary += String.fromCharCode(byte);
+    return `'sha256-${btoa(binary)}'`;
+  });
+  return scriptSource;
+}
+
 export function dashboardPage(): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="no-referrer"><title>daybreak</title><style>${STYLE}</style></head>
 <body><header><h1>daybreak</h1><span id="generated" class="muted"></span><span id="error" class="bad"></span>
 <button id="signout" type="button">sign out</button></header>
-<form id="signin" hidden><p>Enter the cron secret or the service-role key. It stays in this tab only.</p>
+<form id="signin" hidden><p>Enter the read-only token (DAYBREAK_METRICS_TOKEN). It stays in this tab only.</p>
 <input id="credential" type="password" autocomplete="off" aria-label="credential"> <button type="submit">sign in</button>
 <p id="signin-error" class="bad"></p></form>
 <main id="content" hidden>

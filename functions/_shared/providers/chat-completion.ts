@@ -3,8 +3,11 @@
 // here; fetch and env are injectable.
 import { z } from "zod";
 import { readEnv } from "../env.ts";
+import { readBoundedText, ResponseTooLarge } from "./bounded-body.ts";
 import { isQuotaExhausted, ProviderError } from "./provider-error.ts";
+import { baseUrlProblem, keyVariableProblem } from "./provider-policy.ts";
 import { parseRateLimitHeaders, type RateLimitInfo } from "./rate-limit-headers.ts";
+import { redactSecrets } from "./redact.ts";
 
 /** The provider timeout; the task lease must stay longer than this (docs/design/ARCHITECTURE.md, invariant 3). */
 export const DEFAULT_PROVIDER_TIMEOUT_MS = 120_000;
@@ -18,7 +21,7 @@ export const PROVIDER_DEFAULTS = Object.freeze({
   // A Retry-After longer than this is not waited out inside one invocation (an edge function has
   // a wall-clock limit); the call fails as retryable and the task is retried later.
   maxRetryDelayMs: 30_000,
-  // How much of an error response body goes into the message (and so into last_error).
+  // How much of an error response body goes into the message (and so into last_error), redacted.
   errorBodyChars: 200,
 });
 
@@ -106,8 +109,11 @@ export async function callChatCompletion(
     "x-daybreak-task-id": request.taskId,
     "x-daybreak-region": request.region,
   };
+  let key: string | null = null;
   if (config.apiKeyEnv !== null) {
-    const key = (deps.env ?? readEnv)(config.apiKeyEnv);
+    const refused = keyVariableProblem(config.apiKeyEnv);
+    if (refused) throw new ProviderError(`${provider}: ${refused}`, { provider, kind: "config", retryable: false });
+    key = (deps.env ?? readEnv)(config.apiKeyEnv) ?? null;
     if (!key) {
       throw new ProviderError(`${provider}: missing API key: environment variable ${config.apiKeyEnv} is not set`, {
         provider,
@@ -121,28 +127,32 @@ export async function callChatCompletion(
   const timeout = AbortSignal.timeout(config.timeoutMs);
   const signal = deps.signal ? AbortSignal.any([timeout, deps.signal]) : timeout;
   const started = now();
-  let status: number;
-  let rateLimit: RateLimitInfo;
+  let res: Response;
   let body: string;
   try {
     // The signal also covers reading the body: a provider that sends headers and then stalls
     // still times out.
-    const res = await doFetch(url, {
+    res = await doFetch(url, {
       method: "POST",
       headers,
       body: JSON.stringify({ model: config.model, messages: [{ role: "user", content: request.prompt }] }),
       signal,
     });
-    status = res.status;
-    rateLimit = parseRateLimitHeaders(res.headers, now());
-    body = await res.text();
+    body = await readBoundedText(res);
   } catch (cause) {
+    if (cause instanceof ResponseTooLarge) {
+      throw new ProviderError(`${provider}: ${cause.message}; not read further`, {
+        provider, kind: "response_too_large", retryable: false, latencyMs: now() - started, cause,
+      });
+    }
     throw transportError(config, cause, deps.signal);
   }
+  const status = res.status;
+  const rateLimit = parseRateLimitHeaders(res.headers, now());
   const latencyMs = now() - started;
 
   if (status < 200 || status > 299) {
-    throw httpError(provider, status, body, rateLimit, latencyMs);
+    throw httpError(provider, status, redactSecrets(body, [key]), rateLimit, latencyMs);
   }
 
   let parsed: unknown;
@@ -150,7 +160,7 @@ export async function callChatCompletion(
     parsed = JSON.parse(body);
   } catch (cause) {
     throw new ProviderError(
-      `${provider}: invalid response: not JSON: ${body.slice(0, PROVIDER_DEFAULTS.errorBodyChars)}`,
+      `${provider}: invalid response: not JSON: ${redactSecrets(body.slice(0, PROVIDER_DEFAULTS.errorBodyChars), [key])}`,
       { provider, kind: "invalid_response", status, retryable: false, rateLimit, latencyMs, cause },
     );
   }
@@ -200,18 +210,9 @@ function httpError(provider: string, status: number, body: string, rateLimit: Ra
 }
 
 function chatCompletionsUrl(config: ProviderConfig): string {
-  const base = config.baseUrl.replace(/\/+$/, "");
-  try {
-    new URL(base);
-  } catch (cause) {
-    throw new ProviderError(`${config.name}: invalid baseUrl ${JSON.stringify(config.baseUrl)}`, {
-      provider: config.name,
-      kind: "config",
-      retryable: false,
-      cause,
-    });
-  }
-  return `${base}/chat/completions`;
+  const refused = baseUrlProblem(config.baseUrl);
+  if (refused) throw new ProviderError(`${config.name}: ${refused}`, { provider: config.name, kind: "config", retryable: false });
+  return `${config.baseUrl.replace(/\/+$/, "")}/chat/completions`;
 }
 
 function transportError(config: ProviderConfig, cause: unknown, callerSignal: AbortSignal | undefined): ProviderError {

@@ -12,7 +12,9 @@ export type ProviderErrorKind =
   /** A 429 that asks to slow down: retryable after retryAfterMs. */
   | "rate_limited"
   /** A 429 for an exhausted quota or billing problem: no retry helps until an operator acts. */
-  | "quota";
+  | "quota"
+  /** An answer over the read cap (4 MiB): the call fails, the rest of the invocation goes on. */
+  | "response_too_large";
 
 export interface ProviderErrorOptions {
   provider: string;
