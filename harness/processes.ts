@@ -1,13 +1,9 @@
 // Real processes for tests (Deno functions, the mock provider), started
 // and stopped with explicit readiness: a service is ready when it prints its ready line.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createRequire } from "node:module";
 import net from "node:net";
 import { ROOT } from "../scripts/lib/root.ts";
 import { databaseUrl } from "./db.ts";
-
-// The real binary, not npm's Node wrapper (see scripts/lib/deno-bin.cjs): kill -9 must reach the server.
-const DENO = createRequire(import.meta.url)("deno/install_api.cjs").runInstall() as string;
 
 export interface Service {
   proc: ChildProcess;
@@ -72,14 +68,14 @@ export const TEST_CRON_SECRET = "test-cron-secret-0123456789abcdefghijklmnop";
 export const TEST_SERVICE_ROLE_KEY = "test-service-role-key-0123456789abcdefghijkl";
 export const TEST_METRICS_TOKEN = "test-metrics-token-0123456789abcdefghijklmnop";
 
-/** The edge functions served by Deno, as scripts/dev serves them. */
+/** The edge functions behind the local edge runtime (scripts/edge-runtime: workers with hosted
+ * limits), as scripts/dev serves them. One Node process: a kill -9 of it takes its workers with it. */
 export async function startFunctions(extraEnv: Record<string, string> = {}): Promise<Service & { url: string; port: number }> {
   const port = Number(extraEnv.PORT ?? (await freePort()));
   const service = await startService(
     "functions",
-    DENO,
-    ["serve", "--host", "127.0.0.1", "--port", String(port), "--allow-net", "--allow-env", "--allow-read",
-      "scripts/serve-functions.ts"],
+    process.execPath,
+    ["--import", "tsx", "scripts/edge-runtime/gateway.ts", "--port", String(port)],
     {
       SUPABASE_DB_URL: databaseUrl(),
       SUPABASE_URL: `http://127.0.0.1:${port}`,

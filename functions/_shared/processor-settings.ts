@@ -1,8 +1,10 @@
 // How one processor invocation is sized, read once from its environment. The edge limits decide
-// it: a wall clock (150 s free / 400 s paid) and 2 s of CPU per request on Supabase, so an
-// invocation hands over before either, sized from the CPU one task costs (measured by
-// `npm run bench`, section "paced day").
+// it: a worker's wall clock (150 s free / 400 s paid, from the worker's start) and its CPU (2 s,
+// shared by every invocation in the worker) on Supabase; processor-budget.ts turns these into when
+// to hand over. Off the edge runtime, the CPU one task costs (measured by `npm run bench`, section
+// "paced day") sizes a task budget instead.
 import { readEnv, readIntEnv } from "./env.ts";
+import { inEdgeRuntime, workerLife, workerWallClockMs } from "./worker-life.ts";
 
 export interface ProcessorSettings {
   /** Stop claiming new tasks after this long (the edge wall-clock limit is 150 s on the free plan). */
@@ -24,6 +26,9 @@ export interface ProcessorSettings {
   /** Null: scheduler.config heartbeat_seconds decides (the thresholds are multiples of it). */
   heartbeatMs: number | null;
   retryBaseDelayMs: number;
+  /** When the worker this invocation runs in started, and how long it lives: its wall clock. */
+  workerStartedAt: number;
+  workerWallClockMs: number;
 }
 
 /** CPU one task costs the processor (claim, call, record), in µs: the paced-day bench measured
@@ -47,14 +52,19 @@ export function processorSettingsFromEnv(): ProcessorSettings {
     roundDelayMs: readIntEnv("DAYBREAK_ROUND_DELAY_MS", 100, 0),
     heartbeatMs: readEnv("DAYBREAK_HEARTBEAT_MS") === undefined ? null : readIntEnv("DAYBREAK_HEARTBEAT_MS", 5000, 100),
     retryBaseDelayMs: readIntEnv("DAYBREAK_RETRY_BASE_DELAY_MS", 1000, 0),
+    workerStartedAt: workerLife.startedAt,
+    workerWallClockMs: workerWallClockMs(),
   };
 }
 
 type ProcessLike = { cpuUsage?: () => { user: number; system: number } };
 
-/** CPU time of this process so far in ms (Node and Deno expose `process`), or null where neither does.
- * In a runtime that serves several requests per process, it is the process's, not one request's. */
+/** CPU time of this process so far in ms (Node and Deno expose `process`), or null where it cannot
+ * be known: on Supabase's edge runtime process.cpuUsage() is a stub that reads 0 and logs a warning
+ * on every call, so it is never called there. In a runtime that serves several requests per
+ * process, it is the process's, not one request's. */
 export function processorCpuMs(): number | null {
+  if (inEdgeRuntime()) return null;
   const usage = (globalThis as { process?: ProcessLike }).process?.cpuUsage?.();
   return usage ? (usage.user + usage.system) / 1000 : null;
 }

@@ -23,7 +23,8 @@ import {
   stopProcessor,
 } from "./fleet.ts";
 import { providersWithWork } from "./paced-claim.ts";
-import { processorCpuMs, type ProcessorSettings } from "./processor-settings.ts";
+import { InvocationBudget, type StopReason } from "./processor-budget.ts";
+import type { ProcessorSettings } from "./processor-settings.ts";
 import { ProviderLane } from "./provider-lane.ts";
 import { loadProviders } from "./providers/catalog.ts";
 import { RoundRecorder } from "./round-recorder.ts";
@@ -99,7 +100,7 @@ export function handleProcessorRequest(req: Request, deps: ProcessorDeps): Promi
 }
 
 type LifeState = "starting" | "working" | "handing_over" | "draining" | "stopped";
-export type StopReason = "no_work" | "wall_clock_budget" | "cpu_budget" | "hard_deadline";
+export type { StopReason } from "./processor-budget.ts";
 
 /** How often the invocation looks for providers with work it has no lane for yet. */
 const DISCOVERY_MS = 1000;
@@ -109,50 +110,36 @@ const FLEET_CHECK_MS = 5000;
 export async function runProcessor(deps: ProcessorDeps, request: ProcessorRequest): Promise<ProcessorReport> {
   const { sql, settings } = deps;
   const worker = request.worker ?? newWorkerName();
-  const startedAt = Date.now();
-  const cpuAtStart = processorCpuMs();
+  const budget = new InvocationBudget(settings);
+  const { hardDeadline, startedAt } = budget;
   let state: LifeState = "starting";
   let stopReason: StopReason = "no_work";
   let continued = false;
-  let tasksStarted = 0;
   let slotsFree = settings.maxInFlight;
-  const hardDeadline = AbortSignal.timeout(settings.hardDeadlineMs);
 
   const processorId = await durably(() => registerProcessor(sql, request.processorId, worker));
   const heartbeatMs = settings.heartbeatMs ?? (await durably(() => heartbeatIntervalMs(sql)));
   const providers = await durably(() => loadProviders(sql));
   const recorder = new RoundRecorder(sql, worker, settings.roundSize, settings.roundDelayMs);
   const lanes = new Map<string, ProviderLane>();
-  const overBudget = (): StopReason | null => {
-    if (Date.now() - startedAt >= settings.budgetMs) return "wall_clock_budget";
-    if (tasksStarted >= settings.taskBudget) return "cpu_budget";
-    // Measured, not only estimated: where several invocations share a process (the local server)
-    // this counts their CPU too, so it errs towards handing over early.
-    const cpu = processorCpuMs();
-    if (cpuAtStart !== null && cpu !== null && cpu - cpuAtStart >= settings.cpuHandoverMs) return "cpu_budget";
-    return null;
-  };
   const laneContext = {
     sql, env: deps.env, fetch: deps.fetch, worker, providers, recorder, hardDeadline,
     claimBatch: settings.claimBatchSize,
     retryBaseDelayMs: settings.retryBaseDelayMs,
     takeSlots(n: number) {
-      const budgetLeft = Math.max(0, settings.taskBudget - tasksStarted - (settings.maxInFlight - slotsFree));
-      const granted = Math.max(0, Math.min(n, slotsFree, budgetLeft));
+      const granted = Math.max(0, Math.min(slotsFree, budget.tasksAllowed(n, settings.maxInFlight - slotsFree)));
       slotsFree -= granted;
       return granted;
     },
     releaseSlot() {
       slotsFree += 1;
     },
-    mayClaim: () => state === "working" && overBudget() === null,
-    onTaskStarted() {
-      tasksStarted += 1;
-    },
+    mayClaim: () => state === "working" && budget.overBudget() === null,
+    onTaskStarted: () => budget.taskStarted(),
   };
 
   const heartbeat = setInterval(() => {
-    heartbeatProcessor(sql, processorId, worker, tasksStarted).catch((e) =>
+    heartbeatProcessor(sql, processorId, worker, budget.tasksStarted).catch((e) =>
       console.error(`${worker}: heartbeat failed: ${(e as Error).message}`)
     );
   }, heartbeatMs);
@@ -161,7 +148,7 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
     state = "working";
     let lastFleetCheck = Date.now();
     while (state === "working") {
-      const over = overBudget();
+      const over = budget.overBudget();
       if (over) {
         stopReason = over;
         state = "handing_over";
@@ -182,12 +169,12 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
           .then(() => ensureProcessorFleet(sql, "api"))
           .catch((e) => console.error(`${worker}: fleet check failed: ${(e as Error).message}`));
       }
-      await Promise.race([sleep(Math.min(DISCOVERY_MS, msUntil(startedAt + settings.budgetMs))), Promise.race([...lanes.values()].map((l) => l.done))]);
+      await Promise.race([budget.sleep(DISCOVERY_MS), Promise.race([...lanes.values()].map((l) => l.done))]);
     }
 
     if (state === "handing_over") {
       // Leave the fleet first, so the successor it kicks is counted in its place.
-      await durably(() => stopProcessor(sql, processorId, "handing_over", stopReason, tasksStarted, null));
+      await durably(() => stopProcessor(sql, processorId, "handing_over", stopReason, budget.tasksStarted, null));
       continued = (await durably(() => ensureProcessorFleet(sql, "api"))) > 0;
     }
     state = "draining";
@@ -198,9 +185,9 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
       for (const jobId of await durably(() => settleBatchJobs(sql))) await durably(() => finalizeBatchJob(sql, jobId));
     }
     const remaining = await durably(() => countLiveTasksOfRunningRuns(sql));
-    const cpuMs = cpuAtStart === null ? null : Math.round(processorCpuMs()! - cpuAtStart);
+    const cpuMs = budget.cpuMs();
     state = "stopped";
-    await durably(() => stopProcessor(sql, processorId, "stopped", stopReason, tasksStarted, cpuMs, {
+    await durably(() => stopProcessor(sql, processorId, "stopped", stopReason, budget.tasksStarted, cpuMs, {
       rounds: recorder.totals.rounds, duration_ms: Date.now() - startedAt,
     }));
     // Last one out: what this invocation gave back while draining (calls cut off at the deadline,
@@ -209,17 +196,11 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
     const t = recorder.totals;
     return {
       processed: t.processed, succeeded: t.succeeded, failed: t.failed, remaining, continued,
-      rate_limited: t.rateLimited, tasks_started: tasksStarted, cpu_ms: cpuMs, stop_reason: stopReason,
+      rate_limited: t.rateLimited, tasks_started: budget.tasksStarted, cpu_ms: cpuMs, stop_reason: stopReason,
     };
   } finally {
     clearInterval(heartbeat);
+    budget.close();
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-}
-
-function msUntil(at: number): number {
-  return at - Date.now();
-}

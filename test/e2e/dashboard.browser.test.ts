@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MockProvider } from "../../harness/mock-provider/index.ts";
 import { daysAgo, startDashboardStack, type DashboardScenario, type DashboardStack } from "../helpers/dashboard-scenario.ts";
 import { waitFor, type Sql } from "../../harness/db.ts";
-import { TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../../harness/processes.ts";
+import { freePort, startService, TEST_CRON_SECRET, TEST_METRICS_TOKEN, TEST_SERVICE_ROLE_KEY } from "../../harness/processes.ts";
 import { ROOT } from "../../scripts/lib/root.ts";
 import { waitForRunEnd } from "../../harness/runs.ts";
 
@@ -25,7 +25,7 @@ let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  ({ sql, mock, fns, scenario, stop } = await startDashboardStack());
+  ({ sql, mock, fns, scenario, stop } = await startDashboardStack({ customDomain: true }));
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
 }, 180_000);
 afterAll(async () => {
@@ -125,5 +125,28 @@ describe("the status page in Chromium", () => {
     expect(orgs).toContain("org-1");
     mock.setLatency(5);
     await page.close();
+  });
+
+  it("without a custom domain: scripts/dashboard serves the working page on 127.0.0.1, the read-only token never reaching the browser", async () => {
+    const port = await freePort();
+    const viewer = await startService("scripts/dashboard", path.join(ROOT, "scripts/dashboard"), ["--port", String(port)],
+      { SUPABASE_URL: fns.url.replace(/\/functions\/v1$/, ""), DAYBREAK_METRICS_TOKEN: TEST_METRICS_TOKEN }, /status page: http/);
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      const bearers: string[] = [];
+      page.on("request", (r) => { if (r.headers().authorization) bearers.push(r.headers().authorization!); });
+      await page.goto(`http://127.0.0.1:${port}/`);
+      await page.waitForSelector("#calendar svg rect");
+      expect(await page.isVisible("#signin")).toBe(false);
+      expect(await calendarRow(page, scenario.ran)).toMatchObject({ outcome: "ran", winner: "cron" });
+      expect(bearers).toEqual([]);
+      expect(await page.content()).not.toContain(TEST_METRICS_TOKEN);
+      await page.close();
+      // Nothing but the page's reads is forwarded.
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
+      expect((await fetch(`http://127.0.0.1:${port}/data`, { method: "POST" })).status).toBe(405);
+    } finally {
+      await viewer.stop();
+    }
   });
 });

@@ -53,6 +53,13 @@ describe("access", () => {
     expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
     expect((await fetch(`${fns.url}/daybreak-dashboard`, { method: "POST" })).status).toBe(405);
   });
+
+  it("without a custom domain the page arrives as text/plain, as hosted Supabase serves it (scripts/dashboard is the way)", async () => {
+    const res = await get("");
+    expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(await res.text()).toMatch(/^<!doctype html>/);
+    expect((await get("/data", { authorization: `Bearer ${TEST_SERVICE_ROLE_KEY}` })).headers.get("content-type")).toMatch(/^application\/json/);
+  });
 });
 
 describe("metrics", () => {

@@ -52,10 +52,11 @@ export interface DashboardStack {
   stop(): Promise<void>;
 }
 
-export async function startDashboardStack(): Promise<DashboardStack> {
+/** customDomain: the edge runtime serves the page as HTML, as hosted does only behind a custom domain. */
+export async function startDashboardStack(options: { customDomain?: boolean } = {}): Promise<DashboardStack> {
   const sql = connect();
   const mock = await startMockProvider({ latencyMs: 5 });
-  const fns = await startFunctions();
+  const fns = await startFunctions(options.customDomain ? { DAYBREAK_EDGE_CUSTOM_DOMAIN: "1" } : {});
   await resetState(sql);
   await setVault(sql, fns.url, TEST_CRON_SECRET);
   const scenario = await buildDashboardScenario(sql, mock);

@@ -80,6 +80,7 @@ async function runWorker(pool: Sql, o: DaybreakRunOptions, worker: string, fetch
     settings: {
       budgetMs: HOUR_MS, hardDeadlineMs: 2 * HOUR_MS, claimBatchSize: o.claimBatch, maxInFlight: o.claimBatch,
       taskBudget: Number.MAX_SAFE_INTEGER, cpuHandoverMs: Number.MAX_SAFE_INTEGER, roundSize: o.claimBatch, roundDelayMs: 5, heartbeatMs: 15_000, retryBaseDelayMs: 0,
+      workerStartedAt: Date.now(), workerWallClockMs: 4 * HOUR_MS,
     },
   };
   const report = await runProcessor(deps, { processorId: null });

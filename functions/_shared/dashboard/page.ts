@@ -72,10 +72,13 @@ function render(d) {
   if (run && run.live) timer = setTimeout(load, 5000);
 }
 
+// Served by scripts/dashboard (a viewer on the operator's machine that adds the read-only token to
+// every /data it forwards): no sign-in, no credential in the browser at all.
+const viewer = document.body.dataset.viewer === "1";
 async function load() {
-  const credential = sessionStorage.getItem(KEY);
-  if (!credential) return showSignin("");
-  const res = await fetch(base + "/data", { headers: { authorization: "Bearer " + credential } });
+  const credential = viewer ? null : sessionStorage.getItem(KEY);
+  if (!credential && !viewer) return showSignin("");
+  const res = await fetch(base + "/data", { headers: credential ? { authorization: "Bearer " + credential } : {} });
   if (res.status === 401) { sessionStorage.removeItem(KEY); return showSignin("Those credentials were refused."); }
   if (!res.ok) { $("error").textContent = "The dashboard could not read its data (HTTP " + res.status + ")."; return; }
   render(await res.json());
@@ -97,11 +100,12 @@ export function pageScriptSource(): Promise<string> {
   return scriptSource;
 }
 
-export function dashboardPage(): string {
+/** The page; `viewer`: served by scripts/dashboard, whose /data needs no credential from the browser. */
+export function dashboardPage(options: { viewer?: boolean } = {}): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="no-referrer"><title>daybreak</title><style>${STYLE}</style></head>
-<body><header><h1>daybreak</h1><span id="generated" class="muted"></span><span id="error" class="bad"></span>
+<body${options.viewer ? ' data-viewer="1"' : ""}><header><h1>daybreak</h1><span id="generated" class="muted"></span><span id="error" class="bad"></span>
 <button id="signout" type="button">sign out</button></header>
 <form id="signin" hidden><p>Enter the read-only token (DAYBREAK_METRICS_TOKEN). It stays in this tab only.</p>
 <input id="credential" type="password" autocomplete="off" aria-label="credential"> <button type="submit">sign in</button>

@@ -1,0 +1,164 @@
+// One edge worker and its supervisor, after the edge runtime's per_worker policy
+// (crates/base/src/worker/supervisor/strategy_per_worker.rs in supabase/edge-runtime):
+//   - wall clock: retired (no new request) at half of it, `beforeunload` wall_clock at 90%, killed at 100%;
+//   - CPU: retired at the soft limit, `beforeunload` cpu at 90% of the hard limit, killed at the hard limit;
+//   - memory: `beforeunload` memory at 90% of the limit, killed at the limit;
+//   - a retired worker whose requests are all answered gets `drain`, and once every waitUntil
+//     promise has settled it is dropped early (`beforeunload` early_drop, then it exits).
+// CPU and memory are read from /proc every POLL_MS (proc-stats.ts). A kill is SIGKILL: nothing in
+// the worker runs after it, as nothing in an isolate does after the runtime terminates it.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import type { EdgeLimits } from "./limits.ts";
+import { cpuMs, residentBytes } from "./proc-stats.ts";
+import { CONTROL_PREFIX, type SupervisorMessage, type UnloadReason, type WorkerMessage } from "./protocol.ts";
+
+const POLL_MS = 50;
+
+export type KillReason = "wall_clock" | "cpu" | "memory";
+
+export interface WorkerEvents {
+  log(line: string): void;
+  /** The worker takes no more requests (retired, or dead). */
+  retired(worker: EdgeWorker): void;
+  /** The process is gone; requests still in flight are failed by the gateway. */
+  exited(worker: EdgeWorker, killed: KillReason | null): void;
+}
+
+export class EdgeWorker {
+  readonly startedAt = Date.now();
+  port: number | null = null;
+  retiredBecause: string | null = null;
+  killed: KillReason | null = null;
+  inFlight = 0;
+  private pending = 0;
+  private readonly child: ChildProcess;
+  private readonly ready: Promise<number>;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private poll: NodeJS.Timeout | undefined;
+  private readonly warned = new Set<UnloadReason>();
+  private drained = false;
+  private cpuAtReady = 0;
+  private memoryAtReady = 0;
+  private exited = false;
+
+  constructor(readonly name: string, readonly id: string, command: string[], env: NodeJS.ProcessEnv,
+    private readonly limits: EdgeLimits, private readonly events: WorkerEvents) {
+    this.child = spawn(command[0]!, command.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
+    this.ready = new Promise<number>((resolve, reject) => {
+      this.child.once("exit", (code, signal) => reject(new Error(`worker ${this.id} of ${name} exited (${signal ?? code}) before it was ready`)));
+      createInterface({ input: this.child.stdout! }).on("line", (line) => {
+        if (!line.startsWith(CONTROL_PREFIX)) return this.events.log(`[${name} ${id}] ${line}`);
+        const message = JSON.parse(line.slice(CONTROL_PREFIX.length)) as WorkerMessage;
+        if (message.event === "ready") {
+          this.port = message.port;
+          this.cpuAtReady = cpuMs(this.child.pid!) ?? 0;
+          this.memoryAtReady = (residentBytes(this.child.pid!) ?? 0) - message.heapBytes;
+          this.poll = setInterval(() => this.measure(), POLL_MS);
+          resolve(message.port);
+        } else if (message.event === "pending") {
+          this.pending = message.count;
+          this.settle();
+        }
+      });
+    });
+    this.ready.catch(() => {});
+    createInterface({ input: this.child.stderr! }).on("line", (line) => this.events.log(`[${name} ${id}] ${line}`));
+    this.child.once("exit", () => this.gone());
+    const wall = limits.wallClockMs;
+    this.at(wall / 2, () => this.retire("wall clock half"));
+    this.at((wall * limits.beforeunloadPercent) / 100, () => this.warn("wall_clock"));
+    this.at(wall, () => this.kill("wall_clock"));
+  }
+
+  /** The worker's port once it is ready to take requests. */
+  whenReady(): Promise<number> {
+    return this.ready;
+  }
+
+  get acceptsRequests(): boolean {
+    return this.retiredBecause === null && !this.exited;
+  }
+
+  requestStarted(): void {
+    this.inFlight += 1;
+  }
+
+  requestAnswered(): void {
+    this.inFlight -= 1;
+    this.settle();
+  }
+
+  /** The runtime shutting down: the worker goes at once. */
+  stop(): void {
+    this.clearTimers();
+    this.child.kill("SIGKILL");
+  }
+
+  private at(ms: number, fn: () => void): void {
+    this.timers.push(setTimeout(fn, ms));
+  }
+
+  private measure(): void {
+    const pid = this.child.pid!;
+    const cpu = (cpuMs(pid) ?? this.cpuAtReady) - this.cpuAtReady;
+    const memory = (residentBytes(pid) ?? 0) - this.memoryAtReady;
+    const l = this.limits;
+    if (cpu >= l.cpuHardMs) return this.kill("cpu");
+    if (memory >= l.memoryBytes) return this.kill("memory");
+    if (cpu >= l.cpuSoftMs) this.retire("CPU soft limit");
+    if (cpu >= (l.cpuHardMs * l.beforeunloadPercent) / 100) this.warn("cpu");
+    if (memory >= (l.memoryBytes * l.beforeunloadPercent) / 100) this.warn("memory");
+  }
+
+  private retire(why: string): void {
+    if (this.retiredBecause !== null || this.exited) return;
+    this.retiredBecause = why;
+    this.events.log(`[${this.name} ${this.id}] retired: ${why}`);
+    this.events.retired(this);
+    this.settle();
+  }
+
+  /** A retired worker with every request answered drains; with every waitUntil settled too, it goes. */
+  private settle(): void {
+    if (this.retiredBecause === null || this.exited || this.inFlight > 0) return;
+    if (!this.drained) {
+      this.drained = true;
+      this.send({ drain: true });
+    }
+    if (this.pending === 0) {
+      this.warn("early_drop");
+      this.send({ exit: true });
+    }
+  }
+
+  private warn(reason: UnloadReason): void {
+    if (this.warned.has(reason) || this.exited) return;
+    this.warned.add(reason);
+    this.send({ beforeunload: reason });
+  }
+
+  private kill(reason: KillReason): void {
+    if (this.exited) return;
+    this.killed = reason;
+    this.events.log(`[${this.name} ${this.id}] killed: ${reason} limit`);
+    this.child.kill("SIGKILL");
+  }
+
+  private send(message: SupervisorMessage): void {
+    if (!this.exited && this.child.stdin?.writable) this.child.stdin.write(`${JSON.stringify(message)}\n`);
+  }
+
+  private gone(): void {
+    if (this.exited) return;
+    this.exited = true;
+    this.clearTimers();
+    this.events.retired(this);
+    this.events.exited(this, this.killed);
+  }
+
+  private clearTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    clearInterval(this.poll);
+  }
+}
