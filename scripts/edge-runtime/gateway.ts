@@ -45,6 +45,8 @@ const pool = new WorkerPool({
 });
 
 async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  // The runtime's own report (not a function): every worker's CPU, memory, requests and end.
+  if (req.url === "/_edge/workers" && req.method === "GET") return json(res, 200, pool.report());
   const match = ROUTE.exec(req.url ?? "");
   const name = match?.[1];
   if (!name || !functionNames.has(name)) return json(res, 404, { error: "not_found" });

@@ -6,7 +6,10 @@
 import path from "node:path";
 import { ROOT } from "../lib/root.ts";
 import type { EdgeLimits } from "./limits.ts";
-import { EdgeWorker, type KillReason } from "./supervisor.ts";
+import { EdgeWorker, type KillReason, type WorkerRecord } from "./supervisor.ts";
+
+/** Ended workers kept for the report. */
+const KEEP_ENDED = 10_000;
 
 export interface PoolOptions {
   limits: EdgeLimits;
@@ -21,6 +24,7 @@ export interface PoolOptions {
 export class WorkerPool {
   private readonly active = new Map<string, EdgeWorker>();
   private readonly all = new Set<EdgeWorker>();
+  private readonly ended: WorkerRecord[] = [];
   private sequence = 0;
 
   constructor(private readonly options: PoolOptions) {}
@@ -39,6 +43,8 @@ export class WorkerPool {
         },
         exited: (w, killed) => {
           this.all.delete(w);
+          this.ended.push(w.record());
+          if (this.ended.length > KEEP_ENDED) this.ended.shift();
           o.onExit(w, killed);
         },
       });
@@ -52,10 +58,8 @@ export class WorkerPool {
     for (const worker of this.all) worker.stop();
   }
 
-  /** Worker processes alive now, per function (for logs and tests). */
-  census(): Record<string, number> {
-    const counts: Record<string, number> = {};
-    for (const w of this.all) counts[w.name] = (counts[w.name] ?? 0) + 1;
-    return counts;
+  /** Every worker, alive or ended, with what it spent: the bench's measurement from outside. */
+  report(): WorkerRecord[] {
+    return [...this.ended, ...[...this.all].map((w) => w.record())];
   }
 }

@@ -25,8 +25,24 @@ export interface WorkerEvents {
   exited(worker: EdgeWorker, killed: KillReason | null): void;
 }
 
+/** What one worker spent and how it ended, for the runtime's /_edge/workers report. */
+export interface WorkerRecord {
+  function: string;
+  id: string;
+  pid: number | null;
+  startedAt: number;
+  endedAt: number | null;
+  /** CPU since it became ready (module loading excluded, as on hosted), and its highest memory. */
+  cpuMs: number;
+  peakMemoryBytes: number;
+  requests: number;
+  retired: string | null;
+  killed: KillReason | null;
+}
+
 export class EdgeWorker {
   readonly startedAt = Date.now();
+  endedAt: number | null = null;
   port: number | null = null;
   retiredBecause: string | null = null;
   killed: KillReason | null = null;
@@ -40,6 +56,9 @@ export class EdgeWorker {
   private drained = false;
   private cpuAtReady = 0;
   private memoryAtReady = 0;
+  private cpuSpent = 0;
+  private peakMemory = 0;
+  private requests = 0;
   private exited = false;
 
   constructor(readonly name: string, readonly id: string, command: string[], env: NodeJS.ProcessEnv,
@@ -82,6 +101,15 @@ export class EdgeWorker {
 
   requestStarted(): void {
     this.inFlight += 1;
+    this.requests += 1;
+  }
+
+  record(): WorkerRecord {
+    return {
+      function: this.name, id: this.id, pid: this.child.pid ?? null, startedAt: this.startedAt, endedAt: this.endedAt,
+      cpuMs: Math.round(this.cpuSpent), peakMemoryBytes: this.peakMemory, requests: this.requests,
+      retired: this.retiredBecause, killed: this.killed,
+    };
   }
 
   requestAnswered(): void {
@@ -103,6 +131,8 @@ export class EdgeWorker {
     const pid = this.child.pid!;
     const cpu = (cpuMs(pid) ?? this.cpuAtReady) - this.cpuAtReady;
     const memory = (residentBytes(pid) ?? 0) - this.memoryAtReady;
+    this.cpuSpent = Math.max(this.cpuSpent, cpu);
+    this.peakMemory = Math.max(this.peakMemory, memory);
     const l = this.limits;
     if (cpu >= l.cpuHardMs) return this.kill("cpu");
     if (memory >= l.memoryBytes) return this.kill("memory");
@@ -152,6 +182,7 @@ export class EdgeWorker {
   private gone(): void {
     if (this.exited) return;
     this.exited = true;
+    this.endedAt = Date.now();
     this.clearTimers();
     this.events.retired(this);
     this.events.exited(this, this.killed);

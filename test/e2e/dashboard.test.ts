@@ -1,10 +1,13 @@
 // daybreak-dashboard over real HTTP (Deno): who may read it, that the page carries no data or
 // secret, and that the metrics parse as Prometheus text and say what the SQL views say.
+import fs from "node:fs";
+import path from "node:path";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDashboardStack, type DashboardScenario, type DashboardStack } from "../helpers/dashboard-scenario.ts";
 import type { Sql } from "../../harness/db.ts";
-import { TEST_CRON_SECRET, TEST_SERVICE_ROLE_KEY } from "../../harness/processes.ts";
+import { TEST_CRON_SECRET, TEST_METRICS_TOKEN, TEST_SERVICE_ROLE_KEY } from "../../harness/processes.ts";
+import { ROOT } from "../../scripts/lib/root.ts";
 
 let sql: Sql;
 let fns: DashboardStack["fns"];
@@ -115,5 +118,16 @@ describe("metrics", () => {
     const counts = Object.entries(sample.buckets!).filter(([le]) => le !== "+Inf").sort(([a], [b]) => Number(a) - Number(b)).map(([, n]) => Number(n));
     expect(counts.length).toBeGreaterThan(5);
     expect(counts.every((n, i) => i === 0 || n >= counts[i - 1]!)).toBe(true); // cumulative
+  });
+
+  it("every metric the Grafana dashboard (monitoring/grafana) queries exists in a live scrape", async () => {
+    const dashboard = JSON.parse(fs.readFileSync(path.join(ROOT, "monitoring/grafana/daybreak-dashboard.json"), "utf8")) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+    };
+    const queried = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/\bdaybreak_[a-z_]+/g) ?? [])));
+    expect(queried.size).toBeGreaterThan(8);
+    const scraped = new Set((await (await get("/metrics", { authorization: `Bearer ${TEST_METRICS_TOKEN}` })).text())
+      .split("\n").filter((l) => l && !l.startsWith("#")).map((l) => /^[a-z_]+/.exec(l)![0]));
+    for (const name of queried) expect(scraped, `${name} (queried by the Grafana dashboard)`).toContain(name);
   });
 });

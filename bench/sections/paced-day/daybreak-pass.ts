@@ -1,8 +1,10 @@
 // One paced day through daybreak as shipped: a forced trigger call, the processor fleet kicked
-// by pg_net and served by Deno, pacing from Postgres; limits configured on public.providers, or
-// left unset and learned from the mock's x-ratelimit-* headers.
+// by pg_net and served by the local edge runtime with the free plan's limits, pacing from Postgres;
+// limits configured on public.providers, or left unset and learned from the mock's x-ratelimit-*
+// headers. The processors' CPU is measured from outside their workers (the runtime's report), and
+// daybreak's connections are sampled from pg_stat_activity throughout.
 import type { Service } from "../../../harness/processes.ts";
-import { processCpuSeconds } from "../../lib/cpu.ts";
+import { edgeWorkerCpu, sampleConnections } from "./edge-figures.ts";
 import { clearRunState, type Sql } from "../../lib/db.ts";
 import { timedCall, expectStatus } from "../../../harness/timed-call.ts";
 import type { MockProcess } from "../../../harness/mock-provider/process.ts";
@@ -31,10 +33,15 @@ export interface PacedPassResult {
   maxTasksPerInvocation?: number;
   /** CPU one invocation would use at the measured rate for its largest share of tasks. */
   cpuMsPerInvocation?: number | null;
-  /** The largest CPU an invocation reported (its process's CPU over its life: an upper bound when
-   * invocations overlap in one Deno process). */
+  /** The largest CPU an invocation reported (null on the edge runtime, where it cannot be read). */
   maxReportedCpuMs?: number | null;
   stopReasons?: Record<string, number>;
+  /** Processor workers the edge runtime started, the most CPU one spent, and any it killed, by reason. */
+  workers?: number;
+  maxWorkerCpuMs?: number;
+  workerKills?: Record<string, number>;
+  /** daybreak's database connections (application_name daybreak-edge), most at once during the pass. */
+  peakConnections?: number;
 }
 
 export async function daybreakPass(
@@ -47,8 +54,8 @@ export async function daybreakPass(
                where name = ${p.name}`;
   }
   await mock.reset();
-  const pid = functions.proc.pid!;
-  const cpuBefore = processCpuSeconds(pid);
+  const cpuBefore = await edgeWorkerCpu(functions.url);
+  const connections = sampleConnections(sql);
   const started = performance.now();
   const res = await timedCall(functions.url, "daily-batch-trigger", { force: true, note: `bench: paced day (${mode})` }, "manual");
   expectStatus("forced trigger", res, "status", "started");
@@ -67,7 +74,8 @@ export async function daybreakPass(
     if (live!.n === 0) break;
     await sleep(100);
   }
-  const cpuAfter = processCpuSeconds(pid);
+  const peakConnections = await connections.stop();
+  const cpu = (await edgeWorkerCpu(functions.url)).since(cpuBefore);
   const [db] = await sql<{ tasks: number; failed: number; not_terminal: number; duplicates: number; invocations: number; max_tasks: number; max_cpu: number | null; stop_reasons: Record<string, number> | null }[]>`
     select (select count(*)::int from scheduler.batch_tasks where run_id = ${runId}) as tasks,
            (select count(*)::int from scheduler.batch_tasks where run_id = ${runId} and status = 'failed') as failed,
@@ -80,7 +88,7 @@ export async function daybreakPass(
              where status = 'stopped' group by 1) x) as stop_reasons`;
   const stats = await mock.stats();
   const lb = lowerBoundSeconds(plan);
-  const cpuMsPerTask = cpuBefore === null || cpuAfter === null ? null : round(((cpuAfter - cpuBefore) * 1000) / db!.tasks, 3);
+  const cpuMsPerTask = round(cpu.cpuMs / db!.tasks, 3);
   return {
     system: "daybreak",
     limits: mode,
@@ -95,5 +103,9 @@ export async function daybreakPass(
     cpuMsPerInvocation: cpuMsPerTask === null ? null : round(cpuMsPerTask * db!.max_tasks, 0),
     maxReportedCpuMs: db!.max_cpu,
     stopReasons: db!.stop_reasons ?? {},
+    workers: cpu.workers,
+    maxWorkerCpuMs: cpu.maxWorkerCpuMs,
+    workerKills: cpu.kills,
+    peakConnections,
   };
 }

@@ -2,8 +2,10 @@
 // 1,200, 600 and 300 requests/min with a log-normal latency (median 800 ms, σ 0.5), served by the
 // mock in its own process; daybreak as shipped, once with the limits configured and once learning
 // them from the headers; then pg-boss and graphile-worker at fixed per-provider concurrencies
-// against the same mock and limits. Reports makespan, η = T_LB ÷ makespan, 429 share, peak calls
-// in flight, invocations and CPU per task, and projects a 600,000-call day.
+// against the same mock and limits. daybreak runs on the local edge runtime with the free plan's
+// limits (150 s per worker, 2 s CPU, 256 MB). Reports makespan, η = T_LB ÷ makespan, 429 share,
+// peak calls in flight, invocations, CPU per task measured from outside the workers, workers and
+// their kills, daybreak's peak database connections, and projects a 600,000-call day.
 import { resetState, seedOrganizations, setVault } from "../../../harness/fixtures.ts";
 import { startFunctions, TEST_CRON_SECRET } from "../../../harness/processes.ts";
 import { analyzeSchemas, clearVault, type Sql } from "../../lib/db.ts";
@@ -73,14 +75,16 @@ function render(r: PacedDayResult): string {
     p.calls, `${p.rateLimited} (${(p.rateLimitedShare * 100).toFixed(2)}%)`,
     Object.entries(p.peakInFlight).map(([k, v]) => `${k} ${v}`).join(", "),
     p.duplicates, p.notTerminal, p.failed, p.invocations ?? "-", p.cpuMsPerTask ?? "-", p.cpuMsPerInvocation ?? "-",
-    p.maxReportedCpuMs ?? "-", p.stopReasons ? Object.entries(p.stopReasons).map(([k, v]) => `${k} ${v}`).join(", ") : "-",
+    p.workers ?? "-", p.maxWorkerCpuMs ?? "-", p.workerKills ? Object.entries(p.workerKills).map(([k, v]) => `${k} ${v}`).join(", ") || "0" : "-",
+    p.peakConnections ?? "-", p.stopReasons ? Object.entries(p.stopReasons).map(([k, v]) => `${k} ${v}`).join(", ") : "-",
   ]);
   const x = r.projection;
   return [
     table(`Paced day: ${r.plan.tasks} tasks, limits ${r.plan.providers.map((p) => `${p.name} ${p.requestsPerMinute}/min`).join(", ")}, ` +
       `latency log-normal median ${r.plan.latency.medianMs} ms σ ${r.plan.latency.sigma}; T_LB ${r.plan.lowerBoundSeconds} s`,
       ["system", "limits / concurrency", "tasks", "makespan s", "η", "calls", "429s", "peak in flight", "dup", "not terminal", "failed",
-        "invocations", "CPU ms/task", "CPU ms/invocation", "max reported CPU ms", "stop reasons"], rows),
+        "invocations", "CPU ms/task", "CPU ms/invocation", "workers", "max worker CPU ms", "worker kills", "peak connections",
+        "stop reasons"], rows),
     `projection: ${x.calls.toLocaleString("en-US")} calls at ${Object.entries(x.limits).map(([k, v]) => `${k} ${v}/min`).join(", ")}: ` +
       `${x.hoursAtLimit} h at the limits, ${x.hoursAtMeasuredEfficiency} h at the measured η`,
   ].join("\n");
