@@ -1,13 +1,10 @@
 // Real processes for tests (Deno functions, the mock provider), started
 // and stopped with explicit readiness: a service is ready when it prints its ready line.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createRequire } from "node:module";
 import net from "node:net";
+import { DENO_BIN, DENO_DIR, RESOLUTION_FLAGS } from "../scripts/lib/deno.ts";
 import { ROOT } from "../scripts/lib/root.ts";
 import { databaseUrl } from "./db.ts";
-
-// The real binary, not npm's Node wrapper (see scripts/lib/deno-bin.cjs): kill -9 must reach the server.
-const DENO = createRequire(import.meta.url)("deno/install_api.cjs").runInstall() as string;
 
 export interface Service {
   proc: ChildProcess;
@@ -76,10 +73,11 @@ export async function startFunctions(extraEnv: Record<string, string> = {}): Pro
   const port = Number(extraEnv.PORT ?? (await freePort()));
   const service = await startService(
     "functions",
-    DENO,
-    ["serve", "--host", "127.0.0.1", "--port", String(port), "--allow-net", "--allow-env", "--allow-read",
+    DENO_BIN,
+    ["serve", ...RESOLUTION_FLAGS, "--host", "127.0.0.1", "--port", String(port), "--allow-net", "--allow-env", "--allow-read",
       "scripts/serve-functions.ts"],
     {
+      DENO_DIR,
       SUPABASE_DB_URL: databaseUrl(),
       SUPABASE_URL: `http://127.0.0.1:${port}`,
       CRON_SECRET: TEST_CRON_SECRET,

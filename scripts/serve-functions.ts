@@ -1,6 +1,8 @@
-// Local edge runtime: `deno serve --host 127.0.0.1 --port 54321 scripts/serve-functions.ts` serves
-// every function under /functions/v1/<name>, as Supabase's gateway does. Each function module is
-// the same file Supabase deploys (its `default { fetch }`). EdgeRuntime.waitUntil is emulated below.
+// Local edge runtime: `deno serve --no-config --import-map functions/import_map.json --cached-only
+// --host 127.0.0.1 --port 54321 scripts/serve-functions.ts` (scripts/lib/deno.cjs) serves every
+// function under /functions/v1/<name>, as Supabase's gateway does. Each function module is the
+// same file Supabase deploys (its `default { fetch }`), resolved through the same import map the
+// Supabase CLI uploads with it. EdgeRuntime.waitUntil is emulated below.
 import batchReconciler from "../functions/batch-reconciler/index.ts";
 import dailyBatchTrigger from "../functions/daily-batch-trigger/index.ts";
 import daybreakDashboard from "../functions/daybreak-dashboard/index.ts";

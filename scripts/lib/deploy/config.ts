@@ -1,6 +1,7 @@
 // What scripts/deploy is asked to do: its flags and the environment it needs, every problem
 // reported at once before anything runs.
 import { ConfigError, type Env, parseFlags, UsageError } from "../cli-env.ts";
+import { type MigrationTarget, migrationTarget } from "./database-url.ts";
 
 export const DEPLOYED_FUNCTIONS = Object.freeze(["daily-batch-trigger", "robust-batch-processor", "batch-reconciler", "health", "daybreak-dashboard"]);
 export const PROVIDER_KEY_VARS = Object.freeze(["OPENAI_API_KEY", "PERPLEXITY_API_KEY", "GROQ_API_KEY"]);
@@ -16,6 +17,8 @@ export type Mode = "deploy" | "rotate" | "finish-rotation";
 export interface DeployConfig {
   mode: Mode;
   projectRef: string;
+  /** Where the migrations go (deploy only). */
+  database?: MigrationTarget;
   cronSecret?: string;
   cronSecretPrevious?: string;
   /** Provider keys to set on the functions, name → value, in PROVIDER_KEY_VARS order. */
@@ -56,10 +59,18 @@ export function checkDeployEnv(args: DeployArgs, env: Env): DeployConfig {
   const projectRef = args.projectRef ?? env.SUPABASE_PROJECT_REF;
   if (!projectRef) missing.push("SUPABASE_PROJECT_REF (or --project-ref)");
   else if (!PROJECT_REF.test(projectRef)) problems.push(`project ref ${JSON.stringify(projectRef)} is not a Supabase project ref (20 lowercase letters)`);
-  const required = args.mode === "finish-rotation"
-    ? ["SUPABASE_ACCESS_TOKEN"]
-    : ["SUPABASE_ACCESS_TOKEN", "SUPABASE_DB_PASSWORD", "CRON_SECRET", ...(args.mode === "rotate" ? ["CRON_SECRET_PREVIOUS"] : [])];
+  const required = {
+    deploy: ["SUPABASE_ACCESS_TOKEN", "DATABASE_URL", "CRON_SECRET"],
+    rotate: ["SUPABASE_ACCESS_TOKEN", "CRON_SECRET", "CRON_SECRET_PREVIOUS"],
+    "finish-rotation": ["SUPABASE_ACCESS_TOKEN"],
+  }[args.mode];
   for (const name of required) if (!env[name]) missing.push(name);
+  let database: MigrationTarget | undefined;
+  if (args.mode === "deploy" && env.DATABASE_URL) {
+    const target = migrationTarget(env.DATABASE_URL, projectRef);
+    if ("problem" in target) problems.push(target.problem);
+    else database = target;
+  }
 
   const checkSecret = (name: string, minLength: number) => {
     const value = env[name];
@@ -81,6 +92,7 @@ export function checkDeployEnv(args: DeployArgs, env: Env): DeployConfig {
   return {
     mode: args.mode,
     projectRef: projectRef!,
+    database,
     cronSecret: env.CRON_SECRET || undefined,
     cronSecretPrevious: env.CRON_SECRET_PREVIOUS || undefined,
     providerKeys: args.mode === "deploy" ? PROVIDER_KEY_VARS.filter((n) => env[n]).map((n) => [n, env[n]!] as [string, string]) : [],
