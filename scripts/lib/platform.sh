@@ -38,11 +38,12 @@ ensure_npm_deps() {
   ensure_deno_cache
 }
 
-# PostgreSQL 15 and pg_cron from Debian, installed only when missing (apt-get update once first).
+# PostgreSQL 15, pg_cron and openssl from Debian, installed only when missing (apt-get update once first).
 ensure_postgres_packages() {
   local missing=()
   [ -x "$PG_BIN/initdb" ] || missing+=(postgresql-15)
   [ -f /usr/share/postgresql/15/extension/pg_cron.control ] || missing+=(postgresql-15-cron)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl) # the cluster's TLS certificate
   [ ${#missing[@]} -eq 0 ] && return 0
   apt_install "" "${missing[@]}"
 }

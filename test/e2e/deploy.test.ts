@@ -131,6 +131,22 @@ describe("scripts/deploy with the real Supabase CLI", () => {
   });
 });
 
+describe("scripts/deploy with an incomplete environment", () => {
+  it("lists every missing variable, exits 2, runs no CLI and sends nothing", async () => {
+    rig.api.reset();
+    rig.clearArgvLog();
+    const r = await rig.deploy([], { SUPABASE_ACCESS_TOKEN: "", DATABASE_URL: "", SUPABASE_PROJECT_REF: "" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/nothing was run/);
+    for (const name of ["SUPABASE_PROJECT_REF", "SUPABASE_ACCESS_TOKEN", "DATABASE_URL"]) expect(r.stderr).toContain(name);
+    expect(r.stderr).not.toMatch(/missing[^\n]*CRON_SECRET/); // it is set
+    expect(r.stdout).toBe("");
+    expect(rig.argvLog()).toEqual([]);
+    expect(rig.api.requests()).toEqual([]);
+    expectNoSecretIn(r.stdout + r.stderr);
+  });
+});
+
 describe("scripts/deploy when a step fails", () => {
   it("stops at it, says which, runs nothing after it and leaves no secret file behind", async () => {
     rig.api.reset();

@@ -113,7 +113,7 @@ export async function startDeployRig(): Promise<DeployRig> {
     tmp,
     secrets,
     deploy: (args, env = {}) => {
-      for (const v of Object.values(env)) if (/secret|key/i.test(v) || v.length >= 32) extra.add(v);
+      for (const [name, value] of Object.entries(env)) if (/SECRET|KEY|TOKEN/.test(name) && value) extra.add(value);
       return runCommand(path.join(checkout, "scripts/deploy"), args, checkout, {
         PATH: process.env.PATH!,
         HOME: home,

@@ -3,6 +3,10 @@
 // aws-0-<region>.pooler.supabase.com:5432/postgres; the direct host db.<ref>.supabase.co is
 // IPv6-only). The CLI is given the URL without its password, which travels in PGPASSWORD
 // instead (argv is world-readable), and TLS is required unless the URL names an sslmode itself.
+// Not the linked form (`db push --linked` with SUPABASE_DB_PASSWORD): that needs `supabase link`,
+// which writes the target into the checkout, and connects where the link's pooler lookup says,
+// which no local stand-in can be (the CLI fixes the port); a URL works the same on hosted and in
+// the tests.
 
 export interface MigrationTarget {
   /** The URL for `--remote=`: no password, an sslmode. Safe to print. */
