@@ -4,7 +4,7 @@
 -- migration in supabase/migrations/, never here. The design: docs/design/ARCHITECTURE.md.
 
 -- ---------------------------------------------------------------- extensions
-create extension if not exists pg_cron with schema public; -- version 1.4-1
+create extension if not exists pg_cron with schema pg_catalog; -- version 1.6
 create extension if not exists pg_net with schema extensions; -- version 0.20.4
 create extension if not exists supabase_vault with schema vault; -- version 0.3.1
 
@@ -1823,7 +1823,7 @@ CREATE VIEW scheduler.v_cron_health WITH (security_invoker='true') AS
  WITH expected(jobname) AS (
          VALUES ('daybreak-trigger'::text), ('daybreak-reconciler'::text)
         )
- SELECT COALESCE(j.jobname, (e.jobname)::name) AS jobname,
+ SELECT COALESCE(j.jobname, e.jobname) AS jobname,
     j.jobid,
     j.schedule,
     j.command,
@@ -1850,7 +1850,7 @@ CREATE VIEW scheduler.v_cron_health WITH (security_invoker='true') AS
           WHERE (x.jobid = j.jobid)
           ORDER BY x.start_time DESC NULLS LAST
          LIMIT 1) d ON (true))
-  ORDER BY (e.jobname IS NULL), COALESCE(j.jobname, (e.jobname)::name);
+  ORDER BY (e.jobname IS NULL), COALESCE(j.jobname, e.jobname);
 
 -- Name: v_daily_history; Type: VIEW; Schema: scheduler
 

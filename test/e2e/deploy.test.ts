@@ -63,12 +63,16 @@ describe("scripts/deploy with the real Supabase CLI", () => {
       `db query --remote=${PROJECT_REF} --yes --file <file>`,
     ]);
     expectNoSecretIn(log.join("\n"));
+    // Of the secret-bearing variables, the CLI gets its access token, and PGPASSWORD for the push only.
+    expect(log.filter((l) => l.startsWith("ENV")).map((l) => l.slice(3).trim())).toEqual([
+      "SUPABASE_ACCESS_TOKEN", "SUPABASE_ACCESS_TOKEN PGPASSWORD", "SUPABASE_ACCESS_TOKEN", "SUPABASE_ACCESS_TOKEN",
+    ]);
     const files = log.filter((l) => l.startsWith("FILE ")).map((l) => l.split(" "));
     expect(files.map(([, f]) => path.basename(f!))).toEqual(["secrets.env", "vault.sql"]);
     for (const [, , mode] of files) expect(mode).toBe("600");
     // Every temp directory is gone.
     expect(readdirSync(rig.tmp).filter((f) => f.startsWith("daybreak-deploy-"))).toEqual([]);
-    // The migrations went to the database, with the password from PGPASSWORD (already migrated: a no-op).
+    // The migrations went to the database, the password from PGPASSWORD (already migrated: a no-op).
     expect(first.stdout + first.stderr).toContain("Remote database is up to date.");
     expectNoSecretIn(first.stdout + first.stderr);
   });

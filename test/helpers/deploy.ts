@@ -3,8 +3,9 @@
 // (supabase/.temp) lands in the copy and never in the checkout under test. The CLI reaches the
 // stand-in through a profile (SUPABASE_PROFILE) and a fake `sbp_` token; a private HOME and
 // TMPDIR; the migrations go to the suite's database. An argv recorder sits in front of the CLI
-// (DAYBREAK_SUPABASE_BIN): it logs each command line and the mode of each file it names, then
-// runs the real CLI with the same arguments. The deploy logs in as a role of its own, made for the
+// (DAYBREAK_SUPABASE_BIN): it logs each command line, the names of the secret-bearing variables
+// the CLI is given and the mode of each file it names, then runs the real CLI with the same
+// arguments. The deploy logs in as a role of its own, made for the
 // run with a random password (given to Postgres as a SCRAM verifier, so no statement text holds
 // it), a member of postgres as on hosted.
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
@@ -23,8 +24,14 @@ export const PROJECT_REF = "daybreakstandinprojx";
 const CHECKOUT_PARTS = ["package.json", "scripts", "supabase", "functions"];
 
 const ARGV_RECORDER = `#!/usr/bin/env bash
-# Logs the command line and the mode of every --env-file/--file, then runs the real CLI.
+# Logs the command line, which secret-bearing variables the CLI gets, and the mode of every
+# --env-file/--file; then runs the real CLI.
 printf 'ARGV %s\\n' "$*" >>"$ARGV_LOG"
+printf 'ENV'>>"$ARGV_LOG"
+for v in SUPABASE_ACCESS_TOKEN PGPASSWORD DATABASE_URL CRON_SECRET CRON_SECRET_PREVIOUS OPENAI_API_KEY GROQ_API_KEY; do
+  if [ -n "\${!v:-}" ]; then printf ' %s' "$v" >>"$ARGV_LOG"; fi
+done
+printf '\\n' >>"$ARGV_LOG"
 prev=""
 for a in "$@"; do
   if [ "$prev" = "--env-file" ] || [ "$prev" = "--file" ]; then printf 'FILE %s %s\\n' "$a" "$(stat -c %a "$a")" >>"$ARGV_LOG"; fi

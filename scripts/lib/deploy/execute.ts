@@ -7,7 +7,7 @@ import path from "node:path";
 import { CommandFailed, type Env } from "../cli-env.ts";
 import { ROOT } from "../root.ts";
 import { FILE_ARG } from "./config.ts";
-import { type Plan, secretValues, type Step } from "./plan.ts";
+import { type Plan, SECRET_INPUTS, secretValues, type Step } from "./plan.ts";
 import { MASK, maskParts, pipeRedacted, unmaskParts } from "./secrets.ts";
 
 const shellQuote = (arg: string): string => (/^[A-Za-z0-9_./:=@%+,{}-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`);
@@ -24,9 +24,17 @@ export function renderStep(step: Step, index: number, total: number, filePath: s
   return lines.join("\n");
 }
 
+/** The CLI's environment: the caller's without the secrets it has no use for (it authenticates
+ * with SUPABASE_ACCESS_TOKEN; everything else arrives in files or in the step's own variables). */
+function cliEnv(step: Step): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of SECRET_INPUTS) if (name !== "SUPABASE_ACCESS_TOKEN") delete env[name];
+  return { ...env, ...step.secretEnv };
+}
+
 async function runStep(bin: string, step: Step, filePath: string, secrets: string[]): Promise<number> {
   const args = step.args.map((a) => (a === FILE_ARG ? filePath : a));
-  const child = spawn(bin, args, { cwd: ROOT, env: { ...process.env, ...step.secretEnv }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(bin, args, { cwd: ROOT, env: cliEnv(step), stdio: ["ignore", "pipe", "pipe"] });
   const copied = Promise.all([pipeRedacted(child.stdout, process.stdout, secrets), pipeRedacted(child.stderr, process.stderr, secrets)]);
   const code = await new Promise<number>((resolve) => {
     child.once("error", (error) => {

@@ -137,6 +137,10 @@ export function buildPlan(c: DeployConfig): Plan {
   };
 }
 
+/** The environment variables with secrets that scripts/deploy reads. Of them, the CLI is given
+ * only SUPABASE_ACCESS_TOKEN (execute.ts); the database password reaches it per step. */
+export const SECRET_INPUTS = Object.freeze(["SUPABASE_ACCESS_TOKEN", "DATABASE_URL", "CRON_SECRET", "CRON_SECRET_PREVIOUS", "SUPABASE_SERVICE_ROLE_KEY", ...PROVIDER_KEY_VARS]);
+
 /** Every secret value a plan or the environment holds: masked in anything printed. */
 export function secretValues(plan: Plan, env: Env): string[] {
   const values = new Set<string>();
@@ -144,9 +148,7 @@ export function secretValues(plan: Plan, env: Env): string[] {
     for (const p of step.file?.parts ?? []) if (typeof p !== "string") values.add(p.secret);
     for (const v of Object.values(step.secretEnv ?? {})) values.add(v).add(encodeURIComponent(v));
   }
-  for (const name of ["SUPABASE_ACCESS_TOKEN", "CRON_SECRET", "CRON_SECRET_PREVIOUS", "SUPABASE_SERVICE_ROLE_KEY", ...PROVIDER_KEY_VARS]) {
-    if (env[name]) values.add(env[name]!);
-  }
+  for (const name of SECRET_INPUTS) if (env[name]) values.add(env[name]!);
   // Longest first, so a secret that contains another is masked whole.
   return [...values].filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
 }
