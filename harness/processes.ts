@@ -2,6 +2,7 @@
 // and stopped with explicit readiness: a service is ready when it prints its ready line.
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
+import { DENO_DIR } from "../scripts/lib/deno.ts";
 import { ROOT } from "../scripts/lib/root.ts";
 import { databaseUrl } from "./db.ts";
 
@@ -77,6 +78,7 @@ export async function startFunctions(extraEnv: Record<string, string> = {}): Pro
     process.execPath,
     ["--import", "tsx", "scripts/edge-runtime/gateway.ts", "--port", String(port)],
     {
+      DENO_DIR,
       SUPABASE_DB_URL: databaseUrl(),
       SUPABASE_URL: `http://127.0.0.1:${port}`,
       CRON_SECRET: TEST_CRON_SECRET,

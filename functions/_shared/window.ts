@@ -2,6 +2,10 @@
 // (scheduler.is_in_execution_window, scheduler.current_run_key) must agree at every instant;
 // test/unit/window.sql-agreement walks a whole year of 5-minute ticks to prove it.
 import { formatInTimeZone } from "date-fns-tz";
+// date-fns-tz takes date-fns as a peer dependency. Importing it puts it in the module graph, so
+// Deno (here and in hosted's bundler) resolves the peer to the version functions/import_map.json
+// pins, not to the newest one on the day of the bundle.
+import "date-fns";
 
 export type Period = "daily" | "weekly";
 

@@ -12,7 +12,7 @@ import http from "node:http";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { ROOT } from "../lib/root.ts";
-import { workerCommand } from "./deno-command.ts";
+import { DENO_DIR, workerCommand } from "./deno-command.ts";
 import { limitsFromEnv } from "./limits.ts";
 import { WorkerPool } from "./pool.ts";
 import type { EdgeWorker } from "./supervisor.ts";
@@ -33,7 +33,7 @@ const inFlight = new Map<EdgeWorker, Set<http.ServerResponse>>();
 const pool = new WorkerPool({
   limits,
   denoCommand: workerCommand(),
-  env: process.env,
+  env: { ...process.env, DENO_DIR },
   log: (line) => process.stdout.write(`${line}\n`),
   onExit(worker, killed) {
     for (const res of inFlight.get(worker) ?? []) {

@@ -1,13 +1,14 @@
-// scripts/deploy: puts daybreak on a Supabase project with the Supabase CLI from npm: link, apply
-// the migrations, set the functions' secrets, deploy the five functions (JWT verification off:
-// each function authenticates itself), and store in Vault the functions URL and cron secret
+// scripts/deploy: puts daybreak on a Supabase project with the Supabase CLI from npm: set the
+// functions' secrets, apply the migrations, deploy the five functions together (JWT verification
+// off: each function authenticates itself), and store in Vault the functions URL and cron secret
 // that the pg_cron jobs read. Also rotates CRON_SECRET without a refused cron call.
 //
 // Secrets never go on a command line (argv is world-readable in `ps`): they are written to 0600
-// files in a private temp directory (`--env-file`, `--file`) that is removed afterwards, and
-// every secret value is masked in anything printed, including the CLI's own output.
-// Modules: deploy/config.ts (flags, environment), deploy/plan.ts (the steps; pure, so tests check
-// it without a network), deploy/execute.ts (running them), deploy/secrets.ts (masking).
+// files in a private temp directory (`--env-file`, `--file`) that is removed afterwards, or given
+// to one step's environment (the database password, as PGPASSWORD); every secret value is masked
+// in anything printed, including the CLI's own output.
+// Modules: deploy/config.ts (flags, environment), deploy/database-url.ts (where migrations go),
+// deploy/plan.ts (the steps; pure), deploy/execute.ts (running them), deploy/secrets.ts (masking).
 import { EXIT, isMain, runCli } from "./cli-env.ts";
 import { checkDeployEnv, type Mode, parseDeployArgs } from "./deploy/config.ts";
 import { executePlan, renderStep } from "./deploy/execute.ts";
@@ -18,10 +19,12 @@ export const USAGE = `usage: scripts/deploy [--dry-run] [--project-ref REF]
        scripts/deploy --rotate-secret [--dry-run] [--project-ref REF]
        scripts/deploy --finish-rotation [--dry-run] [--project-ref REF]
 
-Deploys daybreak to a Supabase project with the Supabase CLI (node_modules/.bin/supabase):
-  1. supabase link            2. supabase db push (migrations)     3. supabase secrets set
-  4. supabase functions deploy (daily-batch-trigger, robust-batch-processor, batch-reconciler,
-     health, daybreak-dashboard; --no-verify-jwt)  5. Vault: daybreak_functions_url, daybreak_cron_secret (supabase db query)
+Deploys daybreak to a Supabase project with the Supabase CLI (node_modules/.bin/supabase),
+every step naming the project itself (--remote=REF; nothing is linked):
+  1. supabase secrets set (CRON_SECRET, provider keys, function settings)   2. supabase db push (the migrations, to DATABASE_URL)
+  3. supabase functions deploy (daily-batch-trigger, robust-batch-processor, batch-reconciler, health,
+     daybreak-dashboard; together, --use-api, --no-verify-jwt)
+  4. Vault: daybreak_functions_url, daybreak_cron_secret (supabase db query)
 Every step is idempotent: after a failure, fix the cause and run it again.
 
   --dry-run           print every command, secret values masked (****); run nothing, no network
@@ -31,10 +34,15 @@ Every step is idempotent: after a failure, fix the cause and run it again.
   --finish-rotation   rotation, part 2 (one cron interval later): unset CRON_SECRET_PREVIOUS
 
 Environment (checked before anything runs):
-  deploy            SUPABASE_PROJECT_REF, SUPABASE_ACCESS_TOKEN, SUPABASE_DB_PASSWORD, CRON_SECRET
-                    (>= 32 chars); optional CRON_SECRET_PREVIOUS and provider keys
-                    OPENAI_API_KEY, PERPLEXITY_API_KEY, GROQ_API_KEY (each one set is deployed)
-  --rotate-secret   the same, with CRON_SECRET = the new secret, CRON_SECRET_PREVIOUS = the old one
+  deploy            SUPABASE_PROJECT_REF, SUPABASE_ACCESS_TOKEN, CRON_SECRET (>= 32 chars),
+                    DATABASE_URL (the session pooler connection string, with the database password;
+                    TLS is required unless it names an sslmode); optional CRON_SECRET_PREVIOUS,
+                    provider keys OPENAI_API_KEY, PERPLEXITY_API_KEY, GROQ_API_KEY, and function
+                    settings DAYBREAK_METRICS_TOKEN (>= 32 chars, the read-only token; and
+                    DAYBREAK_METRICS_TOKEN_PREVIOUS during its rotation), DAYBREAK_EDGE_PLAN
+                    (free | pro), DAYBREAK_DB_POOL_SIZE (each one set is deployed)
+  --rotate-secret   SUPABASE_PROJECT_REF, SUPABASE_ACCESS_TOKEN, CRON_SECRET = the new secret,
+                    CRON_SECRET_PREVIOUS = the old one
   --finish-rotation SUPABASE_PROJECT_REF, SUPABASE_ACCESS_TOKEN
 Exit: 0 done, 1 a step failed, 2 usage or missing/invalid environment.`;
 

@@ -25,7 +25,8 @@ as_root() {
   else die "need root (or sudo) to run: $*"; fi
 }
 
-# npm ci only when node_modules was not installed from this exact package-lock.json.
+# npm ci only when node_modules was not installed from this exact package-lock.json; then Deno's
+# npm cache for the functions (deno.sh), which lives in node_modules.
 ensure_npm_deps() {
   local force="${1:-}" want stamp="$DAYBREAK_ROOT/node_modules/.daybreak-lock-sha"
   want="$(sha256sum "$DAYBREAK_ROOT/package-lock.json" | cut -d' ' -f1)"
@@ -34,13 +35,15 @@ ensure_npm_deps() {
     (cd "$DAYBREAK_ROOT" && npm ci --no-fund --no-audit --loglevel=error) >&2 || die "npm ci failed"
     printf '%s\n' "$want" >"$stamp"
   fi
+  ensure_deno_cache
 }
 
-# PostgreSQL 15 and pg_cron from Debian, installed only when missing (apt-get update once first).
+# PostgreSQL 15, pg_cron and openssl from Debian, installed only when missing (apt-get update once first).
 ensure_postgres_packages() {
   local missing=()
   [ -x "$PG_BIN/initdb" ] || missing+=(postgresql-15)
   [ -f /usr/share/postgresql/15/extension/pg_cron.control ] || missing+=(postgresql-15-cron)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl) # the cluster's TLS certificate
   [ ${#missing[@]} -eq 0 ] && return 0
   apt_install "" "${missing[@]}"
 }
@@ -55,6 +58,8 @@ apt_install() {
     || die "apt-get install $* failed"
 }
 
+# Deno's binary, flags and npm cache: deno.sh.
+source "$DAYBREAK_ROOT/scripts/lib/deno.sh"
 # pg_net and Supabase Vault, built from pinned sources: supabase-extensions.sh.
 source "$DAYBREAK_ROOT/scripts/lib/supabase-extensions.sh"
 # Throwaway clusters (tests, bench, soak, schema) and the schema dump: throwaway.sh.
@@ -142,8 +147,9 @@ EOF
 
 random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 
-# configure_cluster DATADIR (on every start; idempotent): pg_cron, pg_net and Vault preloaded
-# as on Supabase. Vault's root key is made once per cluster (32 random bytes, 64 hex characters)
+# configure_cluster DATADIR (on every start; idempotent): pg_stat_statements, pg_cron, pg_net and
+# Vault preloaded as on Supabase, and TLS on, as on Supabase (scripts/deploy requires it), with a
+# self-signed certificate made once per cluster. Vault's root key is made once per cluster (32 random bytes, 64 hex characters)
 # and served by a getkey script that only the server's user may read or run. pg_net's worker
 # connects to the database daybreak uses. These settings live in daybreak.conf, included last
 # from postgresql.conf, so a cluster made by an earlier daybreak picks them up too.
@@ -154,11 +160,17 @@ configure_cluster() {
       "$(random_hex 32)" | as_pg_owner sh -c 'umask 077 && cat >"$1" && chmod 700 "$1"' sh "$getkey" \
       || die "cannot write the Vault getkey script $getkey"
   fi
+  if ! as_pg_owner test -s "$datadir/server.key"; then
+    as_pg_owner sh -c 'umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -days 3650 -subj /CN=localhost -keyout "$1/server.key" -out "$1/server.crt" 2>/dev/null' sh "$datadir" \
+      || die "cannot make a TLS certificate in $datadir (is openssl installed?)"
+  fi
   as_pg_owner sh -c 'umask 077 && cat >"$1"' sh "$datadir/daybreak.conf" <<EOF || die "cannot write $datadir/daybreak.conf"
 # Written by daybreak (scripts/lib/platform.sh) on every start; edits are lost.
-shared_preload_libraries = 'pg_cron,pg_net,supabase_vault'
+shared_preload_libraries = 'pg_stat_statements,pg_cron,pg_net,supabase_vault'
 vault.getkey_script = '$getkey'
 pg_net.database_name = 'postgres'
+ssl = on
 EOF
   if ! as_pg_owner grep -q "^include_if_exists = 'daybreak.conf'" "$datadir/postgresql.conf"; then
     printf "include_if_exists = 'daybreak.conf'\n" | as_pg_owner tee -a "$datadir/postgresql.conf" >/dev/null

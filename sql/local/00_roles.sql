@@ -24,3 +24,6 @@ grant usage on schema public to anon, authenticated, service_role;
 alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
 alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
 alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
+-- pg_stat_statements, preloaded by the platform (configure_cluster) and in schema extensions, as
+-- on hosted Supabase: the deploy tests check that no statement text it keeps holds a secret.
+create extension if not exists pg_stat_statements with schema extensions;

@@ -15,7 +15,7 @@ const RUN_TIMEOUT_MS = 900_000;
 
 export interface PacedPassResult {
   system: string;
-  limits: "configured" | "learned" | "fixed concurrency";
+  limits: string;
   concurrency?: Record<string, number>;
   tasks: number;
   makespanSeconds: number;
@@ -44,11 +44,18 @@ export interface PacedPassResult {
   peakConnections?: number;
 }
 
+/** The fleet at its cap: every invocation keeps few calls in flight, so the fleet the rate needs is
+ * max_processor_invocations; the pass then shows the connections daybreak holds at its largest. */
+const FLEET_AT_CAP_IN_FLIGHT = 4;
+
 export async function daybreakPass(
   sql: Sql, functions: Service & { url: string }, mock: MockProcess, plan: PacedPlan, mode: "configured" | "learned",
+  options: { fleetAtCap?: boolean } = {},
 ): Promise<PacedPassResult> {
   await clearRunState(sql);
   await sql`truncate scheduler.processors, scheduler.provider_pace, scheduler.provider_run_stats`;
+  await sql`update scheduler.config set value = to_jsonb(${options.fleetAtCap ? FLEET_AT_CAP_IN_FLIGHT : 64}::int)
+             where key = 'processor_in_flight_per_invocation'`;
   for (const p of plan.providers) {
     await sql`update public.providers set requests_per_minute = ${mode === "configured" ? p.requestsPerMinute : null}
                where name = ${p.name}`;
@@ -57,7 +64,7 @@ export async function daybreakPass(
   const cpuBefore = await edgeWorkerCpu(functions.url);
   const connections = sampleConnections(sql);
   const started = performance.now();
-  const res = await timedCall(functions.url, "daily-batch-trigger", { force: true, note: `bench: paced day (${mode})` }, "manual");
+  const res = await timedCall(functions.url, "daily-batch-trigger", { force: true, note: `bench: paced day (${mode}${options.fleetAtCap ? ", fleet at its cap" : ""})` }, "manual");
   expectStatus("forced trigger", res, "status", "started");
   const runId = res.body.run_id as string;
   const deadline = Date.now() + RUN_TIMEOUT_MS;
@@ -91,7 +98,7 @@ export async function daybreakPass(
   const cpuMsPerTask = round(cpu.cpuMs / db!.tasks, 3);
   return {
     system: "daybreak",
-    limits: mode,
+    limits: options.fleetAtCap ? `${mode}, fleet at its cap` : mode,
     tasks: db!.tasks,
     ...passFigures(stats, lb, makespanSeconds),
     duplicates: db!.duplicates,

@@ -22,6 +22,8 @@ export interface PacedDayResult {
   passes: PacedPassResult[];
   configured: PacedPassResult;
   learned: PacedPassResult;
+  /** The configured pass again with max_processor_invocations in flight: the connection budget. */
+  fleetAtCap: PacedPassResult;
   /** Each peer's best pass (highest η) over the concurrencies tried. */
   bestPeers: PacedPassResult[];
   projection: ReturnType<typeof projectLargeDay>;
@@ -41,6 +43,8 @@ export async function benchPacedDay(sql: Sql, plan: PacedPlan): Promise<{ result
       log(`paced day: daybreak, limits ${mode}`);
       passes.push(await daybreakPass(sql, functions, mock, plan, mode));
     }
+    log("paced day: daybreak, limits configured, the fleet at its cap (connections)");
+    passes.push(await daybreakPass(sql, functions, mock, plan, "configured", { fleetAtCap: true }));
   } finally {
     await functions.stop();
     await clearVault(sql);
@@ -58,12 +62,13 @@ export async function benchPacedDay(sql: Sql, plan: PacedPlan): Promise<{ result
   }
   const configured = passes.find((p) => p.system === "daybreak" && p.limits === "configured")!;
   const learned = passes.find((p) => p.system === "daybreak" && p.limits === "learned")!;
+  const fleetAtCap = passes.find((p) => p.system === "daybreak" && p.limits.endsWith("fleet at its cap"))!;
   const bestPeers = ["pg-boss", "graphile-worker"].map((system) =>
     passes.filter((p) => p.system === system).reduce((a, b) => (b.efficiency > a.efficiency ? b : a))
   );
   const result: PacedDayResult = {
     plan: { ...plan, tasks: tasksPerProvider(plan) * plan.providers.length, lowerBoundSeconds: Math.round(lowerBoundSeconds(plan) * 10) / 10 },
-    passes, configured, learned, bestPeers,
+    passes, configured, learned, fleetAtCap, bestPeers,
     projection: projectLargeDay(Math.min(configured.efficiency, 1)),
   };
   return { result, report: render(result) };

@@ -1,5 +1,7 @@
 // The deploy plan: the Supabase CLI steps for a mode, with the files they read (dotenv secrets,
 // the Vault upsert) as text whose secret parts stay marked. Pure: tests check it without a network.
+// Every step names its project itself (--remote=<ref>): nothing is linked, so a deploy never
+// re-points the operator's checkout at another project. Hosted changes need --yes without a TTY.
 import type { Env } from "../cli-env.ts";
 import { type DeployConfig, DEPLOYED_FUNCTIONS, FILE_ARG, type Mode, PROVIDER_KEY_VARS, ROTATION_WAIT_MINUTES, VAULT_NAMES } from "./config.ts";
 import type { Part } from "./secrets.ts";
@@ -9,6 +11,8 @@ export interface Step {
   /** Arguments after `supabase`; never a secret. FILE_ARG stands for the step's file. */
   args: string[];
   file?: { name: string; parts: Part[] };
+  /** Secret values the CLI reads from its environment for this step only (shown as ****). */
+  secretEnv?: Record<string, string>;
 }
 
 export interface Plan {
@@ -30,36 +34,35 @@ export function envFile(entries: [string, string][]): Part[] {
 
 const sqlLiteral = (value: string): string => `'${value.replaceAll("'", "''")}'`;
 
-/** Upserts Vault secrets by name (create_secret, or update_secret when the name exists), in one
- * statement. Values that are secret are SecretParts; the functions URL is not a secret. */
+/** Upserts Vault secrets by name: update_secret where the name exists, create_secret where it does
+ * not. Plain SELECTs, never a DO block: pg_stat_statements (on by default on hosted) keeps a
+ * utility statement's text verbatim but stores a plain statement with its constants replaced by
+ * $n, so no statement text it keeps holds a secret. Secret values are SecretParts. */
 export function vaultUpsertSql(entries: { name: string; value: Part; description: string }[]): Part[] {
-  const parts: Part[] = [
-    "-- daybreak (scripts/deploy): the Vault secrets the pg_cron jobs read (vault.decrypted_secrets).\n",
-    "do $daybreak$\nbegin\n",
-  ];
+  const parts: Part[] = ["-- daybreak (scripts/deploy): the Vault secrets the pg_cron jobs read (vault.decrypted_secrets).\n"];
   for (const e of entries) {
-    const literal = (): Part[] =>
-      typeof e.value === "string" ? [sqlLiteral(e.value)] : ["'", { secret: e.value.secret.replaceAll("'", "''") }, "'"];
+    const value: Part[] = typeof e.value === "string" ? [sqlLiteral(e.value)] : ["'", { secret: e.value.secret.replaceAll("'", "''") }, "'"];
+    const name = sqlLiteral(e.name);
     parts.push(
-      `  if exists (select 1 from vault.secrets where name = ${sqlLiteral(e.name)}) then\n`,
-      `    perform vault.update_secret((select id from vault.secrets where name = ${sqlLiteral(e.name)}), `, ...literal(), ");\n",
-      "  else\n",
-      "    perform vault.create_secret(", ...literal(), `, ${sqlLiteral(e.name)}, ${sqlLiteral(e.description)});\n`,
-      "  end if;\n",
+      "select vault.update_secret(s.id, ", ...value, `) from vault.secrets s where s.name = ${name};\n`,
+      "select vault.create_secret(", ...value, `, ${name}, ${sqlLiteral(e.description)})\n`,
+      ` where not exists (select 1 from vault.secrets s where s.name = ${name});\n`,
     );
   }
-  parts.push("end\n$daybreak$;\n");
   return parts;
 }
 
-const link = (ref: string): Step => ({
-  title: "link the project (the CLI reads SUPABASE_ACCESS_TOKEN and SUPABASE_DB_PASSWORD from the environment)",
-  args: ["link", "--project-ref", ref],
+const remote = (ref: string) => `--remote=${ref}`;
+
+const setSecrets = (ref: string, title: string, entries: [string, string][]): Step => ({
+  title,
+  args: ["secrets", "set", "--env-file", FILE_ARG, remote(ref), "--yes"],
+  file: { name: "secrets.env", parts: envFile(entries) },
 });
 
-const vaultStep = (title: string, parts: Part[]): Step => ({
+const vaultStep = (ref: string, title: string, parts: Part[]): Step => ({
   title,
-  args: ["db", "query", "--remote", "--yes", "--file", FILE_ARG],
+  args: ["db", "query", remote(ref), "--yes", "--file", FILE_ARG],
   file: { name: "vault.sql", parts },
 });
 
@@ -75,10 +78,7 @@ export function buildPlan(c: DeployConfig): Plan {
     return {
       mode: c.mode,
       projectRef: ref,
-      steps: [{
-        title: "stop accepting the previous cron secret",
-        args: ["secrets", "unset", "CRON_SECRET_PREVIOUS", "--project-ref", ref, "--yes"],
-      }],
+      steps: [{ title: "stop accepting the previous cron secret", args: ["secrets", "unset", "CRON_SECRET_PREVIOUS", remote(ref), "--yes"] }],
       next: ["rotation finished: only the new CRON_SECRET is accepted."],
     };
   }
@@ -87,13 +87,9 @@ export function buildPlan(c: DeployConfig): Plan {
       mode: c.mode,
       projectRef: ref,
       steps: [
-        link(ref),
-        {
-          title: "functions accept the new secret and, until the rotation is finished, the old one",
-          args: ["secrets", "set", "--env-file", FILE_ARG, "--project-ref", ref],
-          file: { name: "secrets.env", parts: envFile([["CRON_SECRET", c.cronSecret!], ["CRON_SECRET_PREVIOUS", c.cronSecretPrevious!]]) },
-        },
-        vaultStep("switch the pg_cron jobs to the new secret (Vault daybreak_cron_secret)", vaultUpsertSql([cronSecretEntry(c.cronSecret!)])),
+        setSecrets(ref, "functions accept the new secret and, until the rotation is finished, the old one",
+          [["CRON_SECRET", c.cronSecret!], ["CRON_SECRET_PREVIOUS", c.cronSecretPrevious!]]),
+        vaultStep(ref, "switch the pg_cron jobs to the new secret (Vault daybreak_cron_secret)", vaultUpsertSql([cronSecretEntry(c.cronSecret!)])),
       ],
       next: [
         "rotation part 1 done: functions accept both secrets; pg_cron now sends the new one.",
@@ -110,42 +106,51 @@ export function buildPlan(c: DeployConfig): Plan {
     ["CRON_SECRET", c.cronSecret!],
     ...(c.cronSecretPrevious ? [["CRON_SECRET_PREVIOUS", c.cronSecretPrevious] as [string, string]] : []),
     ...c.providerKeys,
+    ...c.functionSettings,
   ];
   return {
     mode: c.mode,
     projectRef: ref,
     steps: [
-      link(ref),
-      { title: "apply the migrations to the linked project", args: ["db", "push", "--remote", "--yes"] },
+      // First: it also proves the access token and the project ref before the database is touched.
+      setSecrets(ref, `set the functions' secrets (${secrets.map(([n]) => n).join(", ")})`, secrets),
       {
-        title: `set the functions' secrets (${secrets.map(([n]) => n).join(", ")})`,
-        args: ["secrets", "set", "--env-file", FILE_ARG, "--project-ref", ref],
-        file: { name: "secrets.env", parts: envFile(secrets) },
+        title: "apply the migrations (DATABASE_URL; the password goes in PGPASSWORD, TLS required)",
+        args: ["db", "push", `--remote=${c.database!.url}`, "--yes"],
+        secretEnv: { PGPASSWORD: c.database!.password },
       },
-      ...DEPLOYED_FUNCTIONS.map((name): Step => ({
-        title: `deploy ${name} (JWT verification off: it authenticates each call itself)`,
-        // --use-api bundles on Supabase's side, so no Docker is needed on the deploying machine.
-        args: ["functions", "deploy", name, "--no-verify-jwt", "--use-api", "--project-ref", ref],
-      })),
-      vaultStep("store the functions URL and cron secret in Vault for the pg_cron jobs", vaultUpsertSql([
+      {
+        // One command: every function is uploaded and bundled before any goes live, then one update
+        // makes them live (one that fails to bundle keeps its previous version; the step fails).
+        title: `deploy the functions (${DEPLOYED_FUNCTIONS.join(", ")}): bundled by Supabase (--use-api, ` +
+          "no Docker), then made live in one update; JWT verification off, each authenticates its calls itself",
+        args: ["functions", "deploy", ...DEPLOYED_FUNCTIONS, "--no-verify-jwt", "--use-api", remote(ref), "--yes"],
+      },
+      vaultStep(ref, "store the functions URL and cron secret in Vault for the pg_cron jobs", vaultUpsertSql([
         { name: VAULT_NAMES.functionsUrl, value: functionsUrl(ref), description: "daybreak: base URL of the edge functions" },
         cronSecretEntry(c.cronSecret!),
       ])),
     ],
     next: [
-      `deployed to ${ref}. Check it: scripts/status (DATABASE_URL = the project's connection string),`,
+      `deployed to ${ref}. Check it: scripts/status (with the same DATABASE_URL),`,
       `and a manual call: SUPABASE_URL=https://${ref}.supabase.co scripts/trigger --reconcile --dry-run`,
     ],
   };
 }
 
+/** The environment variables with secrets that scripts/deploy reads. Of them, the CLI is given
+ * only SUPABASE_ACCESS_TOKEN (execute.ts); the database password reaches it per step. */
+export const SECRET_INPUTS = Object.freeze(["SUPABASE_ACCESS_TOKEN", "DATABASE_URL", "CRON_SECRET", "CRON_SECRET_PREVIOUS", "SUPABASE_SERVICE_ROLE_KEY",
+  "DAYBREAK_METRICS_TOKEN", "DAYBREAK_METRICS_TOKEN_PREVIOUS", ...PROVIDER_KEY_VARS]);
+
 /** Every secret value a plan or the environment holds: masked in anything printed. */
 export function secretValues(plan: Plan, env: Env): string[] {
   const values = new Set<string>();
-  for (const step of plan.steps) for (const p of step.file?.parts ?? []) if (typeof p !== "string") values.add(p.secret);
-  for (const name of ["SUPABASE_ACCESS_TOKEN", "SUPABASE_DB_PASSWORD", "CRON_SECRET", "CRON_SECRET_PREVIOUS", "SUPABASE_SERVICE_ROLE_KEY", ...PROVIDER_KEY_VARS]) {
-    if (env[name]) values.add(env[name]!);
+  for (const step of plan.steps) {
+    for (const p of step.file?.parts ?? []) if (typeof p !== "string") values.add(p.secret);
+    for (const v of Object.values(step.secretEnv ?? {})) values.add(v).add(encodeURIComponent(v));
   }
+  for (const name of SECRET_INPUTS) if (env[name]) values.add(env[name]!);
   // Longest first, so a secret that contains another is masked whole.
   return [...values].filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
 }
