@@ -4,7 +4,7 @@
 -- migration in supabase/migrations/, never here. The design: docs/design/ARCHITECTURE.md.
 
 -- ---------------------------------------------------------------- extensions
-create extension if not exists pg_cron with schema public; -- version 1.4-1
+create extension if not exists pg_cron with schema pg_catalog; -- version 1.6
 create extension if not exists pg_net with schema extensions; -- version 0.20.4
 create extension if not exists supabase_vault with schema vault; -- version 0.3.1
 
@@ -722,6 +722,7 @@ CREATE FUNCTION scheduler.prune_history(p_now timestamp with time zone DEFAULT n
     AS $$
 declare
   v_cutoff timestamptz := p_now - make_interval(days => scheduler.config_int('retention_days'));
+  v_first_kept bigint;
   v_invocations integer;
   v_ticks integer;
   v_cron integer;
@@ -731,7 +732,16 @@ begin
   get diagnostics v_invocations = row_count;
   delete from scheduler.cron_ticks where ticked_at < v_cutoff;
   get diagnostics v_ticks = row_count;
-  delete from cron.job_run_details where start_time < v_cutoff;
+  -- pg_cron numbers its runs in start order: the first run inside the retention bounds what can
+  -- go. Walking the primary key from the bottom meets it after the rows still to prune (none,
+  -- once pruned) and the few runs a server crash left without a start time (never pruned).
+  select d.runid into v_first_kept
+    from cron.job_run_details d
+   where d.start_time >= v_cutoff
+   order by d.runid
+   limit 1;
+  delete from cron.job_run_details d
+   where d.runid < coalesce(v_first_kept, 9223372036854775807) and d.start_time < v_cutoff;
   get diagnostics v_cron = row_count;
   delete from scheduler.processors where coalesce(stopped_at, last_seen, kicked_at) < v_cutoff;
   get diagnostics v_processors = row_count;
@@ -1823,7 +1833,7 @@ CREATE VIEW scheduler.v_cron_health WITH (security_invoker='true') AS
  WITH expected(jobname) AS (
          VALUES ('daybreak-trigger'::text), ('daybreak-reconciler'::text)
         )
- SELECT COALESCE(j.jobname, (e.jobname)::name) AS jobname,
+ SELECT COALESCE(j.jobname, e.jobname) AS jobname,
     j.jobid,
     j.schedule,
     j.command,
@@ -1850,7 +1860,7 @@ CREATE VIEW scheduler.v_cron_health WITH (security_invoker='true') AS
           WHERE (x.jobid = j.jobid)
           ORDER BY x.start_time DESC NULLS LAST
          LIMIT 1) d ON (true))
-  ORDER BY (e.jobname IS NULL), COALESCE(j.jobname, (e.jobname)::name);
+  ORDER BY (e.jobname IS NULL), COALESCE(j.jobname, e.jobname);
 
 -- Name: v_daily_history; Type: VIEW; Schema: scheduler
 
@@ -2737,7 +2747,7 @@ ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES 
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO service_role;
 
 -- ---------------------------------------------------------------- cron jobs
-select cron.schedule('daybreak-reconciler', '* * * * *', 'select scheduler.cron_reconcile_tick()');
+select cron.schedule('daybreak-reconciler', '10 seconds', 'select scheduler.cron_reconcile_tick()');
 select cron.schedule('daybreak-trigger', '*/5 * * * *', 'select scheduler.cron_trigger_tick()');
 
 -- ---------------------------------------------------------------- scheduler.config as migrated

@@ -31,7 +31,7 @@ describe("Supabase Vault (the real extension)", () => {
     const [ext] = await sql`select extversion, extnamespace::regnamespace::text as schema from pg_extension where extname = 'supabase_vault'`;
     expect(ext).toEqual({ extversion: "0.3.1", schema: "vault" });
     const [{ libs }] = await sql`select current_setting('shared_preload_libraries') as libs`;
-    expect(libs.split(",").map((s: string) => s.trim())).toEqual(["pg_cron", "pg_net", "supabase_vault"]);
+    expect(libs.split(",").map((s: string) => s.trim())).toEqual(["pg_stat_statements", "pg_cron", "pg_net", "supabase_vault"]);
   });
 
   it("stores a secret written with vault.create_secret encrypted and reads it back through vault.decrypted_secrets", async () => {
