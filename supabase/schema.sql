@@ -734,14 +734,15 @@ begin
   get diagnostics v_ticks = row_count;
   -- pg_cron numbers its runs in start order: the first run inside the retention bounds what can
   -- go. Walking the primary key from the bottom meets it after the rows still to prune (none,
-  -- once pruned) and the few runs a server crash left without a start time (never pruned).
+  -- once pruned) and the rare run a server crash caught before it started (no time at all: never
+  -- pruned). A run that failed before it started has only an end time, which counts.
   select d.runid into v_first_kept
     from cron.job_run_details d
-   where d.start_time >= v_cutoff
+   where coalesce(d.start_time, d.end_time) >= v_cutoff
    order by d.runid
    limit 1;
   delete from cron.job_run_details d
-   where d.runid < coalesce(v_first_kept, 9223372036854775807) and d.start_time < v_cutoff;
+   where d.runid < coalesce(v_first_kept, 9223372036854775807) and coalesce(d.start_time, d.end_time) < v_cutoff;
   get diagnostics v_cron = row_count;
   delete from scheduler.processors where coalesce(stopped_at, last_seen, kicked_at) < v_cutoff;
   get diagnostics v_processors = row_count;

@@ -172,9 +172,12 @@ describe("reconcile", () => {
               ('daily-batch-trigger', 'cron', 'completed', now() - interval '29 days')`;
     await sql`insert into scheduler.cron_ticks (tick, ticked_at, decision) values
               ('trigger', now() - interval '31 days', 'called'), ('trigger', now() - interval '29 days', 'called')`;
-    await sql`insert into cron.job_run_details (jobid, runid, database, username, command, status, start_time)
-              values (999001, 999001, 'postgres', 'postgres', 'select 1', 'succeeded', now() - interval '31 days'),
-                     (999001, 999002, 'postgres', 'postgres', 'select 1', 'succeeded', now() - interval '29 days')`;
+    // pg_cron's log as pg_cron writes it: runs numbered in start order (prune_history walks that order).
+    await sql`delete from cron.job_run_details`;
+    for (const age of ["31 days", "29 days"]) {
+      await sql`insert into cron.job_run_details (jobid, runid, database, username, command, status, start_time)
+                values (999001, nextval('cron.runid_seq'), 'postgres', 'postgres', 'select 1', 'succeeded', now() - ${age}::interval)`;
+    }
     const [r] = await sql`select scheduler.reconcile() as r`;
     expect(r!.r.pruned).toEqual({ scheduler_runs: 1, cron_ticks: 1, processors: 0, job_run_details: 1 });
     expect((await sql`select count(*)::int as n from scheduler.scheduler_runs`)[0]!.n).toBe(1);
