@@ -80,7 +80,7 @@ postgres_source_tarball() {
   partial="$cached.partial-$$"
   if ! as_root curl -fsSL --retry 2 --connect-timeout 10 -o "$partial" "$PG17_URL"; then
     as_root rm -f "$partial"
-    die "PostgreSQL $PG17_VERSION is not built on this machine and its source is missing: $PG17_TARBALL (sha256 $PG17_SHA256) is in neither ${dir:+$dir nor }$PG_CACHE_DIR/sources, and downloading $PG17_URL failed. Put that file in $PG_CACHE_DIR/sources (or in the directory DAYBREAK_EXTENSION_SOURCES names), or run scripts/test with DAYBREAK_SKIP_PG17=1 to leave out its PostgreSQL 17 pass"
+    die "PostgreSQL $PG17_VERSION is not built on this machine and its source is missing: $PG17_TARBALL (sha256 $PG17_SHA256) is not in ${dir:+$dir or }$PG_CACHE_DIR/sources, and downloading $PG17_URL failed. Put that file in $PG_CACHE_DIR/sources (or in the directory DAYBREAK_EXTENSION_SOURCES names), or run scripts/test with DAYBREAK_SKIP_PG17=1 to leave out its PostgreSQL 17 pass"
   fi
   if [ "$(sha256sum <"$partial" | cut -d' ' -f1)" != "$PG17_SHA256" ]; then
     as_root rm -f "$partial"
