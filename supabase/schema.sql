@@ -722,6 +722,7 @@ CREATE FUNCTION scheduler.prune_history(p_now timestamp with time zone DEFAULT n
     AS $$
 declare
   v_cutoff timestamptz := p_now - make_interval(days => scheduler.config_int('retention_days'));
+  v_first_kept bigint;
   v_invocations integer;
   v_ticks integer;
   v_cron integer;
@@ -731,9 +732,18 @@ begin
   get diagnostics v_invocations = row_count;
   delete from scheduler.cron_ticks where ticked_at < v_cutoff;
   get diagnostics v_ticks = row_count;
-  -- Only daybreak's own jobs' history: other teams' cron history is theirs.
+  -- pg_cron numbers its runs in start order: the first run inside the retention bounds what can
+  -- go. Walking the primary key from the bottom meets it after the rows still to prune (none,
+  -- once pruned) and the rare run a server crash caught before it started (no time at all: never
+  -- pruned). A run that failed before it started has only an end time, which counts.
+  select d.runid into v_first_kept
+    from cron.job_run_details d
+   where coalesce(d.start_time, d.end_time) >= v_cutoff
+   order by d.runid
+   limit 1;
+  -- Only daybreak's own jobs' history goes: other teams' cron history is theirs.
   delete from cron.job_run_details d
-   where d.start_time < v_cutoff
+   where d.runid < coalesce(v_first_kept, 9223372036854775807) and coalesce(d.start_time, d.end_time) < v_cutoff
      and d.jobid in (select j.jobid from cron.job j where j.jobname in ('daybreak-trigger', 'daybreak-reconciler'));
   get diagnostics v_cron = row_count;
   delete from scheduler.processors where coalesce(stopped_at, last_seen, kicked_at) < v_cutoff;
@@ -2799,7 +2809,7 @@ ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES 
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO service_role;
 
 -- ---------------------------------------------------------------- cron jobs
-select cron.schedule('daybreak-reconciler', '* * * * *', 'select scheduler.cron_reconcile_tick()');
+select cron.schedule('daybreak-reconciler', '10 seconds', 'select scheduler.cron_reconcile_tick()');
 select cron.schedule('daybreak-trigger', '*/5 * * * *', 'select scheduler.cron_trigger_tick()');
 
 -- ---------------------------------------------------------------- scheduler.config as migrated

@@ -32,7 +32,7 @@ export interface BenchSizes {
   throughput: ThroughputSizes;
   e2e: ShapeSizes & { repetitions: number };
   planning: ShapeSizes;
-  reconciler: { runs: number; jobsPerRun: number; tasksPerJob: number; liveJobs: number; busyDayJobs: number; calls: number };
+  reconciler: { runs: number; jobsPerRun: number; tasksPerJob: number; liveJobs: number; busyDayJobs: number; calls: number; cronHistoryDays: number };
   idle: { day: string; runMinutes: number };
   latency: ShapeSizes & { calls: number };
   pacedDay: PacedPlan;
@@ -58,7 +58,8 @@ export const FULL: BenchSizes = {
   },
   e2e: { organizations: 200, promptsPerOrg: 10, providers: 3, repetitions: 3 },
   planning: { organizations: 10_000, promptsPerOrg: 20, providers: 3 },
-  reconciler: { runs: 20, jobsPerRun: 500, tasksPerJob: 100, liveJobs: 20, busyDayJobs: 10_000, calls: 200 },
+  // cronHistoryDays: cron.job_run_details as retention (30 days) leaves it: 8,928 rows a day.
+  reconciler: { runs: 20, jobsPerRun: 500, tasksPerJob: 100, liveJobs: 20, busyDayJobs: 10_000, calls: 200, cronHistoryDays: 30 },
   idle: { day: "2026-11-23", runMinutes: 30 },
   latency: { organizations: 100, promptsPerOrg: 10, providers: 3, calls: 200 },
   // 600 calls per provider: gamma's 300/min makes T_LB two minutes.
@@ -83,7 +84,7 @@ export const QUICK: BenchSizes = {
   },
   e2e: { ...FULL.e2e, organizations: 50, repetitions: 1 },
   planning: { ...FULL.planning, organizations: 1_000 },
-  reconciler: { runs: 10, jobsPerRun: 200, tasksPerJob: 50, liveJobs: 20, busyDayJobs: 1_000, calls: 50 },
+  reconciler: { runs: 10, jobsPerRun: 200, tasksPerJob: 50, liveJobs: 20, busyDayJobs: 1_000, calls: 50, cronHistoryDays: 3 },
   latency: { ...FULL.latency, calls: 40 },
   pacedDay: { ...FULL.pacedDay, organizations: 10, promptsPerOrg: 5, peerFactors: [1] },
   dashboard: { ...FULL.dashboard, organizations: 20 },

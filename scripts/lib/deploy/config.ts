@@ -10,7 +10,7 @@ export const PROVIDER_KEY_VARS = Object.freeze(["OPENAI_API_KEY", "PERPLEXITY_AP
 export const FUNCTION_SETTING_VARS = Object.freeze(["DAYBREAK_METRICS_TOKEN", "DAYBREAK_METRICS_TOKEN_PREVIOUS", "DAYBREAK_EDGE_PLAN", "DAYBREAK_DB_POOL_SIZE"]);
 export const VAULT_NAMES = Object.freeze({ functionsUrl: "daybreak_functions_url", cronSecret: "daybreak_cron_secret" });
 export const MIN_CRON_SECRET_LENGTH = 32;
-/** The longest cron interval (the trigger runs every 5 minutes, the reconciler every minute) plus pg_net's send delay. */
+/** The longest cron interval (the trigger runs every 5 minutes, the reconciler every 10 seconds) plus pg_net's send delay. */
 export const ROTATION_WAIT_MINUTES = 6;
 /** Replaced by the step's temp file path when the step runs. */
 export const FILE_ARG = "{file}";
