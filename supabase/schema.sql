@@ -47,7 +47,9 @@ begin
   if not found then
     raise exception 'unknown schedule "%"', p_schedule using errcode = '22023';
   end if;
-  if p_timezone is not null and not exists (select from pg_catalog.pg_timezone_names where name = p_timezone) then
+  if p_timezone is not null
+     and not exists (select from scheduler.known_time_zones where name = p_timezone)
+     and not exists (select from pg_catalog.pg_timezone_names where name = p_timezone) then
     raise exception 'unknown time zone "%": use a name from pg_timezone_names, such as Australia/Sydney', p_timezone
       using errcode = '22023';
   end if;
@@ -2225,6 +2227,12 @@ ALTER TABLE scheduler.cron_ticks ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTIT
     CACHE 1
 );
 
+-- Name: known_time_zones; Type: TABLE; Schema: scheduler
+
+CREATE TABLE scheduler.known_time_zones (
+    name text NOT NULL
+);
+
 -- Name: missed_runs; Type: TABLE; Schema: scheduler
 
 CREATE TABLE scheduler.missed_runs (
@@ -2992,6 +3000,11 @@ ALTER TABLE ONLY scheduler.config
 ALTER TABLE ONLY scheduler.cron_ticks
     ADD CONSTRAINT cron_ticks_pkey PRIMARY KEY (id);
 
+-- Name: known_time_zones known_time_zones_pkey; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.known_time_zones
+    ADD CONSTRAINT known_time_zones_pkey PRIMARY KEY (name);
+
 -- Name: missed_runs missed_runs_pkey; Type: CONSTRAINT; Schema: scheduler
 
 ALTER TABLE ONLY scheduler.missed_runs
@@ -3302,6 +3315,10 @@ ALTER TABLE scheduler.config ENABLE ROW LEVEL SECURITY;
 -- Name: cron_ticks; Type: ROW SECURITY; Schema: scheduler
 
 ALTER TABLE scheduler.cron_ticks ENABLE ROW LEVEL SECURITY;
+
+-- Name: known_time_zones; Type: ROW SECURITY; Schema: scheduler
+
+ALTER TABLE scheduler.known_time_zones ENABLE ROW LEVEL SECURITY;
 
 -- Name: missed_runs; Type: ROW SECURITY; Schema: scheduler
 
