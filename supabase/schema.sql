@@ -313,7 +313,7 @@ begin
     'batch_jobs', v_plan -> 'batch_jobs', 'tasks', v_plan -> 'tasks', 'processors_kicked', v_kicked,
     -- More may be due than this pass took (its limit, or rows a racing pass holds).
     'remaining', v_due_rows >= p_limit);
-  if p_scheduler_run_id is not null then
+  if p_scheduler_run_id is not null and v_due_rows > 0 then
     update scheduler.scheduler_runs
        set details = details || jsonb_build_object('organizations',
                                   scheduler.jsonb_sum_counts(details -> 'organizations', v_report - 'remaining'))
