@@ -2,6 +2,7 @@
 // sizes keep `npm run bench -- --quick` under three minutes on a 2-core machine.
 import { PACED_LATENCY, PACED_PROVIDERS, type PacedPlan } from "../sections/paced-day/index.ts";
 import type { DaybreakVariant } from "../sections/throughput/daybreak.ts";
+import type { OrgDaySizes } from "../sections/org-day.ts";
 
 export interface ThroughputSizes {
   organizations: number;
@@ -37,6 +38,7 @@ export interface BenchSizes {
   latency: ShapeSizes & { calls: number };
   pacedDay: PacedPlan;
   dashboard: ShapeSizes & { days: number };
+  orgDay: OrgDaySizes;
 }
 
 export const FULL: BenchSizes = {
@@ -66,6 +68,8 @@ export const FULL: BenchSizes = {
   pacedDay: { organizations: 40, promptsPerOrg: 15, providers: PACED_PROVIDERS, latency: PACED_LATENCY, peerFactors: [1, 1.5] },
   // 30 days, each a run of the e2e section's size.
   dashboard: { organizations: 200, promptsPerOrg: 10, providers: 3, days: 30 },
+  // 10,000 organizations in 40 time zones, 3,000 of them at 00:00 Europe/Berlin: ~1,000 per tick.
+  orgDay: { organizations: 10_000, hotSpot: 3_000, day: "2026-12-02" },
 };
 
 // Quick: what differs from the full sizes.
@@ -88,4 +92,5 @@ export const QUICK: BenchSizes = {
   latency: { ...FULL.latency, calls: 40 },
   pacedDay: { ...FULL.pacedDay, organizations: 10, promptsPerOrg: 5, peerFactors: [1] },
   dashboard: { ...FULL.dashboard, organizations: 20 },
+  orgDay: { ...FULL.orgDay, organizations: 1_000, hotSpot: 300 },
 };

@@ -67,14 +67,18 @@ function newWorkerName(): string {
   return `processor-${crypto.randomUUID().slice(0, 8)}`;
 }
 
-export function handleProcessorRequest(req: Request, deps: ProcessorDeps): Promise<Response> {
-  return answerInternalErrors(FUNCTION_NAMES.processor, req, async () => {
+/** robust-batch-processor, or weekly-suggestions: the same worker (claims are per provider, so any
+ * invocation may take any kind of task), recorded under the function that was called. */
+export function handleProcessorRequest(
+  req: Request, deps: ProcessorDeps, functionName: string = FUNCTION_NAMES.processor,
+): Promise<Response> {
+  return answerInternalErrors(functionName, req, async () => {
     const accepted = await acceptRequest(req, processorRequestSchema, deps.env, 4096);
     if (accepted instanceof Response) return accepted;
     const requestId = req.headers.get("x-request-id") ?? newRequestId();
     const worker = newWorkerName();
     const { id: invocationId } = await durably(() => recordInvocationStart(deps.sql, {
-      functionName: FUNCTION_NAMES.processor,
+      functionName,
       claimedTriggerSource: detectTriggerSource(req.headers),
       processorId: accepted.body.processor_id ?? null,
       authMethod: accepted.authMethod,

@@ -9,6 +9,7 @@ import { retryThroughOutage } from "./transient.ts";
 import { callWithFallback, ProviderError, type ProviderConfig } from "./providers/openai-compatible.ts";
 import type { AttemptInfo } from "./providers/openai-compatible.ts";
 import type { CallAttempt, RoundRecorder } from "./round-recorder.ts";
+import { loadSuggestionRequest, parseSuggestions, suggestionInstruction } from "./suggestions.ts";
 
 /** Stop working on a task this long before its lease ends, so a live worker never outlives it. */
 const LEASE_MARGIN_MS = 5000;
@@ -117,7 +118,15 @@ export class ProviderLane {
 export async function callProviderForTask(ctx: LaneContext, task: PacedTask): Promise<TaskOutcome> {
   const primary = ctx.providers.get(task.provider);
   if (!primary) return { outcome: "failed", task, error: `provider "${task.provider}" is not in public.providers (or is disabled)` };
-  if (task.prompt_text === null) return { outcome: "failed", task, error: `prompt ${task.prompt_id} was deleted after the run was planned` };
+  // A task without a prompt text is a suggestions task (weekly-suggestions), or its prompt was deleted.
+  let prompt = task.prompt_text;
+  let suggestions = false;
+  if (prompt === null) {
+    const request = await retryThroughOutage(() => loadSuggestionRequest(ctx.sql, task.task_id));
+    if (!request) return { outcome: "failed", task, error: `prompt ${task.prompt_id} was deleted after the run was planned` };
+    prompt = suggestionInstruction(request.prompts);
+    suggestions = true;
+  }
   const fallback = primary.fallbackProvider ? (ctx.providers.get(primary.fallbackProvider) ?? null) : null;
   const signal = AbortSignal.any([ctx.hardDeadline, AbortSignal.timeout(Math.max(task.lease_ms - LEASE_MARGIN_MS, 1000))]);
   if (signal.aborted) return { outcome: "released", task, error: "", provider_called: false };
@@ -128,7 +137,7 @@ export async function callProviderForTask(ctx: LaneContext, task: PacedTask): Pr
     ctx.recorder.attempt(toCallAttempt(info, task.run_id, claimed));
   };
   try {
-    const result = await callWithFallback(primary, fallback, { taskId: task.task_id, prompt: task.prompt_text, region: task.region }, {
+    const result = await callWithFallback(primary, fallback, { taskId: task.task_id, prompt, region: task.region }, {
       env: ctx.env,
       fetch: ctx.fetch,
       signal,
@@ -136,8 +145,14 @@ export async function callProviderForTask(ctx: LaneContext, task: PacedTask): Pr
       retryRateLimited: false,
       onAttempt,
     });
+    let response = result.text;
+    if (suggestions) {
+      const five = parseSuggestions(result.text);
+      if (!five) return { outcome: "failed", task, error: "the answer did not hold five prompts" };
+      response = JSON.stringify(five);
+    }
     return {
-      outcome: "succeeded", task, answered_by: result.provider, model: result.model, response: result.text,
+      outcome: "succeeded", task, answered_by: result.provider, model: result.model, response,
       attempts: result.attempts, latency_ms: Math.round(result.latencyMs),
     };
   } catch (error) {

@@ -3,7 +3,7 @@
 import { ConfigError, type Env, parseFlags, UsageError } from "../cli-env.ts";
 import { type MigrationTarget, migrationTarget } from "./database-url.ts";
 
-export const DEPLOYED_FUNCTIONS = Object.freeze(["daily-batch-trigger", "robust-batch-processor", "batch-reconciler", "health", "daybreak-dashboard"]);
+export const DEPLOYED_FUNCTIONS = Object.freeze(["daily-batch-trigger", "robust-batch-processor", "batch-reconciler", "health", "daybreak-dashboard", "weekly-suggestions"]);
 export const PROVIDER_KEY_VARS = Object.freeze(["OPENAI_API_KEY", "PERPLEXITY_API_KEY", "GROQ_API_KEY"]);
 /** Function settings deployed when set: the read-only token (and the previous one during its
  * rotation), the plan whose worker wall clock the processors plan for, and the pool per worker. */
