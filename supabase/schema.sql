@@ -332,15 +332,26 @@ CREATE FUNCTION scheduler.claim_paced_tasks(p_worker text, p_provider text, p_li
 declare
   v_provider public.providers;
   v_pace scheduler.provider_pace;
+  v_limits record;
   v_rate double precision;
   v_per_ms double precision;
   v_capacity double precision;
+  v_burst_ms integer;
   v_bucket double precision;
+  v_tokens_per_ms double precision;
+  v_token_capacity double precision;
+  v_token_bucket double precision;
+  v_completion double precision;
   v_in_flight integer;
+  v_in_flight_cap integer;
+  v_window_room integer;
+  v_remaining double precision;
   v_grant integer;
   v_wait integer;
   v_tasks jsonb;
   v_claimed integer;
+  v_cost double precision := 0;
+  v_next_cost double precision;
   v_ids bigint[];
   v_max_attempts integer := scheduler.config_int('max_task_attempts');
   v_lease interval := make_interval(secs => scheduler.config_int('task_lease_seconds'));
@@ -356,20 +367,64 @@ begin
       return jsonb_build_object('tasks', '[]'::jsonb, 'has_work', true, 'paused', true,
                                 'wait_ms', ceil(extract(epoch from (v_pace.paused_until - p_now)) * 1000)::integer);
     end if;
-    select r.rate_per_minute into v_rate from scheduler.provider_rate(p_provider, p_now) r;
+    if coalesce(v_provider.requests_per_minute, v_pace.learned_requests_per_minute) is null then
+      perform scheduler.grow_probe(p_provider, p_now);
+      select * into v_pace from scheduler.provider_pace where provider = p_provider;
+    end if;
+    select * into v_limits from scheduler.provider_limits(p_provider, p_now);
+    v_rate := v_limits.requests_per_minute;
     v_per_ms := v_rate / 60000.0;
-    v_capacity := greatest(1.0, v_per_ms * scheduler.config_int('pace_burst_ms'));
-    -- A fresh row (never drawn from) starts full, like the provider's own bucket.
+    -- Probing, bursts are short: an unknown window is found with fewer calls refused at once.
+    v_burst_ms := case when v_limits.request_limit is null then scheduler.config_int('pace_probe_burst_ms')
+                       else coalesce(v_pace.burst_ms, scheduler.config_int('pace_burst_ms')) end;
+    -- At least a call and a half: a claim a few ms late (the lanes' timers, the round trip) loses
+    -- nothing; one call once a short window was found (the burst at its shortest).
+    v_capacity := greatest(case when v_burst_ms <= scheduler.config_int('pace_min_burst_ms') then 1.0 else 1.5 end,
+                           v_per_ms * v_burst_ms);
+    -- A fresh row (never drawn from) starts full, like the provider's own bucket; after a 429 the
+    -- bucket restarts empty when the pause ends (bucket_at is then in the future).
     v_bucket := case when v_pace.bucket_at is null then v_capacity
                      else least(v_capacity, v_pace.bucket + v_per_ms * greatest(0, extract(epoch from (p_now - v_pace.bucket_at)) * 1000)) end;
+    if v_limits.tokens_per_minute is not null then
+      v_tokens_per_ms := v_limits.tokens_per_minute / 60000.0;
+      v_token_capacity := greatest(1.0, v_tokens_per_ms * coalesce(v_pace.burst_ms, scheduler.config_int('pace_burst_ms')));
+      v_token_bucket := case when v_pace.token_bucket_at is null then v_token_capacity
+                             else least(v_token_capacity, v_pace.token_bucket
+                                        + v_tokens_per_ms * greatest(0, extract(epoch from (p_now - v_pace.token_bucket_at)) * 1000)) end;
+    end if;
     select count(*)::integer into v_in_flight from scheduler.batch_tasks t
      where t.provider = p_provider and t.status = 'processing' and t.lease_expires_at >= p_now;
     v_grant := least(p_limit, floor(v_bucket)::integer,
                      coalesce(v_provider.max_in_flight - v_in_flight, p_limit));
+    if v_limits.request_limit is not null then
+      select least(floor(v_limits.request_limit / 6.0)
+                     - coalesce(sum(s.claimed) filter (where s.second > p_now - interval '10 seconds'), 0),
+                   floor(v_limits.request_limit) - coalesce(sum(s.claimed), 0))::integer
+        into v_window_room
+        from scheduler.provider_seconds s
+       where s.provider = p_provider and s.second > p_now - interval '60 seconds' and s.second <= p_now;
+      v_grant := least(v_grant, v_window_room);
+      -- What the provider last said remains (its own count: other clients' calls included),
+      -- refilled at the limit's rate since.
+      if v_pace.remaining_requests is not null then
+        v_remaining := least(v_limits.request_limit, v_pace.remaining_requests
+                             + v_limits.request_limit / 60000.0 * greatest(0, extract(epoch from (p_now - v_pace.remaining_at)) * 1000));
+        v_grant := least(v_grant, floor(v_remaining)::integer);
+      end if;
+    end if;
+    if v_limits.request_limit is null then
+      -- Probing: no more in flight than the probed pace needs at the provider's unloaded latency
+      -- (Little's law, with room for the spread), so a provider that queues cannot pile up calls.
+      v_in_flight_cap := greatest(1, ceil(v_rate / 60000.0
+                           * coalesce(v_pace.latency_floor_ms, v_pace.latency_ms_ewma, scheduler.config_int('pace_default_latency_ms'))
+                           * (1 + scheduler.config_num('pace_latency_rise_percent') / 100.0))::integer);
+      v_grant := least(v_grant, v_in_flight_cap - v_in_flight);
+    end if;
   else
     v_grant := p_limit;
     v_in_flight := 0;
   end if;
+  v_completion := coalesce(v_provider.max_tokens, v_pace.completion_tokens_ewma, scheduler.config_num('pace_default_completion_tokens'));
 
   v_claimed := 0;
   v_tasks := '[]'::jsonb;
@@ -389,6 +444,17 @@ begin
          order by t.seq, t.id
          limit v_grant - cardinality(v_ids)
          for update skip locked) x;
+    end if;
+    if v_token_bucket is not null then
+      -- The token budget: the longest prefix whose estimated cost the bucket holds (the first task
+      -- whenever the bucket holds its cost or is full: one call larger than the burst still goes).
+      select coalesce(array_agg(c.id order by c.ord), '{}'), coalesce(max(c.running), 0) into v_ids, v_cost
+        from (select x.id, x.ord, sum(x.cost) over (order by x.ord) as running
+                from (select t.id, o.ord, ceil(length(coalesce(p.text, '')) / 4.0) + v_completion as cost
+                        from unnest(v_ids) with ordinality o(id, ord)
+                        join scheduler.batch_tasks t on t.id = o.id
+                        left join public.prompts p on p.id = t.prompt_id) x) c
+       where c.running <= v_token_bucket or (c.ord = 1 and v_token_bucket >= least(c.running, v_token_capacity));
     end if;
     with picked as (
       select unnest(v_ids) as id
@@ -410,9 +476,11 @@ begin
              'task_id', c.id::text, 'attempt_token', c.attempt_token, 'attempts', c.attempts,
              'prompt_id', c.prompt_id, 'prompt_text', p.text, 'provider', c.provider, 'region', c.region,
              'run_id', c.run_id, 'org_id', j.org_id, 'batch_job_id', c.batch_job_id,
-             'lease_ms', (extract(epoch from v_lease) * 1000)::integer) order by c.id), '[]'::jsonb),
-           count(*)::integer
-      into v_tasks, v_claimed
+             'lease_ms', (extract(epoch from v_lease) * 1000)::integer,
+             'estimated_tokens', (ceil(length(coalesce(p.text, '')) / 4.0) + v_completion)::integer) order by c.id), '[]'::jsonb),
+           count(*)::integer,
+           coalesce(sum(ceil(length(coalesce(p.text, '')) / 4.0) + v_completion), 0)
+      into v_tasks, v_claimed, v_cost
       from claimed c
       left join public.prompts p on p.id = c.prompt_id
       left join (select jb.id, jb.org_id from scheduler.batch_jobs jb where jb.id in (select batch_job_id from claimed)) j
@@ -421,12 +489,35 @@ begin
 
   if v_provider.name is not null then
     v_bucket := v_bucket - v_claimed;
+    v_token_bucket := v_token_bucket - v_cost;
+    if v_claimed > 0 then
+      insert into scheduler.provider_seconds as s (provider, second, claimed)
+      values (p_provider, date_trunc('second', p_now), v_claimed)
+      on conflict (provider, second) do update set claimed = s.claimed + excluded.claimed;
+    end if;
+    -- The work pressed against the request pace (the bucket, not the work, limited the claim):
+    -- a probe may grow.
     update scheduler.provider_pace
-       set bucket = v_bucket, bucket_at = p_now, updated_at = p_now
+       set bucket = v_bucket, bucket_at = greatest(p_now, bucket_at),
+           token_bucket = v_token_bucket, token_bucket_at = case when v_token_bucket is not null then greatest(p_now, token_bucket_at) end,
+           remaining_requests = coalesce(v_remaining - v_claimed, remaining_requests),
+           remaining_at = case when v_remaining is not null then p_now else remaining_at end,
+           pressed_at = case when floor(v_bucket + v_claimed) < p_limit and v_claimed >= floor(v_bucket + v_claimed)
+                                  and exists (select from scheduler.batch_tasks t where t.provider = p_provider
+                                                 and t.status = 'pending' and t.attempts < v_max_attempts)
+                             then p_now else pressed_at end,
+           updated_at = p_now
      where provider = p_provider;
     -- Time until the bucket holds one more whole call (or half its capacity, to batch claims).
-    v_wait := ceil(greatest(0, least(v_capacity / 2, greatest(1.0, p_limit - v_claimed)) - v_bucket) / v_per_ms)::integer;
-    if v_provider.max_in_flight is not null and v_in_flight + v_claimed >= v_provider.max_in_flight then
+    v_wait := ceil(greatest(0, greatest(1.0, least(v_capacity / 2, p_limit - v_claimed)) - v_bucket) / v_per_ms)::integer;
+    if v_token_bucket is not null then
+      v_next_cost := least(v_token_capacity, coalesce(v_pace.tokens_per_call_ewma, v_completion));
+      v_wait := greatest(v_wait, ceil(greatest(0, v_next_cost - v_token_bucket) / v_tokens_per_ms)::integer);
+    end if;
+    if v_window_room <= v_claimed or v_remaining < v_claimed + 1 then
+      v_wait := greatest(v_wait, 250); -- the window's share is spent: its oldest second leaves soon
+    end if;
+    if v_in_flight + v_claimed >= least(v_provider.max_in_flight, v_in_flight_cap) then
       v_wait := null; -- only a completion frees a slot
     end if;
   end if;
@@ -445,7 +536,7 @@ $$;
 
 -- Name: FUNCTION claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
 
-COMMENT ON FUNCTION scheduler.claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone) IS 'Claims a provider''s tasks within its pace (token bucket, max_in_flight) with SKIP LOCKED, leases and attempt tokens';
+COMMENT ON FUNCTION scheduler.claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone) IS 'Claims a provider''s tasks within its pace (request and token buckets, max_in_flight) with SKIP LOCKED, leases and attempt tokens';
 
 -- Name: complete_tasks(jsonb); Type: FUNCTION; Schema: scheduler
 
@@ -644,6 +735,27 @@ $$;
 
 COMMENT ON FUNCTION scheduler.current_run_key(p_schedule text, p_now timestamp with time zone) IS 'The period key (local date, or ISO week) of p_now for a schedule';
 
+-- Name: delivered_per_minute(text, timestamp with time zone, interval); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.delivered_per_minute(p_provider text, p_now timestamp with time zone, p_span interval DEFAULT '00:01:00'::interval) RETURNS TABLE(successes_per_minute double precision, tokens_per_minute double precision, seconds double precision)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with recent as (
+    select s.second, s.successes, s.tokens from scheduler.provider_seconds s
+     where s.provider = p_provider and s.second > p_now - p_span and s.second <= p_now
+  ), span as (
+    select greatest(1.0, extract(epoch from (p_now - coalesce(min(second), p_now)))) as seconds from recent
+  )
+  select coalesce(sum(r.successes), 0) * 60.0 / max(span.seconds), coalesce(sum(r.tokens), 0) * 60.0 / max(span.seconds),
+         max(span.seconds)
+    from span left join recent r on true
+$$;
+
+-- Name: FUNCTION delivered_per_minute(p_provider text, p_now timestamp with time zone, p_span interval); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.delivered_per_minute(p_provider text, p_now timestamp with time zone, p_span interval) IS 'Successful calls and tokens per minute a provider delivered over a recent span (what got through)';
+
 -- Name: ensure_processor_fleet(text, integer); Type: FUNCTION; Schema: scheduler
 
 CREATE FUNCTION scheduler.ensure_processor_fleet(p_trigger_source text, p_max_new integer DEFAULT NULL::integer) RETURNS integer
@@ -790,6 +902,52 @@ $$;
 
 COMMENT ON FUNCTION scheduler.finalize_run(p_run_id uuid) IS 'Ends a run whose batch jobs are all terminal; returns its status';
 
+-- Name: grow_probe(text, timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.grow_probe(p_provider text, p_now timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_pace scheduler.provider_pace;
+  v_seconds double precision;
+  v_ceiling double precision;
+  v_latency_ms double precision;
+  v_max_in_flight integer;
+begin
+  select * into v_pace from scheduler.provider_pace where provider = p_provider;
+  v_seconds := least(1.0, greatest(0, extract(epoch from (p_now - coalesce(v_pace.probe_at, p_now)))));
+  if v_pace.probe_rpm is null then
+    update scheduler.provider_pace
+       set probe_rpm = scheduler.config_num('pace_unknown_requests_per_minute') * scheduler.config_num('pace_target_percent') / 100.0,
+           probe_at = p_now
+     where provider = p_provider;
+    return;
+  end if;
+  -- Only when the last claim pressed (its pressed_at is its probe_at), for the time since it.
+  if v_pace.pressed_at is null or v_pace.pressed_at < v_pace.probe_at
+     or v_pace.paused_until > p_now or v_pace.queueing or v_seconds <= 0 then
+    update scheduler.provider_pace set probe_at = p_now where provider = p_provider;
+    return;
+  end if;
+  select max_in_flight into v_max_in_flight from public.providers where name = p_provider;
+  v_latency_ms := greatest(1.0, coalesce(v_pace.latency_ms_ewma, scheduler.config_int('pace_default_latency_ms')));
+  v_ceiling := least(scheduler.config_int('max_processor_invocations') * scheduler.config_int('processor_in_flight_per_invocation'),
+                     coalesce(v_max_in_flight, 2147483647)) * 60000.0 / v_latency_ms;
+  update scheduler.provider_pace
+     set probe_rpm = greatest(probe_rpm, least(v_ceiling,
+                       case when probe_phase = 'slow_start'
+                            then probe_rpm * power(scheduler.config_num('pace_probe_growth_per_second'), v_seconds)
+                            else probe_rpm * (1 + scheduler.config_num('pace_probe_additive_percent_per_second') / 100.0 * v_seconds) end)),
+         probe_at = p_now
+   where provider = p_provider;
+end
+$$;
+
+-- Name: FUNCTION grow_probe(p_provider text, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.grow_probe(p_provider text, p_now timestamp with time zone) IS 'Grows the probed pace of a provider with no known request limit while the work presses against it';
+
 -- Name: heartbeat_processor(uuid, text, integer); Type: FUNCTION; Schema: scheduler
 
 CREATE FUNCTION scheduler.heartbeat_processor(p_processor_id uuid, p_worker text, p_tasks integer DEFAULT NULL::integer) RETURNS void
@@ -874,6 +1032,176 @@ begin
   return 1;
 end
 $$;
+
+-- Name: learn_pace(jsonb, timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.learn_pace(p_feedback jsonb, p_now timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  f record;
+  v_pace scheduler.provider_pace;
+  v_configured_rpm integer;
+  v_known_rpm double precision;
+  v_known_before double precision;
+  v_window_rpm double precision;
+  v_recent_rpm double precision;
+  v_latency double precision;
+  v_floor double precision;
+  v_share double precision := scheduler.config_num('pace_target_percent') / 100.0;
+  v_first_reaction boolean;
+  v_rise double precision := 1 + scheduler.config_num('pace_latency_rise_percent') / 100.0;
+  v_queueing boolean;
+begin
+  for f in
+    with items as (
+      select x.*, o.ord
+        from jsonb_array_elements(coalesce(p_feedback, '[]'::jsonb)) with ordinality o(item, ord),
+             jsonb_to_record(o.item) as x(
+               provider text, calls integer, successes integer, rate_limited integer, extra_calls integer,
+               retry_after_ms integer, limit_requests integer, limit_tokens integer, remaining_requests integer,
+               latency_ms double precision, tokens_per_call double precision, tokens_used bigint,
+               token_adjustment double precision, completion_tokens double precision)
+    )
+    select i.provider,
+           sum(coalesce(i.calls, 0))::integer as calls,
+           sum(coalesce(i.successes, 0))::integer as successes,
+           sum(coalesce(i.rate_limited, 0))::integer as rate_limited,
+           sum(coalesce(i.extra_calls, 0))::integer as extra_calls,
+           max(i.retry_after_ms) as retry_after_ms,
+           -- The freshest report of a header wins (items arrive in completion order).
+           (array_agg(i.limit_requests order by i.ord desc) filter (where i.limit_requests is not null))[1] as limit_requests,
+           (array_agg(i.limit_tokens order by i.ord desc) filter (where i.limit_tokens is not null))[1] as limit_tokens,
+           (array_agg(i.remaining_requests order by i.ord desc) filter (where i.remaining_requests is not null))[1] as remaining_requests,
+           avg(i.latency_ms) as latency_ms,
+           avg(i.tokens_per_call) as tokens_per_call,
+           sum(coalesce(i.tokens_used, 0)) as tokens_used,
+           sum(coalesce(i.token_adjustment, 0)) as token_adjustment,
+           avg(i.completion_tokens) as completion_tokens
+      from items i
+      join public.providers pr on pr.name = i.provider
+     group by i.provider
+     order by i.provider -- one lock order for concurrent rounds
+  loop
+    insert into scheduler.provider_pace (provider) values (f.provider) on conflict (provider) do nothing;
+    select * into v_pace from scheduler.provider_pace where provider = f.provider for update;
+    select requests_per_minute into v_configured_rpm from public.providers where name = f.provider;
+
+    if f.successes > 0 or f.rate_limited > 0 then
+      insert into scheduler.provider_seconds as s (provider, second, successes, tokens, rate_limited)
+      values (f.provider, date_trunc('second', p_now), f.successes, f.tokens_used, f.rate_limited)
+      on conflict (provider, second) do update
+        set successes = s.successes + excluded.successes, tokens = s.tokens + excluded.tokens,
+            rate_limited = s.rate_limited + excluded.rate_limited;
+      delete from scheduler.provider_seconds where provider = f.provider and second < p_now - interval '5 minutes';
+    end if;
+    -- What got through before the provider refused: over the last 10 s, the window most providers
+    -- enforce (a 1 s window's limit shows there too; a 60 s window's may read high, and is found
+    -- again at its next 429).
+    -- Read only from ten calls up: fewer tell nothing (a 429 before anything got through).
+    select case when d.successes_per_minute * d.seconds / 60.0 >= 10 then d.successes_per_minute end into v_window_rpm
+      from scheduler.delivered_per_minute(f.provider, p_now, interval '10 seconds') d;
+    -- What it delivers now: the last three whole seconds.
+    select case when sum(s.successes) >= 10 then sum(s.successes) * 20.0 end into v_recent_rpm from scheduler.provider_seconds s
+     where s.provider = f.provider and s.second >= date_trunc('second', p_now) - interval '3 seconds'
+       and s.second < date_trunc('second', p_now);
+
+    v_known_rpm := coalesce(v_configured_rpm, f.limit_requests, v_pace.learned_requests_per_minute);
+    -- A 429 under a limit known before it (not the one that first stated it) means a short window
+    -- or other clients.
+    v_known_before := coalesce(v_configured_rpm, v_pace.learned_requests_per_minute);
+    -- One reaction per episode: the 429s of one moment (calls already in flight) and those of a
+    -- window still spent (429s in a row, paused between them) count once.
+    v_first_reaction := v_pace.pauses_in_a_row = 0
+                        and (v_pace.backoff_at is null or v_pace.backoff_at < p_now - interval '1 second');
+    -- Latency: smoothed per call (a round's median, weighted by its answers), its floor taken only
+    -- once enough calls were seen; queueing from a rise above the floor until it falls back halfway.
+    v_latency := case when f.latency_ms is null or f.rate_limited > 0 then v_pace.latency_ms_ewma
+                      when v_pace.latency_ms_ewma is null then f.latency_ms
+                      -- A running mean over the first 50 calls, then each call weighs 2%.
+                      else v_pace.latency_ms_ewma + (1 - power(1 - greatest(0.02, 1.0 / (v_pace.calls_total + 1)),
+                                                               least(greatest(f.successes, 1), 100)))
+                                                    * (f.latency_ms - v_pace.latency_ms_ewma) end;
+    v_floor := case when v_pace.calls_total + f.calls >= 50 then least(coalesce(v_pace.latency_floor_ms, v_latency), v_latency)
+                    else v_pace.latency_floor_ms end;
+    v_queueing := case when v_floor is null or v_latency is null then false
+                       when v_latency > v_floor * v_rise then true
+                       when v_latency < v_floor * (1 + (v_rise - 1) / 2) then false
+                       else v_pace.queueing end;
+
+    update scheduler.provider_pace p
+       set learned_requests_per_minute = coalesce(f.limit_requests, p.learned_requests_per_minute),
+           learned_tokens_per_minute = coalesce(f.limit_tokens, p.learned_tokens_per_minute),
+           learned_at = case when f.limit_requests is not null or f.limit_tokens is not null then p_now else p.learned_at end,
+           -- The provider's own count of what remains, every client of the key included.
+           remaining_requests = coalesce(f.remaining_requests, p.remaining_requests),
+           remaining_at = case when f.remaining_requests is not null then p_now else p.remaining_at end,
+           paused_until = case when f.rate_limited > 0
+                               then greatest(p.paused_until, p_now + make_interval(secs => coalesce(
+                                      nullif(f.retry_after_ms, 0), 1000 * power(2, least(p.pauses_in_a_row, 3))) / 1000.0))
+                               else p.paused_until end,
+           pauses_in_a_row = case when f.rate_limited > 0 then p.pauses_in_a_row + 1
+                                  when f.successes > 0 then 0 else p.pauses_in_a_row end,
+           -- Multiplicative decrease from the rate in force now, under a known limit.
+           backoff_factor = case when f.rate_limited > 0 and v_first_reaction and v_known_before is not null
+                                 then greatest(0.05, least(1.0, p.backoff_factor
+                                        + scheduler.config_num('pace_recovery_percent_per_second') / 100.0
+                                          * extract(epoch from (p_now - coalesce(p.backoff_at, p_now)))) * scheduler.config_num('pace_backoff_percent') / 100.0)
+                                 else p.backoff_factor end,
+           burst_ms = case when f.rate_limited > 0 and v_first_reaction and v_known_before is not null
+                           then greatest(scheduler.config_int('pace_min_burst_ms'),
+                                         coalesce(p.burst_ms, scheduler.config_int('pace_burst_ms')) / 2)
+                           else p.burst_ms end,
+           target_percent = case when f.rate_limited > 0 and v_first_reaction and v_known_before is not null
+                                  and coalesce(p.burst_ms, scheduler.config_int('pace_burst_ms')) <= scheduler.config_int('pace_min_burst_ms')
+                                 then greatest(85, coalesce(p.target_percent, scheduler.config_num('pace_target_percent')) - 3)
+                                 else p.target_percent end,
+           -- Probing: a 429 or queueing (latency up) sets the probe to what got through (when enough
+           -- did to say; else a 429 takes pace_probe_backoff_percent off it and queueing leaves it).
+           probe_rpm = case
+                         when v_known_rpm is not null or p.probe_rpm is null then p.probe_rpm
+                         when f.rate_limited > 0 and v_first_reaction
+                           then greatest(1.0, least(p.probe_rpm * scheduler.config_num('pace_probe_backoff_percent') / 100.0,
+                                                    v_window_rpm * v_share))
+                         when f.rate_limited = 0 and v_queueing and not p.queueing
+                           then greatest(1.0, least(p.probe_rpm, v_recent_rpm * 0.9))
+                         else p.probe_rpm end,
+           probe_phase = case
+                           when v_known_rpm is null and p.probe_rpm is not null
+                                and ((f.rate_limited > 0 and v_first_reaction) or (v_queueing and not p.queueing))
+                             then 'steady'
+                           else p.probe_phase end,
+           backoff_at = case when f.rate_limited > 0 and v_first_reaction then p_now else p.backoff_at end,
+           queueing = v_queueing,
+           -- After a 429 the buckets restart empty when the pause ends.
+           bucket = case when f.rate_limited > 0 then least(p.bucket, 0) else p.bucket - f.extra_calls end,
+           bucket_at = case when f.rate_limited > 0 then greatest(coalesce(p.bucket_at, p_now), p_now) else p.bucket_at end,
+           token_bucket = case when f.rate_limited > 0 then least(p.token_bucket, 0) else p.token_bucket - f.token_adjustment end,
+           token_bucket_at = case when f.rate_limited > 0 and p.token_bucket is not null then greatest(coalesce(p.token_bucket_at, p_now), p_now)
+                                  else p.token_bucket_at end,
+           latency_ms_ewma = v_latency,
+           latency_floor_ms = v_floor,
+           tokens_per_call_ewma = case when f.tokens_per_call is null then p.tokens_per_call_ewma
+                                       else coalesce(p.tokens_per_call_ewma * 0.8 + f.tokens_per_call * 0.2, f.tokens_per_call) end,
+           completion_tokens_ewma = case when f.completion_tokens is null then p.completion_tokens_ewma
+                                         else coalesce(p.completion_tokens_ewma * 0.8 + f.completion_tokens * 0.2, f.completion_tokens) end,
+           calls_total = p.calls_total + f.calls,
+           rate_limited_total = p.rate_limited_total + f.rate_limited,
+           updated_at = p_now
+     where p.provider = f.provider;
+    -- The buckets refill from the end of the pause, not during it.
+    update scheduler.provider_pace p
+       set bucket_at = greatest(p.bucket_at, p.paused_until),
+           token_bucket_at = case when p.token_bucket is not null then greatest(p.token_bucket_at, p.paused_until) end
+     where p.provider = f.provider and f.rate_limited > 0 and p.paused_until > p_now;
+  end loop;
+end
+$$;
+
+-- Name: FUNCTION learn_pace(p_feedback jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.learn_pace(p_feedback jsonb, p_now timestamp with time zone) IS 'The pacer learns from a round''s calls: stated limits, other clients, 429s, latency, tokens';
 
 -- Name: live_processor_count(timestamp with time zone); Type: FUNCTION; Schema: scheduler
 
@@ -1131,42 +1459,59 @@ begin
 end
 $$;
 
+-- Name: provider_limits(text, timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.provider_limits(p_provider text, p_now timestamp with time zone) RETURNS TABLE(requests_per_minute double precision, request_limit double precision, tokens_per_minute double precision, token_limit double precision, limit_source text)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with p as (
+    select coalesce(pr.requests_per_minute, pace.learned_requests_per_minute)::double precision as rpm,
+           coalesce(pr.tokens_per_minute, pace.learned_tokens_per_minute)::double precision as tpm,
+           pace.probe_rpm, pace.probe_phase,
+           coalesce(pace.target_percent, (select scheduler.config_num('pace_target_percent'))) / 100.0 as share,
+           case when pr.requests_per_minute is not null or pr.tokens_per_minute is not null then 'configured'
+                when pace.learned_requests_per_minute is not null or pace.learned_tokens_per_minute is not null then 'learned'
+                when pace.probe_phase = 'steady' then 'probed'
+                else 'unknown' end as source,
+           least(1.0, coalesce(pace.backoff_factor, 1)
+                      + (select scheduler.config_num('pace_recovery_percent_per_second')) / 100.0
+                        * greatest(0, extract(epoch from (p_now - coalesce(pace.backoff_at, p_now))))) as factor
+      from public.providers pr
+      left join scheduler.provider_pace pace on pace.provider = pr.name
+     where pr.name = p_provider
+  )
+  select greatest(1.0, case
+           when p.rpm is null then coalesce(p.probe_rpm, (select scheduler.config_num('pace_unknown_requests_per_minute')) * p.share)
+           else p.rpm * p.share * p.factor end),
+         p.rpm,
+         p.tpm * p.share * p.factor,
+         p.tpm,
+         p.source
+    from p
+$$;
+
+-- Name: FUNCTION provider_limits(p_provider text, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.provider_limits(p_provider text, p_now timestamp with time zone) IS 'The request and token pace in force for a provider, the limits it paces against, and where they came from (configured, learned from headers, probed, unknown)';
+
 -- Name: provider_rate(text, timestamp with time zone); Type: FUNCTION; Schema: scheduler
 
 CREATE FUNCTION scheduler.provider_rate(p_provider text, p_now timestamp with time zone DEFAULT clock_timestamp()) RETURNS TABLE(rate_per_minute double precision, limit_per_minute double precision, limit_source text)
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
-  with p as (
-    select pr.requests_per_minute, pr.tokens_per_minute, pace.learned_requests_per_minute,
-           pace.learned_tokens_per_minute, pace.tokens_per_call_ewma, pace.backoff_factor, pace.backoff_at
-      from public.providers pr
-      left join scheduler.provider_pace pace on pace.provider = pr.name
-     where pr.name = p_provider
-  ), limits as (
-    select coalesce(p.requests_per_minute, p.learned_requests_per_minute)::double precision as rpm,
-           case when coalesce(p.tokens_per_minute, p.learned_tokens_per_minute) is not null
-                 and p.tokens_per_call_ewma > 0
-                then coalesce(p.tokens_per_minute, p.learned_tokens_per_minute) / p.tokens_per_call_ewma end as tpm_as_rpm,
-           case when p.requests_per_minute is not null or p.tokens_per_minute is not null then 'configured'
-                when p.learned_requests_per_minute is not null or p.learned_tokens_per_minute is not null then 'learned'
-                else 'unknown' end as source,
-           least(1.0, coalesce(p.backoff_factor, 1)
-                      + (select scheduler.config_num('pace_recovery_percent_per_second')) / 100.0
-                        * greatest(0, extract(epoch from (p_now - coalesce(p.backoff_at, p_now))))) as factor
-      from p
-  )
-  select greatest(1.0, coalesce(least(rpm, tpm_as_rpm), rpm, tpm_as_rpm,
-                                (select scheduler.config_num('pace_unknown_requests_per_minute')))
-                       * (select scheduler.config_num('pace_target_percent')) / 100.0 * factor),
-         coalesce(least(rpm, tpm_as_rpm), rpm, tpm_as_rpm),
-         source
-    from limits
+  select least(l.requests_per_minute,
+               l.tokens_per_minute / nullif(pace.tokens_per_call_ewma, 0)),
+         coalesce(least(l.request_limit, l.token_limit / nullif(pace.tokens_per_call_ewma, 0)), l.request_limit),
+         l.limit_source
+    from scheduler.provider_limits(p_provider, p_now) l
+    left join scheduler.provider_pace pace on pace.provider = p_provider
 $$;
 
 -- Name: FUNCTION provider_rate(p_provider text, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
 
-COMMENT ON FUNCTION scheduler.provider_rate(p_provider text, p_now timestamp with time zone) IS 'The rate the pacer allows a provider now, the limit it paces against, and where that limit came from';
+COMMENT ON FUNCTION scheduler.provider_rate(p_provider text, p_now timestamp with time zone) IS 'The rate the pacer allows a provider now (tokens as requests when they bind), the limit it paces against, and its source';
 
 -- Name: providers_with_work(timestamp with time zone); Type: FUNCTION; Schema: scheduler
 
@@ -1363,7 +1708,6 @@ declare
   v_jobs uuid[];
   v_max_rl integer := scheduler.config_int('max_rate_limited_releases');
   v_now timestamptz := clock_timestamp();
-  v_backoff double precision := scheduler.config_num('pace_backoff_percent') / 100.0;
   f record;
 begin
   v_completion := scheduler.complete_tasks(coalesce(
@@ -1423,44 +1767,12 @@ begin
     from paused p
    where t.run_id = p.run_id and t.provider = p.provider and t.status = 'pending';
 
-  -- The pacer: learned limits, retry-after, AIMD, latency and tokens per call; and per-run counters.
+  -- The pacer learns from what the providers said; then the per-run counters.
+  perform scheduler.learn_pace(p_feedback, v_now);
   for f in
     select x.* from jsonb_to_recordset(coalesce(p_feedback, '[]'::jsonb)) as x(
-      provider text, run_id uuid, calls integer, calls_by_status jsonb, rate_limited integer, extra_calls integer,
-      retry_after_ms integer, limit_requests integer, limit_tokens integer, remaining_requests integer,
-      reset_requests_ms integer, latency_ms double precision, tokens_per_call double precision)
+      provider text, run_id uuid, calls integer, calls_by_status jsonb, rate_limited integer)
   loop
-    if exists (select from public.providers where name = f.provider) then
-      insert into scheduler.provider_pace (provider) values (f.provider) on conflict (provider) do nothing;
-      update scheduler.provider_pace p
-         set learned_requests_per_minute = coalesce(f.limit_requests, p.learned_requests_per_minute),
-             learned_tokens_per_minute = coalesce(f.limit_tokens, p.learned_tokens_per_minute),
-             learned_at = case when f.limit_requests is not null or f.limit_tokens is not null then v_now else p.learned_at end,
-             -- Multiplicative decrease from the rate in force now (at most once per second, so a burst of
-             -- 429s from one moment counts once).
-             backoff_factor = case when coalesce(f.rate_limited, 0) > 0
-                                     and (p.backoff_at is null or p.backoff_at < v_now - interval '1 second')
-                                   then greatest(0.05, least(1.0, p.backoff_factor
-                                          + scheduler.config_num('pace_recovery_percent_per_second') / 100.0
-                                            * extract(epoch from (v_now - coalesce(p.backoff_at, v_now)))) * v_backoff)
-                                   else p.backoff_factor end,
-             backoff_at = case when coalesce(f.rate_limited, 0) > 0
-                                 and (p.backoff_at is null or p.backoff_at < v_now - interval '1 second') then v_now
-                               else p.backoff_at end,
-             -- retry-after pauses the provider. remaining/reset are not used to pause: reset is when
-             -- the provider's bucket is full again, far later than its next free call.
-             paused_until = greatest(p.paused_until,
-                                     case when f.retry_after_ms > 0 then v_now + make_interval(secs => f.retry_after_ms / 1000.0) end),
-             bucket = p.bucket - coalesce(f.extra_calls, 0),
-             latency_ms_ewma = case when f.latency_ms is null then p.latency_ms_ewma
-                                    else coalesce(p.latency_ms_ewma * 0.8 + f.latency_ms * 0.2, f.latency_ms) end,
-             tokens_per_call_ewma = case when f.tokens_per_call is null then p.tokens_per_call_ewma
-                                         else coalesce(p.tokens_per_call_ewma * 0.8 + f.tokens_per_call * 0.2, f.tokens_per_call) end,
-             calls_total = p.calls_total + coalesce(f.calls, 0),
-             rate_limited_total = p.rate_limited_total + coalesce(f.rate_limited, 0),
-             updated_at = v_now
-       where p.provider = f.provider;
-    end if;
     if f.run_id is not null and coalesce(f.calls, 0) > 0 then
       insert into scheduler.provider_run_stats as s
         (run_id, provider, calls, calls_by_status, rate_limited, first_call_at, last_call_at, minute_start, minute_calls)
@@ -2109,12 +2421,14 @@ CREATE TABLE public.providers (
     requests_per_minute integer,
     tokens_per_minute integer,
     max_in_flight integer,
+    max_tokens integer,
     CONSTRAINT providers_api_key_env_check CHECK ((api_key_env ~ '^[A-Z][A-Z0-9_]*$'::text)),
     CONSTRAINT providers_api_key_env_is_a_provider_key CHECK (((api_key_env ~ '^[A-Z][A-Z0-9_]*_API_KEY$'::text) AND (api_key_env !~ '^(SUPABASE|CRON|DAYBREAK)_'::text))),
     CONSTRAINT providers_base_url_check CHECK ((base_url ~ '^https?://'::text)),
     CONSTRAINT providers_base_url_is_safe CHECK (((base_url ~ '^https://[^/?#@]+'::text) OR (base_url ~ '^http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?(/|$)'::text))),
     CONSTRAINT providers_check CHECK ((fallback_provider IS DISTINCT FROM name)),
     CONSTRAINT providers_max_in_flight_check CHECK ((max_in_flight > 0)),
+    CONSTRAINT providers_max_tokens_check CHECK ((max_tokens > 0)),
     CONSTRAINT providers_name_check CHECK ((name ~ '^[a-z0-9][a-z0-9._-]{0,62}$'::text)),
     CONSTRAINT providers_requests_per_minute_check CHECK ((requests_per_minute > 0)),
     CONSTRAINT providers_timeout_ms_check CHECK (((timeout_ms >= 1000) AND (timeout_ms <= 600000))),
@@ -2132,6 +2446,10 @@ COMMENT ON COLUMN public.providers.tokens_per_minute IS 'Tokens/min the provider
 -- Name: COLUMN providers.max_in_flight; Type: COMMENT; Schema: public
 
 COMMENT ON COLUMN public.providers.max_in_flight IS 'Most calls in flight at once across every processor; null = no cap beyond the rate';
+
+-- Name: COLUMN providers.max_tokens; Type: COMMENT; Schema: public
+
+COMMENT ON COLUMN public.providers.max_tokens IS 'max_tokens sent with every call (and counted towards the token budget); null: the provider''s default';
 
 -- Name: regions; Type: TABLE; Schema: public
 
@@ -2327,7 +2645,23 @@ CREATE TABLE scheduler.provider_pace (
     calls_total bigint DEFAULT 0 NOT NULL,
     rate_limited_total bigint DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT provider_pace_backoff_factor_check CHECK (((backoff_factor > (0)::double precision) AND (backoff_factor <= (1)::double precision)))
+    probe_rpm double precision,
+    probe_phase text DEFAULT 'slow_start'::text NOT NULL,
+    probe_at timestamp with time zone,
+    pressed_at timestamp with time zone,
+    latency_floor_ms double precision,
+    queueing boolean DEFAULT false NOT NULL,
+    remaining_requests double precision,
+    remaining_at timestamp with time zone,
+    burst_ms integer,
+    target_percent double precision,
+    pauses_in_a_row integer DEFAULT 0 NOT NULL,
+    completion_tokens_ewma double precision,
+    token_bucket double precision,
+    token_bucket_at timestamp with time zone,
+    CONSTRAINT provider_pace_backoff_factor_check CHECK (((backoff_factor > (0)::double precision) AND (backoff_factor <= (1)::double precision))),
+    CONSTRAINT provider_pace_probe_phase_check CHECK ((probe_phase = ANY (ARRAY['slow_start'::text, 'steady'::text]))),
+    CONSTRAINT provider_pace_target_percent_check CHECK (((target_percent > (0)::double precision) AND (target_percent <= (100)::double precision)))
 );
 
 -- Name: provider_run_stats; Type: TABLE; Schema: scheduler
@@ -2346,6 +2680,21 @@ CREATE TABLE scheduler.provider_run_stats (
     minute_calls bigint DEFAULT 0 NOT NULL,
     previous_minute_calls bigint DEFAULT 0 NOT NULL
 );
+
+-- Name: provider_seconds; Type: TABLE; Schema: scheduler
+
+CREATE TABLE scheduler.provider_seconds (
+    provider text NOT NULL,
+    second timestamp with time zone NOT NULL,
+    claimed integer DEFAULT 0 NOT NULL,
+    successes integer DEFAULT 0 NOT NULL,
+    tokens bigint DEFAULT 0 NOT NULL,
+    rate_limited integer DEFAULT 0 NOT NULL
+);
+
+-- Name: TABLE provider_seconds; Type: COMMENT; Schema: scheduler
+
+COMMENT ON TABLE scheduler.provider_seconds IS 'Calls claimed, successful calls, their tokens and 429s per provider and second (the last few minutes): what daybreak sent and what the provider delivered';
 
 -- Name: runs; Type: TABLE; Schema: scheduler
 
@@ -3040,6 +3389,11 @@ ALTER TABLE ONLY scheduler.provider_pace
 ALTER TABLE ONLY scheduler.provider_run_stats
     ADD CONSTRAINT provider_run_stats_pkey PRIMARY KEY (run_id, provider);
 
+-- Name: provider_seconds provider_seconds_pkey; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.provider_seconds
+    ADD CONSTRAINT provider_seconds_pkey PRIMARY KEY (provider, second);
+
 -- Name: runs runs_one_per_period; Type: CONSTRAINT; Schema: scheduler
 
 ALTER TABLE ONLY scheduler.runs
@@ -3350,6 +3704,10 @@ ALTER TABLE scheduler.provider_pace ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE scheduler.provider_run_stats ENABLE ROW LEVEL SECURITY;
 
+-- Name: provider_seconds; Type: ROW SECURITY; Schema: scheduler
+
+ALTER TABLE scheduler.provider_seconds ENABLE ROW LEVEL SECURITY;
+
 -- Name: runs; Type: ROW SECURITY; Schema: scheduler
 
 ALTER TABLE scheduler.runs ENABLE ROW LEVEL SECURITY;
@@ -3417,6 +3775,10 @@ REVOKE ALL ON FUNCTION scheduler.cron_trigger_tick(p_now timestamp with time zon
 
 REVOKE ALL ON FUNCTION scheduler.current_run_key(p_schedule text, p_now timestamp with time zone) FROM PUBLIC;
 
+-- Name: FUNCTION delivered_per_minute(p_provider text, p_now timestamp with time zone, p_span interval); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.delivered_per_minute(p_provider text, p_now timestamp with time zone, p_span interval) FROM PUBLIC;
+
 -- Name: FUNCTION ensure_processor_fleet(p_trigger_source text, p_max_new integer); Type: ACL; Schema: scheduler
 
 REVOKE ALL ON FUNCTION scheduler.ensure_processor_fleet(p_trigger_source text, p_max_new integer) FROM PUBLIC;
@@ -3432,6 +3794,10 @@ REVOKE ALL ON FUNCTION scheduler.finalize_batch_job(p_batch_job_id uuid) FROM PU
 -- Name: FUNCTION finalize_run(p_run_id uuid); Type: ACL; Schema: scheduler
 
 REVOKE ALL ON FUNCTION scheduler.finalize_run(p_run_id uuid) FROM PUBLIC;
+
+-- Name: FUNCTION grow_probe(p_provider text, p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.grow_probe(p_provider text, p_now timestamp with time zone) FROM PUBLIC;
 
 -- Name: FUNCTION heartbeat_processor(p_processor_id uuid, p_worker text, p_tasks integer); Type: ACL; Schema: scheduler
 
@@ -3452,6 +3818,10 @@ REVOKE ALL ON FUNCTION scheduler.jsonb_sum_counts(a jsonb, b jsonb) FROM PUBLIC;
 -- Name: FUNCTION kick_workers(p_work text, p_trigger_source text, p_pending_jobs integer); Type: ACL; Schema: scheduler
 
 REVOKE ALL ON FUNCTION scheduler.kick_workers(p_work text, p_trigger_source text, p_pending_jobs integer) FROM PUBLIC;
+
+-- Name: FUNCTION learn_pace(p_feedback jsonb, p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.learn_pace(p_feedback jsonb, p_now timestamp with time zone) FROM PUBLIC;
 
 -- Name: FUNCTION live_processor_count(p_now timestamp with time zone); Type: ACL; Schema: scheduler
 
@@ -3484,6 +3854,10 @@ REVOKE ALL ON FUNCTION scheduler.period_key(p_period text, p_local_date date) FR
 -- Name: FUNCTION plan_runs(p_run_ids uuid[], p_work text); Type: ACL; Schema: scheduler
 
 REVOKE ALL ON FUNCTION scheduler.plan_runs(p_run_ids uuid[], p_work text) FROM PUBLIC;
+
+-- Name: FUNCTION provider_limits(p_provider text, p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.provider_limits(p_provider text, p_now timestamp with time zone) FROM PUBLIC;
 
 -- Name: FUNCTION provider_rate(p_provider text, p_now timestamp with time zone); Type: ACL; Schema: scheduler
 
@@ -3648,9 +4022,16 @@ select cron.schedule('daybreak-trigger', '*/5 * * * *', 'select scheduler.cron_t
 -- max_rate_limited_releases = 20: a task given back this many times after 429s is failed
 -- max_task_attempts = 3: a task whose lease expired this many times is failed
 -- org_jitter_seconds = 900: organizations due at the same instant are spread over this many seconds (deterministic per organization and schedule)
--- pace_backoff_percent = 50: on a 429 the rate is multiplied by this percentage
+-- pace_backoff_percent = 75: on a 429 the rate is multiplied by this percentage
 -- pace_burst_ms = 500: token bucket capacity, as this many milliseconds of the paced rate
+-- pace_default_completion_tokens = 256: completion tokens a call counts for (token budgets) before any was observed, when the provider has no max_tokens
 -- pace_default_latency_ms = 2000: latency assumed for fleet sizing before any call was observed
+-- pace_latency_rise_percent = 50: latency this much above its lowest means a provider with no known limit is queueing: what it delivers is its limit
+-- pace_min_burst_ms = 50: the smallest burst (bucket capacity, in ms of the pace) a provider that enforces short windows is paced with
+-- pace_probe_additive_percent_per_second = 1: after slow start, the probed pace grows by this share of itself per second while the work presses
+-- pace_probe_backoff_percent = 90: probing: a 429 multiplies the probed pace by this (or sets it to what got through, when lower)
+-- pace_probe_burst_ms = 100: the burst (bucket capacity, in ms of the pace) while a provider's request limit is unknown
+-- pace_probe_growth_per_second = 1.5: slow start: a provider with no known request limit has its pace multiplied by this each second while the work presses and nothing refuses
 -- pace_recovery_percent_per_second = 10: after a backoff the rate recovers by this share of the limit per second
 -- pace_target_percent = 97: share of a provider's limit the pacer aims at
 -- pace_unknown_requests_per_minute = 300: rate ceiling for a provider with no configured or learned limit (AIMD finds the real one)

@@ -17,6 +17,8 @@ const LEASE_MARGIN_MS = 5000;
 const MIN_RECLAIM_MS = 25;
 /** How often a lane with nothing in flight looks for a free slot of the invocation. */
 const SLOT_POLL_MS = 50;
+/** How long a lane holds its claims after a 429 that named no retry-after (the pacer's first pause). */
+const RATE_LIMITED_HOLD_MS = 1000;
 
 export interface LaneContext {
   sql: Sql;
@@ -29,8 +31,9 @@ export interface LaneContext {
   retryBaseDelayMs: number;
   /** Aborts in-flight calls at the invocation's hard deadline. */
   hardDeadline: AbortSignal;
-  /** Calls this invocation may still start (shared by its lanes); takes up to n, returns how many. */
-  takeSlots(n: number): number;
+  /** Calls this invocation may still start (shared by its lanes); takes up to n for a lane that
+   * holds `held`, returns how many. */
+  takeSlots(n: number, held: number): number;
   releaseSlot(): void;
   /** Whether the lane may claim more (false once the invocation hands over or runs out of budget). */
   mayClaim(): boolean;
@@ -39,6 +42,8 @@ export interface LaneContext {
 
 export class ProviderLane {
   private inFlight = 0;
+  /** After a 429 the lane holds its claims at once, before the pause reaches the database. */
+  private holdUntil = 0;
   private wakeUp: (() => void) | null = null;
   /** True once the lane stopped claiming and everything it started has come back. */
   finished = false;
@@ -57,7 +62,12 @@ export class ProviderLane {
   private async run(): Promise<void> {
     const { ctx } = this;
     while (ctx.mayClaim() && !ctx.hardDeadline.aborted) {
-      const slots = ctx.takeSlots(ctx.claimBatch);
+      const hold = this.holdUntil - Date.now();
+      if (hold > 0) {
+        await this.sleep(hold);
+        continue;
+      }
+      const slots = ctx.takeSlots(ctx.claimBatch, this.inFlight);
       if (slots === 0) {
         // The invocation's slots are held by other lanes too, whose completions do not wake this one.
         await this.sleep(this.inFlight > 0 ? null : SLOT_POLL_MS);
@@ -104,7 +114,10 @@ export class ProviderLane {
     this.inFlight += 1;
     this.ctx.onTaskStarted();
     callProviderForTask(this.ctx, task)
-      .then((outcome) => this.ctx.recorder.add(outcome))
+      .then((outcome) => {
+        if (outcome.outcome === "rate_limited") this.holdUntil = Math.max(this.holdUntil, Date.now() + (outcome.retry_after_ms ?? RATE_LIMITED_HOLD_MS));
+        this.ctx.recorder.add(outcome);
+      })
       .catch((error) => console.error(`${this.ctx.worker}: task ${task.task_id}: ${(error as Error).message}`))
       .finally(() => {
         this.inFlight -= 1;
@@ -134,7 +147,7 @@ export async function callProviderForTask(ctx: LaneContext, task: PacedTask): Pr
   const onAttempt = (info: AttemptInfo) => {
     const claimed = !claimedCallUsed && info.provider === task.provider;
     if (claimed) claimedCallUsed = true;
-    ctx.recorder.attempt(toCallAttempt(info, task.run_id, claimed));
+    ctx.recorder.attempt(toCallAttempt(info, task.run_id, claimed ? task.estimated_tokens : null));
   };
   try {
     const result = await callWithFallback(primary, fallback, { taskId: task.task_id, prompt, region: task.region }, {
@@ -162,14 +175,15 @@ export async function callProviderForTask(ctx: LaneContext, task: PacedTask): Pr
       return { outcome: "released", task, error: `cut off at the processor's deadline: ${message}`, provider_called: claimedCallUsed };
     }
     if (error instanceof ProviderError && error.provider === task.provider) {
-      if (error.kind === "rate_limited") return { outcome: "rate_limited", task };
+      if (error.kind === "rate_limited") return { outcome: "rate_limited", task, retry_after_ms: error.retryAfterMs ?? null };
       if (error.kind === "quota") return { outcome: "quota", task, error: message };
     }
     return { outcome: "failed", task, error: message };
   }
 }
 
-function toCallAttempt(info: AttemptInfo, runId: string, claimed: boolean): CallAttempt {
+/** claimedTokens: the tokens the claim drew, for the attempt the claim paid for; null for the others. */
+function toCallAttempt(info: AttemptInfo, runId: string, claimedTokens: number | null): CallAttempt {
   const rl = info.rateLimit ?? null;
   const error = info.error;
   const status = info.status ?? (error?.kind === "timeout" ? "timeout" : error ? "network" : "unknown");
@@ -177,7 +191,8 @@ function toCallAttempt(info: AttemptInfo, runId: string, claimed: boolean): Call
     provider: info.provider,
     runId,
     status,
-    claimed,
+    claimed: claimedTokens !== null,
+    estimatedTokens: claimedTokens ?? 0,
     latencyMs: info.latencyMs ?? null,
     rateLimited: error?.kind === "rate_limited",
     retryAfterMs: error?.kind === "rate_limited" ? (error.retryAfterMs ?? rl?.retryAfterMs ?? null) : null,
@@ -186,5 +201,6 @@ function toCallAttempt(info: AttemptInfo, runId: string, claimed: boolean): Call
     remainingRequests: rl?.remainingRequests ?? null,
     resetRequestsMs: rl?.resetRequestsMs ?? null,
     totalTokens: info.usage?.total_tokens ?? null,
+    completionTokens: info.usage?.completion_tokens ?? null,
   };
 }

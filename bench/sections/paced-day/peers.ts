@@ -17,7 +17,7 @@ const quietLogger = new Logger(() => (level, message) => {
 });
 
 function providerConfig(mock: MockProcess, name: string): ProviderConfig {
-  return { name, baseUrl: mock.url, model: `${name}-model`, apiKeyEnv: null, timeoutMs: 30_000, fallbackProvider: null };
+  return { name, baseUrl: mock.url, model: `${name}-model`, apiKeyEnv: null, timeoutMs: 30_000, fallbackProvider: null, maxTokens: null };
 }
 
 /** One job: the provider call with the adapter's retries, 429s waited out as their users do. */
