@@ -18,7 +18,7 @@ PG17_VERSION="17.11"
 PG17_TARBALL="postgresql-17_17.11.orig.tar.bz2"
 PG17_SHA256="dd27f2b3c59e73ed14aa3324901242bf69a032a6347805f274e6260322d42979"
 PG17_URL="https://deb.debian.org/debian/pool/main/p/postgresql-17/$PG17_TARBALL"
-PG17_CONFIGURE=(--without-icu --without-readline)
+PG17_CONFIGURE=(--without-icu --without-readline --with-openssl)
 
 # use_pg_major MAJOR: sets PG_MAJOR and PG_BIN, and exports DAYBREAK_PG_MAJOR so that scripts and
 # tests started from here use the same server.
@@ -96,7 +96,7 @@ postgres_source_tarball() {
 # server and pg_stat_statements into PREFIX; the stamp, written last, says the build is complete.
 build_postgres_from_source() {
   local prefix="$1" tarball work log
-  apt_install_missing "to build PostgreSQL $PG17_VERSION" bison flex zlib1g-dev build-essential
+  apt_install_missing "to build PostgreSQL $PG17_VERSION" bison flex zlib1g-dev libssl-dev build-essential
   tarball="$(postgres_source_tarball)" || exit 1
   work="$(as_root mktemp -d "$PG_CACHE_DIR/build-$PG17_VERSION.XXXXXX")"
   log="$(mktemp "${TMPDIR:-/tmp}/daybreak-postgresql-$PG17_VERSION.XXXXXX.log")"
