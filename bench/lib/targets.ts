@@ -96,6 +96,13 @@ function pacedDayTargets(p: PacedDayResult): TargetLine[] {
     measured: `η ${f(s.efficiency)}, 429s ${pct(s.rateLimitedShare.median)} (max ${pct(s.rateLimitedShare.max)})`,
     met: met(s.efficiency.median >= 0.9 && s.rateLimitedShare.median <= 0.02),
   }));
+  const background = p.summaries.find((s) => s.kind === "background");
+  if (background) {
+    lines.push({
+      name: "paced day, background: the other clients keep their 30% of the key", goal: "≥ 27% of what the key admitted",
+      measured: f(background.backgroundShare, 3), met: met(background.backgroundShare.median >= 0.27),
+    });
+  }
   const settled = p.capacity.settledRatio;
   lines.push({
     name: "paced day, no-limit: concurrency found vs best fixed", goal: "within 20%",

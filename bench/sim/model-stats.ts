@@ -26,7 +26,8 @@ export interface SimModelStats {
   /** Distinct tasks answered, and answers beyond one per task. */
   tasks: number;
   duplicateAnswers: number;
-  background: { admitted: number; refused: number };
+  /** Other clients' calls admitted (in all, and while this client was calling) and refused. */
+  background: { admitted: number; admittedWhileCalling: number; refused: number };
   enforced: { requests: { limit: number; peak: number } | null; tokens: { limit: number; peak: number } | null };
   /** Most requests / tokens admitted (every client) in any interval, and in an aligned window, of each length. */
   admittedRequests: PerWindow;
@@ -54,6 +55,7 @@ export class ModelRecorder {
   private readonly offered: number[] = [];
   private readonly admitted: number[] = [];
   private readonly admittedCost: number[] = [];
+  private readonly backgroundTimes: number[] = [];
   private readonly answersByTask = new Map<string, number>();
   private readonly samples: { at: number; n: number }[] = [];
 
@@ -66,7 +68,10 @@ export class ModelRecorder {
   admit(now: number, tokens: number, background: boolean): void {
     this.admitted.push(now);
     this.admittedCost.push(tokens);
-    if (background) this.background.admitted += 1;
+    if (background) {
+      this.background.admitted += 1;
+      this.backgroundTimes.push(now);
+    }
   }
 
   refuse(by: RefusedBy): void {
@@ -117,7 +122,11 @@ export class ModelRecorder {
       settledInFlight: this.settled(),
       tasks: this.answersByTask.size,
       duplicateAnswers,
-      background: { ...this.background },
+      background: {
+        ...this.background,
+        admittedWhileCalling: this.firstCallAt === null ? 0
+          : this.backgroundTimes.filter((t) => t >= this.firstCallAt! && t <= (this.lastAnswerAt ?? Infinity)).length,
+      },
       enforced,
       admittedRequests: per((w) => peakInAnyInterval(this.admitted, null, w)),
       admittedRequestsAligned: per((w) => peakInAlignedWindows(this.admitted, null, w)),

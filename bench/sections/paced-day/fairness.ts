@@ -15,6 +15,10 @@ export interface Fairness {
   smallestP99: number;
   allP50: number;
   largest: number;
+  /** By organization size, fifths from the smallest: tasks range and completion ÷ makespan p50 / p99. */
+  bySize: { tasks: string; p50: number; p99: number }[];
+  /** Every organization: its tasks and the seconds from the run's start to its last result. */
+  perOrganization: { tasks: number; seconds: number }[];
 }
 
 export async function measureFairness(sql: Sql, runId: string): Promise<Fairness | null> {
@@ -36,5 +40,11 @@ export async function measureFairness(sql: Sql, runId: string): Promise<Fairness
     smallestP99: round(percentile(smallest, 99), 3),
     allP50: round(percentile(rows.map((r) => r.seconds / makespan), 50), 3),
     largest: round(bySize.at(-1)!.seconds / makespan, 3),
+    bySize: [0, 1, 2, 3, 4].map((i) => {
+      const part = bySize.slice(Math.floor((i * bySize.length) / 5), Math.floor(((i + 1) * bySize.length) / 5));
+      const xs = part.map((r) => r.seconds / makespan);
+      return { tasks: part.length ? `${part[0]!.tasks}–${part.at(-1)!.tasks}` : "-", p50: round(percentile(xs, 50), 3), p99: round(percentile(xs, 99), 3) };
+    }),
+    perOrganization: bySize.map((r) => ({ tasks: r.tasks, seconds: round(r.seconds, 1) })),
   };
 }

@@ -21,7 +21,7 @@ export interface ProviderFigures {
   limitsHeld: boolean;
   /** The most the client sent in one enforced window ÷ the window's limit (refused calls too). */
   offeredOverLimit: number | null;
-  /** Share of the key's admitted requests the other clients got (background kinds). */
+  /** Share of the key's admitted requests the other clients got while this client was calling. */
   backgroundShare: number | null;
   duplicateAnswers: number;
 }
@@ -50,7 +50,7 @@ export function providerFigures(
     limitsHeld &&= kind.tokens.mode === "fixed" || stats.admittedTokens[key] <= perWindow(kind.tokens);
     limitsHeld &&= (stats.enforced.tokens?.peak ?? 0) <= perWindow(kind.tokens);
   }
-  const admitted = stats.ok + stats.background.admitted;
+  const admitted = stats.ok + stats.background.admittedWhileCalling;
   return {
     provider,
     tasks,
@@ -64,7 +64,7 @@ export function providerFigures(
     settledInFlight: stats.settledInFlight,
     limitsHeld,
     offeredOverLimit,
-    backgroundShare: kind.background ? round(stats.background.admitted / Math.max(1, admitted), 3) : null,
+    backgroundShare: kind.background ? round(stats.background.admittedWhileCalling / Math.max(1, admitted), 3) : null,
     duplicateAnswers: stats.duplicateAnswers,
   };
 }

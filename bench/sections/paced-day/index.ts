@@ -85,7 +85,7 @@ export async function benchPacedDay(sql: Sql, plan: PacedPlan): Promise<{ result
       passes.map((p) => p.providers.find((x) => x.provider === e.name)!)));
     const settled = passes.map((p) => p.providers.find((x) => x.provider === "no-limit")!.settledInFlight);
 
-    const peers = await runPeers(sql, sim, plan, kinds, promptsOf);
+    const peers = await runPeers(sim, plan, kinds, promptsOf);
     const large = await largeDay(sql, functions, sim, plan.large);
     const result: PacedDayResult = {
       plan,

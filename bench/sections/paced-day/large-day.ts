@@ -3,8 +3,8 @@
 // configured (the day measures scale, not discovery: unconfigured, today's pacer would start each at
 // its unknown-provider rate). Makespan against its bound, the fleet over time, processor CPU per task
 // from outside the workers, the database's share of the machine, fairness.
-import { resetState } from "../../../harness/fixtures.ts";
-import type { Service } from "../../../harness/processes.ts";
+import { resetState, setVault } from "../../../harness/fixtures.ts";
+import { TEST_CRON_SECRET, type Service } from "../../../harness/processes.ts";
 import { analyzeSchemas, type Sql } from "../../lib/db.ts";
 import { log } from "../../lib/report.ts";
 import { round } from "../../lib/stats.ts";
@@ -33,7 +33,8 @@ export interface LargeDay {
 }
 
 export async function largeDay(sql: Sql, functions: Service & { url: string }, sim: SimProcess, plan: PacedPlan["large"]): Promise<LargeDay> {
-  await resetState(sql);
+  await resetState(sql); // empties Vault too: the functions' URL and secret go back below
+  await setVault(sql, functions.url, TEST_CRON_SECRET);
   const names = Array.from({ length: plan.providers }, (_, i) => `large-${i + 1}`);
   const kind: Kind = kindSchema.parse({
     requests: { mode: "sliding", windowSeconds: 10, perMinute: plan.requestsPerMinute }, headers: "always", latency: LATENCY, completion: COMPLETION,

@@ -2,7 +2,6 @@
 // factor (× the stated rate × the mean latency, per provider; best = highest mean η, i.e. shortest
 // makespans), then more passes at the best factor. Their spread is over the best search pass and
 // those repeats.
-import type { Sql } from "../../lib/db.ts";
 import { log } from "../../lib/report.ts";
 import type { Kind } from "../../sim/kinds.ts";
 import type { SimProcess } from "../../sim/process.ts";
@@ -35,7 +34,7 @@ function baseConcurrency(kind: Kind, prompts: string[]): number {
 }
 
 export async function runPeers(
-  _sql: Sql, sim: SimProcess, plan: PacedPlan, kinds: Record<string, Kind>, promptsOf: (provider: string) => Promise<string[]>,
+  sim: SimProcess, plan: PacedPlan, kinds: Record<string, Kind>, promptsOf: (provider: string) => Promise<string[]>,
 ): Promise<PeersResult> {
   const prompts: Record<string, string[]> = {};
   for (const k of plan.peers.kinds) prompts[k] = await promptsOf(k);

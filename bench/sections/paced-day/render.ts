@@ -9,11 +9,11 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 export function render(r: PacedDayResult): string {
   const kinds = table(
     `Paced day: ${r.kinds.length} limit kinds, limits not configured, each repeat from nothing learned (${r.plan.repeats} repeats; median (min–max))`,
-    ["kind", "stated limits", "tasks", "bound s", "makespan s", "η", "429 share", "offered ÷ window limit", "windows held", "settled in flight"],
+    ["kind", "stated limits", "tasks", "bound s", "makespan s", "η", "429 share", "offered ÷ window limit", "windows held", "settled in flight", "others' share"],
     r.summaries.map((s) => [
       s.kind, s.limits, s.tasks, formatSpread(s.boundSeconds, 1), formatSpread(s.makespanSeconds, 1), formatSpread(s.efficiency),
       s.rateLimitedShare.n ? `${pct(s.rateLimitedShare.median)} (max ${pct(s.rateLimitedShare.max)})` : "-",
-      formatSpread(s.offeredOverLimit), s.limitsHeld ? "yes" : "NO", formatSpread(s.settledInFlight, 0),
+      formatSpread(s.offeredOverLimit), s.limitsHeld ? "yes" : "NO", formatSpread(s.settledInFlight, 0), formatSpread(s.backgroundShare),
     ]),
   );
   const passes = table("Paced day: daybreak's passes", [
@@ -47,5 +47,10 @@ export function render(r: PacedDayResult): string {
       `${l.pass.fleet?.medianRunning ?? "-"} / ${l.pass.fleet?.peakRunning ?? "-"}`, l.pass.fleet?.peakWorkersAlive ?? "-", l.pass.invocations,
       l.pass.cpuMsPerTask ?? "-", l.pass.maxWorkerCpuMs, Object.values(l.pass.workerKills).reduce((a, b) => a + b, 0),
       l.pass.cpu.postgres ?? "-", l.pass.cpu.machine ?? "-", l.databaseShare ?? "-", l.pass.peakConnections, l.pass.fairness?.smallestP99 ?? "-"]]);
-  return [kinds, passes, search, peers, large, `\npaced day section: ${r.seconds} s`].join("\n");
+  const fairRows = (label: string, f: PacedDayResult["large"]["pass"]["fairness"]) =>
+    (f?.bySize ?? []).map((b, i) => [label, `${i + 1} of 5`, b.tasks, b.p50, b.p99]);
+  const fairness = table("Fairness: organizations' completion ÷ makespan, by size (fifths, smallest first)",
+    ["day", "fifth", "tasks per organization", "p50", "p99"],
+    [...fairRows("kinds day, repeat 1", r.passes[0]?.fairness ?? null), ...fairRows("large day", l.pass.fairness)]);
+  return [kinds, passes, search, peers, large, fairness, `\npaced day section: ${r.seconds} s`].join("\n");
 }
