@@ -4,17 +4,16 @@
 // are left unset on public.providers (daybreak must find them) unless `configured` gives them.
 // The processors' CPU is read from outside their workers (/_edge/workers), daybreak's connections
 // sampled from pg_stat_activity, per-provider figures read from the simulator's side.
-import type { Service } from "../../../harness/processes.ts";
 import { expectStatus, timedCall } from "../../../harness/timed-call.ts";
 import { clearRunState, type Sql } from "../../lib/db.ts";
 import { cpuMark, cpuShareSince, machineBusySince, machineMark, type CpuShare } from "../../lib/cpu.ts";
 import { round, sleep } from "../../lib/stats.ts";
 import type { Kind } from "../../sim/kinds.ts";
-import type { SimProcess } from "../../sim/process.ts";
 import type { SimStats } from "../../sim/server.ts";
 import { edgeWorkerCpu, sampleConnections } from "./edge-figures.ts";
 import { measureFairness, type Fairness } from "./fairness.ts";
 import { sampleFleet, type FleetSeries } from "./fleet-samples.ts";
+import type { DayServices } from "./services.ts";
 
 const RUN_TIMEOUT_MS = 1_800_000;
 
@@ -41,9 +40,11 @@ export interface DaybreakPass {
 }
 
 export async function runDaybreakDay(
-  sql: Sql, functions: Service & { url: string }, sim: SimProcess, kinds: Record<string, Kind>,
+  sql: Sql, services: DayServices, kinds: Record<string, Kind>,
   options: { note: string; configured?: boolean; sampleFleet?: boolean },
 ): Promise<DaybreakPass> {
+  services.check();
+  const { functions, sim } = services;
   await clearRunState(sql);
   await sql`truncate scheduler.processors, scheduler.provider_pace, scheduler.provider_run_stats`;
   for (const [name, kind] of Object.entries(kinds)) {
@@ -57,15 +58,13 @@ export async function runDaybreakDay(
   const fleet = options.sampleFleet ? sampleFleet(sql, functions.url) : null;
   const marks = { cpu: cpuMark(), machine: machineMark() };
   const startedAt = Date.now();
-  const res = await timedCall(functions.url, "daily-batch-trigger", { force: true, note: `bench: ${options.note}` }, "manual");
-  expectStatus("forced trigger", res, "status", "started");
-  const runId = res.body.run_id as string;
-  const deadline = startedAt + RUN_TIMEOUT_MS;
-  for (;;) {
-    const [row] = await sql<{ status: string }[]>`select status from scheduler.runs where id = ${runId}`;
-    if (row!.status !== "running") break;
-    if (Date.now() > deadline) throw new Error(`run ${runId} still running after ${RUN_TIMEOUT_MS} ms`);
-    await sleep(100);
+  let runId: string;
+  try {
+    runId = await waitForRun(sql, services, functions.url, options.note, startedAt);
+  } catch (error) {
+    await connections.stop();
+    await fleet?.stop();
+    throw error;
   }
   const makespanSeconds = (Date.now() - startedAt) / 1000;
   const cpu = { ...cpuShareSince(marks.cpu), machine: machineBusySince(marks.machine) };
@@ -106,4 +105,22 @@ export async function runDaybreakDay(
     fleet: fleetSeries,
     sim: await sim.stats(),
   };
+}
+
+/** The forced trigger call, then polls until the run is no longer running. */
+async function waitForRun(sql: Sql, services: DayServices, functionsUrl: string, note: string, startedAt: number): Promise<string> {
+  const res = await timedCall(functionsUrl, "daily-batch-trigger", { force: true, note: `bench: ${note}` }, "manual").catch((error: unknown) => {
+    services.check(); // a lost runtime says so; anything else is the error itself
+    throw error;
+  });
+  expectStatus("forced trigger", res, "status", "started");
+  const runId = res.body.run_id as string;
+  const deadline = startedAt + RUN_TIMEOUT_MS;
+  for (;;) {
+    const [row] = await sql<{ status: string }[]>`select status from scheduler.runs where id = ${runId}`;
+    if (row!.status !== "running") return runId;
+    if (Date.now() > deadline) throw new Error(`run ${runId} still running after ${RUN_TIMEOUT_MS} ms`);
+    services.check();
+    await sleep(100);
+  }
 }

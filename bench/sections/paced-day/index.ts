@@ -5,8 +5,7 @@
 // tuned by the same search, behind a Bottleneck limiter per provider; fairness across organizations
 // of skewed sizes; a large day measured. daybreak runs on the local edge runtime with the free
 // plan's limits.
-import { resetState, setVault } from "../../../harness/fixtures.ts";
-import { startFunctions, TEST_CRON_SECRET } from "../../../harness/processes.ts";
+import { resetState } from "../../../harness/fixtures.ts";
 import { analyzeSchemas, clearVault, type Sql } from "../../lib/db.ts";
 import { log } from "../../lib/report.ts";
 import { kindSchema, type Kind } from "../../sim/kinds.ts";
@@ -20,6 +19,7 @@ import { runPeers, type PeersResult } from "./peer-runs.ts";
 import { render } from "./render.ts";
 import { goldenSectionMax, probeConcurrency, type Probe, type SearchResult } from "./search.ts";
 import { seedPacedDay } from "./seed.ts";
+import { startDayServices, type DayServices } from "./services.ts";
 import { spread, summarizeKind, type KindSummary, type Spread } from "./summary.ts";
 
 export type { PacedPlan } from "./plan.ts";
@@ -46,7 +46,7 @@ export async function benchPacedDay(sql: Sql, plan: PacedPlan): Promise<{ result
   const started = Date.now();
   await resetState(sql);
   const sim = await startSimProcess();
-  let functions: Awaited<ReturnType<typeof startFunctions>> | null = null;
+  let services: DayServices | null = null;
   try {
     const names = pacedKinds(plan, 0);
     const minute = names.filter((k) => k.minute).map((k) => k.name);
@@ -69,12 +69,13 @@ export async function benchPacedDay(sql: Sql, plan: PacedPlan): Promise<{ result
       return { value: probe.meanLatencyMs ? probe.throughput / probe.meanLatencyMs : 0, detail: probe };
     }, 1, plan.capacitySearch.maxConcurrency, plan.capacitySearch.evaluations, true);
 
-    functions = await startFunctions();
-    await setVault(sql, functions.url, TEST_CRON_SECRET);
+    services = await startDayServices(sql, sim);
+    const day = services;
     const passes: PacedDayResult["passes"] = [];
     for (let r = 1; r <= plan.repeats; r++) {
       log(`paced day: daybreak, ${entries.length} kinds, limits not configured, nothing learned (repeat ${r} of ${plan.repeats})`);
-      const { sim: stats, ...pass } = await runDaybreakDay(sql, functions, sim, kinds, { note: `paced day (kinds, repeat ${r})` });
+      const { sim: stats, ...pass } = await day.withRevival(`repeat ${r}`, () =>
+        runDaybreakDay(sql, day, kinds, { note: `paced day (kinds, repeat ${r})` }));
       const providers = entries.map((e) => providerFigures(e.name, kinds[e.name]!, seeded.tasksByProvider[e.name]!, stats.models[e.name]!, pass.startedAt,
         e.name === "no-limit" ? search.detail.throughput : null));
       passes.push({ ...pass, providers });
@@ -86,7 +87,7 @@ export async function benchPacedDay(sql: Sql, plan: PacedPlan): Promise<{ result
     const settled = passes.map((p) => p.providers.find((x) => x.provider === "no-limit")!.settledInFlight);
 
     const peers = await runPeers(sim, plan, kinds, promptsOf);
-    const large = await largeDay(sql, functions, sim, plan.large);
+    const large = await largeDay(sql, day, plan.large);
     const result: PacedDayResult = {
       plan,
       kinds: entries.map((e) => ({ ...e, spec: kinds[e.name]! })),
@@ -103,7 +104,7 @@ export async function benchPacedDay(sql: Sql, plan: PacedPlan): Promise<{ result
     };
     return { result, report: render(result) };
   } finally {
-    await functions?.stop();
+    await services?.stop();
     await clearVault(sql);
     await sim.stop();
     await resetState(sql);

@@ -4,17 +4,17 @@
 // its unknown-provider rate). Makespan against its bound, the fleet over time, processor CPU per task
 // from outside the workers, the database's share of the machine, fairness.
 import { resetState, setVault } from "../../../harness/fixtures.ts";
-import { TEST_CRON_SECRET, type Service } from "../../../harness/processes.ts";
+import { TEST_CRON_SECRET } from "../../../harness/processes.ts";
 import { analyzeSchemas, type Sql } from "../../lib/db.ts";
 import { log } from "../../lib/report.ts";
 import { round } from "../../lib/stats.ts";
 import { kindSchema, type Kind } from "../../sim/kinds.ts";
-import type { SimProcess } from "../../sim/process.ts";
 import { runDaybreakDay, type DaybreakPass } from "./daybreak-pass.ts";
 import { providerFigures, type ProviderFigures } from "./figures.ts";
 import { COMPLETION, LATENCY } from "./kinds.ts";
 import type { PacedPlan } from "./plan.ts";
 import { seedPacedDay } from "./seed.ts";
+import type { DayServices } from "./services.ts";
 
 export interface LargeDay {
   tasks: number;
@@ -32,9 +32,10 @@ export interface LargeDay {
   databaseShare: number | null;
 }
 
-export async function largeDay(sql: Sql, functions: Service & { url: string }, sim: SimProcess, plan: PacedPlan["large"]): Promise<LargeDay> {
+export async function largeDay(sql: Sql, services: DayServices, plan: PacedPlan["large"]): Promise<LargeDay> {
+  const sim = services.sim;
   await resetState(sql); // empties Vault too: the functions' URL and secret go back below
-  await setVault(sql, functions.url, TEST_CRON_SECRET);
+  await setVault(sql, services.functions.url, TEST_CRON_SECRET);
   const names = Array.from({ length: plan.providers }, (_, i) => `large-${i + 1}`);
   const kind: Kind = kindSchema.parse({
     requests: { mode: "sliding", windowSeconds: 10, perMinute: plan.requestsPerMinute }, headers: "always", latency: LATENCY, completion: COMPLETION,
@@ -47,7 +48,8 @@ export async function largeDay(sql: Sql, functions: Service & { url: string }, s
   ], plan.promptChars, 29);
   await analyzeSchemas(sql, "scheduler", "public");
   log(`paced day: large day, ${plan.providers} providers at ${plan.requestsPerMinute}/min each`);
-  const { sim: stats, ...pass } = await runDaybreakDay(sql, functions, sim, kinds, { note: "paced day (large)", configured: true, sampleFleet: true });
+  const { sim: stats, ...pass } = await services.withRevival("large day", () =>
+    runDaybreakDay(sql, services, kinds, { note: "paced day (large)", configured: true, sampleFleet: true }));
   const perProvider = names.map((n) => providerFigures(n, kind, seeded.tasksByProvider[n]!, stats.models[n]!, pass.startedAt));
   const boundSeconds = Math.max(...perProvider.map((p) => p.bound.seconds));
   const makespan = pass.makespanSeconds;

@@ -36,6 +36,7 @@ interface Lane {
 export async function peerPass(
   peer: Peer, sim: SimProcess, kinds: Record<string, Kind>, prompts: Record<string, string[]>, concurrency: Record<string, number>, factor: number,
 ): Promise<PeerPass> {
+  if (!sim.alive()) await sim.restart(); // lost to another job on the machine: start it again
   await sim.reset();
   const lanes: Lane[] = Object.entries(prompts).map(([provider, list]) => {
     const config: ProviderConfig = { name: provider, baseUrl: sim.url, model: provider, apiKeyEnv: null, timeoutMs: 60_000, fallbackProvider: null };
