@@ -1,6 +1,6 @@
 // The processes a paced day stands on: the edge runtime serving the functions, and the simulator.
 // On this shared 2-core machine another job may kill them mid-pass; a pass notices (ServiceLost),
-// both are started again on the same ports (the URLs in Vault and public.providers stay right), and
+// they are started again on the same ports (the URLs in Vault and public.providers stay right), and
 // the pass is redone from scratch (each pass clears its run state), at most twice.
 import { setVault } from "../../../harness/fixtures.ts";
 import { startFunctions, TEST_CRON_SECRET, type Service } from "../../../harness/processes.ts";
@@ -41,10 +41,10 @@ export async function startDayServices(sql: Sql, sim: SimProcess): Promise<DaySe
         } catch (error) {
           if (!(error instanceof ServiceLost) || attempt > 2) throw error;
           log(`paced day: ${what}: ${error.message}; starting it again and redoing the pass`);
-          if (!alive(functions)) {
-            await functions.stop();
-            functions = await startFunctions({ PORT: String(functions.port) });
-          }
+          // The runtime goes too, whichever was lost: stopping it ends the lost pass's processors,
+          // which would otherwise go on claiming the redone pass's tasks.
+          await functions.stop();
+          functions = await startFunctions({ PORT: String(functions.port) });
           if (!sim.alive()) await sim.restart();
         }
       }
