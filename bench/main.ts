@@ -1,7 +1,7 @@
 // The benchmark driver, run by bench/run against a throwaway cluster (DATABASE_URL). Runs the
 // sections in an order that keeps them independent (each resets the state it uses), prints a
 // table per section and a target summary, and writes the results with the machine they ran on.
-//   tsx bench/main.ts [--quick] [--only=throughput,latency,e2e,paced-day,dashboard,idle,planning,reconciler]
+//   tsx bench/main.ts [--quick] [--only=throughput,latency,e2e,paced-day,dashboard,idle,org-day,planning,reconciler]
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -16,12 +16,13 @@ import { benchDashboard } from "./sections/dashboard.ts";
 import { benchE2e } from "./sections/e2e.ts";
 import { benchIdle } from "./sections/idle.ts";
 import { benchLatency } from "./sections/latency.ts";
+import { benchOrgDay } from "./sections/org-day.ts";
 import { benchPacedDay } from "./sections/paced-day/index.ts";
 import { benchPlanning } from "./sections/planning.ts";
 import { benchReconciler } from "./sections/reconciler.ts";
 import { benchThroughput } from "./sections/throughput/index.ts";
 
-type SectionName = "throughput" | "latency" | "e2e" | "paced-day" | "dashboard" | "idle" | "planning" | "reconciler";
+type SectionName = "throughput" | "latency" | "e2e" | "paced-day" | "dashboard" | "idle" | "org-day" | "planning" | "reconciler";
 type Section = (sql: Sql, sizes: BenchSizes) => Promise<{ result: unknown; report: string }>;
 
 // Planning runs before the reconciler: the reconciler section reuses its 10,000 organizations.
@@ -32,6 +33,7 @@ const SECTIONS: [SectionName, Section][] = [
   ["paced-day", (sql, s) => benchPacedDay(sql, s.pacedDay)],
   ["dashboard", (sql, s) => benchDashboard(sql, s.dashboard)],
   ["idle", (sql, s) => benchIdle(sql, s.idle)],
+  ["org-day", (sql, s) => benchOrgDay(sql, s.orgDay)],
   ["planning", (sql, s) => benchPlanning(sql, s.planning)],
   ["reconciler", (sql, s) => benchReconciler(sql, s.reconciler)],
 ];

@@ -12,7 +12,7 @@ export async function resetState(sql: Sql): Promise<void> {
                      public.prompt_results, net.http_request_queue, net._http_response, vault.secrets,
                      daybreak_test.net_requests`;
     await sql`truncate scheduler.runs cascade`;
-    await sql`truncate scheduler.processors, scheduler.provider_pace`;
+    await sql`truncate scheduler.processors, scheduler.provider_pace, scheduler.provider_seconds`;
     await sql`truncate public.organizations cascade`;
     await sql`delete from public.organization_providers`;
     await sql`update public.providers set fallback_provider = null`;

@@ -46,6 +46,8 @@ export const DEFAULT_CONFIG = Object.freeze({
   max_processor_invocations: 10,
   processor_in_flight_per_invocation: 64,
   pace_burst_ms: 500,
+  pace_default_latency_ms: 2000,
+  pace_probe_burst_ms: 100,
   function_call_timeout_ms: 2000,
 });
 

@@ -26,6 +26,124 @@ CREATE SCHEMA scheduler;
 
 COMMENT ON SCHEMA scheduler IS 'daybreak: exactly-once daily batch scheduling (private; not exposed to the Data API)';
 
+-- Name: set_org_schedule(uuid, text, text, text, integer, text, integer, boolean, integer, timestamp with time zone); Type: FUNCTION; Schema: public
+
+CREATE FUNCTION public.set_org_schedule(p_org_id uuid, p_schedule text DEFAULT 'daily-batch'::text, p_timezone text DEFAULT NULL::text, p_run_at text DEFAULT NULL::text, p_window_minutes integer DEFAULT NULL::integer, p_catch_up text DEFAULT NULL::text, p_catch_up_minutes integer DEFAULT NULL::integer, p_paused boolean DEFAULT NULL::boolean, p_weekday integer DEFAULT NULL::integer, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+  v_s scheduler.schedules;
+  v_old scheduler.org_schedules;
+  v_new scheduler.org_schedules;
+  v_exists boolean;
+  v_floor date;
+  v_timing_changed boolean;
+begin
+  if p_org_id is null or not exists (select from public.organizations where id = p_org_id) then
+    raise exception 'unknown organization %', coalesce(p_org_id::text, 'null') using errcode = '22023';
+  end if;
+  select * into v_s from scheduler.schedules where name = p_schedule;
+  if not found then
+    raise exception 'unknown schedule "%"', p_schedule using errcode = '22023';
+  end if;
+  if p_timezone is not null
+     and not exists (select from scheduler.known_time_zones where name = p_timezone)
+     and not exists (select from pg_catalog.pg_timezone_names where name = p_timezone) then
+    raise exception 'unknown time zone "%": use a name from pg_timezone_names, such as Australia/Sydney', p_timezone
+      using errcode = '22023';
+  end if;
+  if p_run_at is not null and p_run_at !~ '^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$' then
+    raise exception 'bad run time "%": a local wall time HH:MM (00:00 to 23:59)', p_run_at using errcode = '22023';
+  end if;
+  if p_window_minutes is not null and p_window_minutes not between 10 and 1440 then
+    raise exception 'bad window: % minutes (10 to 1440)', p_window_minutes using errcode = '22023';
+  end if;
+  if p_catch_up is not null and p_catch_up not in ('skip', 'once') then
+    raise exception 'bad catch-up policy "%": skip or once', p_catch_up using errcode = '22023';
+  end if;
+  if p_catch_up_minutes is not null and p_catch_up_minutes not between 0 and 1440 then
+    raise exception 'bad catch-up window: % minutes (0 to 1440)', p_catch_up_minutes using errcode = '22023';
+  end if;
+  if p_weekday is not null and v_s.period <> 'weekly' then
+    raise exception 'schedule "%" is daily: it takes no weekday', p_schedule using errcode = '22023';
+  end if;
+  if p_weekday is not null and p_weekday not between 1 and 7 then
+    raise exception 'bad weekday %: 1 (Monday) to 7 (Sunday)', p_weekday using errcode = '22023';
+  end if;
+
+  -- Serializes with the due pass and a forced run of this organization (they lock the row too).
+  select * into v_old from scheduler.org_schedules where schedule = p_schedule and org_id = p_org_id for update;
+  v_exists := found;
+  v_new.schedule := p_schedule;
+  v_new.org_id := p_org_id;
+  v_new.timezone := coalesce(p_timezone, v_old.timezone, v_s.timezone);
+  v_new.run_at := coalesce(p_run_at::time, v_old.run_at, v_s.window_start);
+  v_new.window_minutes := coalesce(p_window_minutes, v_old.window_minutes,
+                                   least(1440, greatest(10, (extract(epoch from (v_s.window_end - v_s.window_start)) / 60)::integer)));
+  v_new.weekday := coalesce(p_weekday::smallint, v_old.weekday, v_s.weekday);
+  v_new.catch_up := coalesce(p_catch_up, v_old.catch_up, 'once');
+  v_new.catch_up_minutes := coalesce(p_catch_up_minutes, v_old.catch_up_minutes, 360);
+  v_new.paused := coalesce(p_paused, v_old.paused, false);
+  v_new.jitter_seconds := coalesce(v_old.jitter_seconds,
+    ((pg_catalog.hashtextextended(p_org_id::text || '/' || p_schedule, 0) % scheduler.config_int('org_jitter_seconds'))
+      + scheduler.config_int('org_jitter_seconds'))::integer % scheduler.config_int('org_jitter_seconds'));
+  v_timing_changed := not v_exists
+    or v_new.timezone is distinct from v_old.timezone or v_new.run_at is distinct from v_old.run_at
+    or v_new.weekday is distinct from v_old.weekday or (v_old.paused and not v_new.paused);
+
+  if v_timing_changed then
+    -- The latest local period this organization already had: its own runs and missed periods, and
+    -- the global runs that planned it (their local date in the new zone).
+    select max(d) into v_floor from (
+      select scheduler.parse_run_key(v_s.period, r.run_key) as d
+        from scheduler.runs r where r.schedule = p_schedule and r.org_id = p_org_id
+      union all
+      select (coalesce(r.due_at, r.created_at) at time zone v_new.timezone)::date
+        from scheduler.runs r where r.schedule = p_schedule and r.org_id = p_org_id
+      union all
+      select scheduler.parse_run_key(v_s.period, m.run_key)
+        from scheduler.missed_runs m where m.schedule = p_schedule and m.org_id = p_org_id
+      union all
+      select (r.created_at at time zone v_new.timezone)::date
+        from scheduler.runs r
+        join scheduler.batch_jobs j on j.run_id = r.id and j.org_id = p_org_id
+       where r.schedule = p_schedule and r.org_id is null and r.created_at > p_now - interval '8 days'
+    ) x;
+    v_new.next_local_date := scheduler.org_first_date(v_s.period, v_new.weekday, v_new.run_at, v_new.timezone,
+                                                      v_new.jitter_seconds, v_floor, p_now);
+    v_new.next_run_at := scheduler.local_instant(v_new.next_local_date, v_new.run_at, v_new.timezone)
+                         + make_interval(secs => v_new.jitter_seconds);
+  else
+    v_new.next_local_date := v_old.next_local_date;
+    v_new.next_run_at := v_old.next_run_at;
+  end if;
+
+  insert into scheduler.org_schedules as o (schedule, org_id, timezone, run_at, window_minutes, weekday, catch_up,
+                                            catch_up_minutes, paused, jitter_seconds, next_local_date, next_run_at,
+                                            created_at, updated_at)
+  values (v_new.schedule, v_new.org_id, v_new.timezone, v_new.run_at, v_new.window_minutes, v_new.weekday, v_new.catch_up,
+          v_new.catch_up_minutes, v_new.paused, v_new.jitter_seconds, v_new.next_local_date, v_new.next_run_at, p_now, p_now)
+  on conflict (schedule, org_id) do update
+    set timezone = excluded.timezone, run_at = excluded.run_at, window_minutes = excluded.window_minutes,
+        weekday = excluded.weekday, catch_up = excluded.catch_up, catch_up_minutes = excluded.catch_up_minutes,
+        paused = excluded.paused, next_local_date = excluded.next_local_date, next_run_at = excluded.next_run_at,
+        updated_at = p_now;
+
+  return jsonb_build_object(
+    'schedule', p_schedule, 'org_id', p_org_id, 'timezone', v_new.timezone, 'run_at', to_char(v_new.run_at, 'HH24:MI:SS'),
+    'window_minutes', v_new.window_minutes, 'weekday', v_new.weekday, 'catch_up', v_new.catch_up,
+    'catch_up_minutes', v_new.catch_up_minutes, 'paused', v_new.paused, 'jitter_seconds', v_new.jitter_seconds,
+    'next_local_date', v_new.next_local_date, 'next_run_at', v_new.next_run_at,
+    'next_run_local', to_char(v_new.next_run_at at time zone v_new.timezone, 'YYYY-MM-DD HH24:MI:SS'),
+    'created', not v_exists);
+end
+$_$;
+
+-- Name: FUNCTION set_org_schedule(p_org_id uuid, p_schedule text, p_timezone text, p_run_at text, p_window_minutes integer, p_catch_up text, p_catch_up_minutes integer, p_paused boolean, p_weekday integer, p_now timestamp with time zone); Type: COMMENT; Schema: public
+
+COMMENT ON FUNCTION public.set_org_schedule(p_org_id uuid, p_schedule text, p_timezone text, p_run_at text, p_window_minutes integer, p_catch_up text, p_catch_up_minutes integer, p_paused boolean, p_weekday integer, p_now timestamp with time zone) IS 'Sets an organization''s own schedule (validated; null keeps a value); never makes a run due at once';
+
 -- Name: abandoned_invocations(timestamp with time zone); Type: FUNCTION; Schema: scheduler
 
 CREATE FUNCTION scheduler.abandoned_invocations(p_now timestamp with time zone) RETURNS SETOF uuid
@@ -35,6 +153,18 @@ CREATE FUNCTION scheduler.abandoned_invocations(p_now timestamp with time zone) 
   select s.id from scheduler.scheduler_runs s
    where s.status = 'running'
      and s.started_at < p_now - make_interval(mins => scheduler.config_int('abandoned_invocation_minutes'))
+$$;
+
+-- Name: cadence_after(text, smallint, date); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.cadence_after(p_period text, p_weekday smallint, p_date date) RETURNS date
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case p_period
+    when 'daily' then p_date + 1
+    else p_date - (extract(isodow from p_date)::integer - 1) + 7 + (p_weekday - 1)
+  end
 $$;
 
 -- Name: cancel_run(uuid, text); Type: FUNCTION; Schema: scheduler
@@ -74,6 +204,125 @@ $$;
 
 COMMENT ON FUNCTION scheduler.cancel_run(p_run_id uuid, p_reason text) IS 'Cancels a running run, its live batch jobs and tasks, with a reason';
 
+-- Name: claim_due_organizations(text, text, uuid, text, timestamp with time zone, integer); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.claim_due_organizations(p_schedule text, p_trigger_source text, p_scheduler_run_id uuid, p_note text, p_now timestamp with time zone, p_limit integer DEFAULT 500) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_s scheduler.schedules;
+  o scheduler.org_schedules;
+  v_weekday smallint;
+  v_date date;
+  v_due timestamptz;
+  v_next date;
+  v_next_due timestamptz;
+  v_key text;
+  v_late interval;
+  v_reason text;
+  v_orgs uuid[] := '{}';
+  v_keys text[] := '{}';
+  v_dues timestamptz[] := '{}';
+  v_catch_ups boolean[] := '{}';
+  v_due_rows integer := 0;
+  v_missed integer := 0;
+  v_catch_up integer := 0;
+  v_run_ids uuid[];
+  v_plan jsonb := jsonb_build_object('batch_jobs', 0, 'tasks', 0, 'configuration_errors', 0, 'pending_jobs', 0);
+  v_kicked integer := 0;
+  v_report jsonb;
+begin
+  select * into strict v_s from scheduler.schedules where name = p_schedule;
+  for o in
+    select * from scheduler.org_schedules os
+     where os.schedule = p_schedule and not os.paused and os.next_run_at <= p_now
+     order by os.next_run_at, os.org_id
+     limit p_limit
+       for update skip locked
+  loop
+    v_due_rows := v_due_rows + 1;
+    v_weekday := coalesce(o.weekday, v_s.weekday);
+    v_date := o.next_local_date;
+    v_due := o.next_run_at;
+    -- The latest local date whose instant has come; the ones before it were missed (an outage).
+    loop
+      v_next := scheduler.cadence_after(v_s.period, v_weekday, v_date);
+      v_next_due := scheduler.local_instant(v_next, o.run_at, o.timezone) + make_interval(secs => o.jitter_seconds);
+      exit when v_next_due > p_now;
+      if v_due > p_now - interval '31 days' then
+        v_key := scheduler.period_key(v_s.period, v_date);
+        insert into scheduler.missed_runs (schedule, org_id, run_key, due_at, recorded_at, reason)
+        select p_schedule, o.org_id, v_key, v_due, p_now, 'a later date was due: only the latest missed one is caught up'
+         where not exists (select from scheduler.runs r where r.schedule = p_schedule and r.org_id = o.org_id and r.run_key = v_key)
+        on conflict do nothing;
+        v_missed := v_missed + 1;
+      end if;
+      v_date := v_next;
+      v_due := v_next_due;
+    end loop;
+    v_key := scheduler.period_key(v_s.period, v_date);
+    v_late := p_now - v_due;
+    v_reason := null;
+    if v_late < make_interval(mins => o.window_minutes) then
+      null;
+    elsif o.catch_up = 'once' and v_late < make_interval(mins => o.catch_up_minutes) then
+      v_catch_up := v_catch_up + 1;
+    elsif o.catch_up = 'once' then
+      v_reason := format('past the catch-up window (%s min)', o.catch_up_minutes);
+    else
+      v_reason := format('past the window (%s min); catch-up policy skip', o.window_minutes);
+    end if;
+    if v_reason is null then
+      v_orgs := v_orgs || o.org_id;
+      v_keys := v_keys || v_key;
+      v_dues := v_dues || v_due;
+      v_catch_ups := v_catch_ups || (v_late >= make_interval(mins => o.window_minutes));
+    else
+      insert into scheduler.missed_runs (schedule, org_id, run_key, due_at, recorded_at, reason)
+      select p_schedule, o.org_id, v_key, v_due, p_now, v_reason
+       where not exists (select from scheduler.runs r where r.schedule = p_schedule and r.org_id = o.org_id and r.run_key = v_key)
+      on conflict do nothing;
+      v_missed := v_missed + 1;
+    end if;
+    update scheduler.org_schedules
+       set next_local_date = v_next, next_run_at = v_next_due,
+           last_run_key = case when v_reason is null then v_key else last_run_key end
+     where schedule = o.schedule and org_id = o.org_id;
+  end loop;
+
+  -- One insert for every claim. A period some other caller claimed first (a forced run, a
+  -- backfill) is not claimed again: the unique key decides, and the loser is counted.
+  with claimed as (
+    insert into scheduler.runs (schedule, run_key, org_id, trigger_source, scheduler_run_id, forced, note,
+                                claimed_at, due_at, catch_up)
+    select p_schedule, c.run_key, c.org_id, p_trigger_source, p_scheduler_run_id, false, p_note, p_now, c.due_at, c.catch_up
+      from unnest(v_orgs, v_keys, v_dues, v_catch_ups) c(org_id, run_key, due_at, catch_up)
+    on conflict on constraint runs_one_per_period do nothing
+    returning id
+  )
+  select coalesce(array_agg(id), '{}') into v_run_ids from claimed;
+  if cardinality(v_run_ids) > 0 then
+    v_plan := scheduler.plan_runs(v_run_ids, v_s.work);
+    v_kicked := scheduler.kick_workers(v_s.work, p_trigger_source, (v_plan ->> 'pending_jobs')::integer);
+  end if;
+
+  v_report := jsonb_build_object(
+    'due', v_due_rows, 'started', cardinality(v_run_ids), 'catch_up', v_catch_up, 'missed', v_missed,
+    'already_ran', cardinality(v_orgs) - cardinality(v_run_ids),
+    'batch_jobs', v_plan -> 'batch_jobs', 'tasks', v_plan -> 'tasks', 'processors_kicked', v_kicked,
+    -- More may be due than this pass took (its limit, or rows a racing pass holds).
+    'remaining', v_due_rows >= p_limit);
+  if p_scheduler_run_id is not null and v_due_rows > 0 then
+    update scheduler.scheduler_runs
+       set details = details || jsonb_build_object('organizations',
+                                  scheduler.jsonb_sum_counts(details -> 'organizations', v_report - 'remaining'))
+     where id = p_scheduler_run_id;
+  end if;
+  return v_report;
+end
+$$;
+
 -- Name: claim_paced_tasks(text, text, integer, timestamp with time zone); Type: FUNCTION; Schema: scheduler
 
 CREATE FUNCTION scheduler.claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone DEFAULT clock_timestamp()) RETURNS jsonb
@@ -83,15 +332,26 @@ CREATE FUNCTION scheduler.claim_paced_tasks(p_worker text, p_provider text, p_li
 declare
   v_provider public.providers;
   v_pace scheduler.provider_pace;
+  v_limits record;
   v_rate double precision;
   v_per_ms double precision;
   v_capacity double precision;
+  v_burst_ms integer;
   v_bucket double precision;
+  v_tokens_per_ms double precision;
+  v_token_capacity double precision;
+  v_token_bucket double precision;
+  v_completion double precision;
   v_in_flight integer;
+  v_in_flight_cap integer;
+  v_window_room integer;
+  v_remaining double precision;
   v_grant integer;
   v_wait integer;
   v_tasks jsonb;
   v_claimed integer;
+  v_cost double precision := 0;
+  v_next_cost double precision;
   v_ids bigint[];
   v_max_attempts integer := scheduler.config_int('max_task_attempts');
   v_lease interval := make_interval(secs => scheduler.config_int('task_lease_seconds'));
@@ -107,20 +367,64 @@ begin
       return jsonb_build_object('tasks', '[]'::jsonb, 'has_work', true, 'paused', true,
                                 'wait_ms', ceil(extract(epoch from (v_pace.paused_until - p_now)) * 1000)::integer);
     end if;
-    select r.rate_per_minute into v_rate from scheduler.provider_rate(p_provider, p_now) r;
+    if coalesce(v_provider.requests_per_minute, v_pace.learned_requests_per_minute) is null then
+      perform scheduler.grow_probe(p_provider, p_now);
+      select * into v_pace from scheduler.provider_pace where provider = p_provider;
+    end if;
+    select * into v_limits from scheduler.provider_limits(p_provider, p_now);
+    v_rate := v_limits.requests_per_minute;
     v_per_ms := v_rate / 60000.0;
-    v_capacity := greatest(1.0, v_per_ms * scheduler.config_int('pace_burst_ms'));
-    -- A fresh row (never drawn from) starts full, like the provider's own bucket.
+    -- Probing, bursts are short: an unknown window is found with fewer calls refused at once.
+    v_burst_ms := case when v_limits.request_limit is null then scheduler.config_int('pace_probe_burst_ms')
+                       else coalesce(v_pace.burst_ms, scheduler.config_int('pace_burst_ms')) end;
+    -- At least a call and a half: a claim a few ms late (the lanes' timers, the round trip) loses
+    -- nothing; one call once a short window was found (the burst at its shortest).
+    v_capacity := greatest(case when v_burst_ms <= scheduler.config_int('pace_min_burst_ms') then 1.0 else 1.5 end,
+                           v_per_ms * v_burst_ms);
+    -- A fresh row (never drawn from) starts full, like the provider's own bucket; after a 429 the
+    -- bucket restarts empty when the pause ends (bucket_at is then in the future).
     v_bucket := case when v_pace.bucket_at is null then v_capacity
                      else least(v_capacity, v_pace.bucket + v_per_ms * greatest(0, extract(epoch from (p_now - v_pace.bucket_at)) * 1000)) end;
+    if v_limits.tokens_per_minute is not null then
+      v_tokens_per_ms := v_limits.tokens_per_minute / 60000.0;
+      v_token_capacity := greatest(1.0, v_tokens_per_ms * coalesce(v_pace.burst_ms, scheduler.config_int('pace_burst_ms')));
+      v_token_bucket := case when v_pace.token_bucket_at is null then v_token_capacity
+                             else least(v_token_capacity, v_pace.token_bucket
+                                        + v_tokens_per_ms * greatest(0, extract(epoch from (p_now - v_pace.token_bucket_at)) * 1000)) end;
+    end if;
     select count(*)::integer into v_in_flight from scheduler.batch_tasks t
      where t.provider = p_provider and t.status = 'processing' and t.lease_expires_at >= p_now;
     v_grant := least(p_limit, floor(v_bucket)::integer,
                      coalesce(v_provider.max_in_flight - v_in_flight, p_limit));
+    if v_limits.request_limit is not null then
+      select least(floor(v_limits.request_limit / 6.0)
+                     - coalesce(sum(s.claimed) filter (where s.second > p_now - interval '10 seconds'), 0),
+                   floor(v_limits.request_limit) - coalesce(sum(s.claimed), 0))::integer
+        into v_window_room
+        from scheduler.provider_seconds s
+       where s.provider = p_provider and s.second > p_now - interval '60 seconds' and s.second <= p_now;
+      v_grant := least(v_grant, v_window_room);
+      -- What the provider last said remains (its own count: other clients' calls included),
+      -- refilled at the limit's rate since.
+      if v_pace.remaining_requests is not null then
+        v_remaining := least(v_limits.request_limit, v_pace.remaining_requests
+                             + v_limits.request_limit / 60000.0 * greatest(0, extract(epoch from (p_now - v_pace.remaining_at)) * 1000));
+        v_grant := least(v_grant, floor(v_remaining)::integer);
+      end if;
+    end if;
+    if v_limits.request_limit is null then
+      -- Probing: no more in flight than the probed pace needs at the provider's unloaded latency
+      -- (Little's law, with room for the spread), so a provider that queues cannot pile up calls.
+      v_in_flight_cap := greatest(1, ceil(v_rate / 60000.0
+                           * coalesce(v_pace.latency_floor_ms, v_pace.latency_ms_ewma, scheduler.config_int('pace_default_latency_ms'))
+                           * (1 + scheduler.config_num('pace_latency_rise_percent') / 100.0))::integer);
+      v_grant := least(v_grant, v_in_flight_cap - v_in_flight);
+    end if;
   else
     v_grant := p_limit;
     v_in_flight := 0;
   end if;
+  v_completion := coalesce(v_provider.max_tokens, v_pace.completion_tokens_ewma, scheduler.config_num('pace_default_completion_tokens'));
 
   v_claimed := 0;
   v_tasks := '[]'::jsonb;
@@ -140,6 +444,17 @@ begin
          order by t.seq, t.id
          limit v_grant - cardinality(v_ids)
          for update skip locked) x;
+    end if;
+    if v_token_bucket is not null then
+      -- The token budget: the longest prefix whose estimated cost the bucket holds (the first task
+      -- whenever the bucket holds its cost or is full: one call larger than the burst still goes).
+      select coalesce(array_agg(c.id order by c.ord), '{}'), coalesce(max(c.running), 0) into v_ids, v_cost
+        from (select x.id, x.ord, sum(x.cost) over (order by x.ord) as running
+                from (select t.id, o.ord, ceil(length(coalesce(p.text, '')) / 4.0) + v_completion as cost
+                        from unnest(v_ids) with ordinality o(id, ord)
+                        join scheduler.batch_tasks t on t.id = o.id
+                        left join public.prompts p on p.id = t.prompt_id) x) c
+       where c.running <= v_token_bucket or (c.ord = 1 and v_token_bucket >= least(c.running, v_token_capacity));
     end if;
     with picked as (
       select unnest(v_ids) as id
@@ -161,9 +476,11 @@ begin
              'task_id', c.id::text, 'attempt_token', c.attempt_token, 'attempts', c.attempts,
              'prompt_id', c.prompt_id, 'prompt_text', p.text, 'provider', c.provider, 'region', c.region,
              'run_id', c.run_id, 'org_id', j.org_id, 'batch_job_id', c.batch_job_id,
-             'lease_ms', (extract(epoch from v_lease) * 1000)::integer) order by c.id), '[]'::jsonb),
-           count(*)::integer
-      into v_tasks, v_claimed
+             'lease_ms', (extract(epoch from v_lease) * 1000)::integer,
+             'estimated_tokens', (ceil(length(coalesce(p.text, '')) / 4.0) + v_completion)::integer) order by c.id), '[]'::jsonb),
+           count(*)::integer,
+           coalesce(sum(ceil(length(coalesce(p.text, '')) / 4.0) + v_completion), 0)
+      into v_tasks, v_claimed, v_cost
       from claimed c
       left join public.prompts p on p.id = c.prompt_id
       left join (select jb.id, jb.org_id from scheduler.batch_jobs jb where jb.id in (select batch_job_id from claimed)) j
@@ -172,12 +489,35 @@ begin
 
   if v_provider.name is not null then
     v_bucket := v_bucket - v_claimed;
+    v_token_bucket := v_token_bucket - v_cost;
+    if v_claimed > 0 then
+      insert into scheduler.provider_seconds as s (provider, second, claimed)
+      values (p_provider, date_trunc('second', p_now), v_claimed)
+      on conflict (provider, second) do update set claimed = s.claimed + excluded.claimed;
+    end if;
+    -- The work pressed against the request pace (the bucket, not the work, limited the claim):
+    -- a probe may grow.
     update scheduler.provider_pace
-       set bucket = v_bucket, bucket_at = p_now, updated_at = p_now
+       set bucket = v_bucket, bucket_at = greatest(p_now, bucket_at),
+           token_bucket = v_token_bucket, token_bucket_at = case when v_token_bucket is not null then greatest(p_now, token_bucket_at) end,
+           remaining_requests = coalesce(v_remaining - v_claimed, remaining_requests),
+           remaining_at = case when v_remaining is not null then p_now else remaining_at end,
+           pressed_at = case when floor(v_bucket + v_claimed) < p_limit and v_claimed >= floor(v_bucket + v_claimed)
+                                  and exists (select from scheduler.batch_tasks t where t.provider = p_provider
+                                                 and t.status = 'pending' and t.attempts < v_max_attempts)
+                             then p_now else pressed_at end,
+           updated_at = p_now
      where provider = p_provider;
     -- Time until the bucket holds one more whole call (or half its capacity, to batch claims).
-    v_wait := ceil(greatest(0, least(v_capacity / 2, greatest(1.0, p_limit - v_claimed)) - v_bucket) / v_per_ms)::integer;
-    if v_provider.max_in_flight is not null and v_in_flight + v_claimed >= v_provider.max_in_flight then
+    v_wait := ceil(greatest(0, greatest(1.0, least(v_capacity / 2, p_limit - v_claimed)) - v_bucket) / v_per_ms)::integer;
+    if v_token_bucket is not null then
+      v_next_cost := least(v_token_capacity, coalesce(v_pace.tokens_per_call_ewma, v_completion));
+      v_wait := greatest(v_wait, ceil(greatest(0, v_next_cost - v_token_bucket) / v_tokens_per_ms)::integer);
+    end if;
+    if v_window_room <= v_claimed or v_remaining < v_claimed + 1 then
+      v_wait := greatest(v_wait, 250); -- the window's share is spent: its oldest second leaves soon
+    end if;
+    if v_in_flight + v_claimed >= least(v_provider.max_in_flight, v_in_flight_cap) then
       v_wait := null; -- only a completion frees a slot
     end if;
   end if;
@@ -196,7 +536,7 @@ $$;
 
 -- Name: FUNCTION claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
 
-COMMENT ON FUNCTION scheduler.claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone) IS 'Claims a provider''s tasks within its pace (token bucket, max_in_flight) with SKIP LOCKED, leases and attempt tokens';
+COMMENT ON FUNCTION scheduler.claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone) IS 'Claims a provider''s tasks within its pace (request and token buckets, max_in_flight) with SKIP LOCKED, leases and attempt tokens';
 
 -- Name: complete_tasks(jsonb); Type: FUNCTION; Schema: scheduler
 
@@ -336,6 +676,7 @@ declare
   s scheduler.schedules;
   v_key text;
   v_decision text;
+  v_orgs_due boolean;
   v_request_id text;
   v_net_id bigint;
   v_decisions jsonb := '[]'::jsonb;
@@ -344,23 +685,31 @@ begin
     v_key := scheduler.period_key(s.period, (p_now at time zone s.timezone)::date);
     v_request_id := null;
     v_net_id := null;
+    -- One index probe: is any organization with a schedule of its own due?
+    v_orgs_due := s.enabled and exists (select from scheduler.org_schedules o
+                                         where o.schedule = s.name and not o.paused and o.next_run_at <= p_now);
     if not s.enabled then
       v_decision := 'disabled';
     elsif not scheduler.is_in_execution_window(s.name, p_now) then
       v_decision := 'outside_window';
-    elsif exists (select from scheduler.runs r where r.schedule = s.name and r.run_key = v_key) then
+    elsif exists (select from scheduler.runs r where r.schedule = s.name and r.run_key = v_key and r.org_id is null) then
       v_decision := 'already_claimed';
     else
+      v_decision := 'due';
+    end if;
+    if v_decision = 'due' or v_orgs_due then
       -- The x-request-id travels with the call and is stored by the trigger in scheduler_runs,
-      -- so one tick can be followed through pg_net to the invocation and the run it produced.
+      -- so one tick can be followed through pg_net to the invocation and the runs it produced.
       v_request_id := gen_random_uuid()::text;
       v_net_id := scheduler.queue_function_call('daily-batch-trigger', jsonb_build_object('schedule', s.name),
                                                 'cron', v_request_id);
       v_decision := case when v_net_id is null then 'not_configured' else 'called' end;
-      insert into scheduler.cron_ticks (tick, ticked_at, decision, schedule, run_key, request_id, net_request_id)
-      values ('trigger', p_now, v_decision, s.name, v_key, v_request_id, v_net_id);
+      insert into scheduler.cron_ticks (tick, ticked_at, decision, schedule, run_key, request_id, net_request_id, details)
+      values ('trigger', p_now, v_decision, s.name, v_key, v_request_id, v_net_id,
+              jsonb_build_object('organizations_due', v_orgs_due));
     end if;
     v_decisions := v_decisions || jsonb_build_object('schedule', s.name, 'run_key', v_key, 'decision', v_decision,
+                                                     'organizations_due', v_orgs_due,
                                                      'request_id', v_request_id, 'net_request_id', v_net_id);
   end loop;
   return v_decisions;
@@ -385,6 +734,27 @@ $$;
 -- Name: FUNCTION current_run_key(p_schedule text, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
 
 COMMENT ON FUNCTION scheduler.current_run_key(p_schedule text, p_now timestamp with time zone) IS 'The period key (local date, or ISO week) of p_now for a schedule';
+
+-- Name: delivered_per_minute(text, timestamp with time zone, interval); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.delivered_per_minute(p_provider text, p_now timestamp with time zone, p_span interval DEFAULT '00:01:00'::interval) RETURNS TABLE(successes_per_minute double precision, tokens_per_minute double precision, seconds double precision)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with recent as (
+    select s.second, s.successes, s.tokens from scheduler.provider_seconds s
+     where s.provider = p_provider and s.second > p_now - p_span and s.second <= p_now
+  ), span as (
+    select greatest(1.0, extract(epoch from (p_now - coalesce(min(second), p_now)))) as seconds from recent
+  )
+  select coalesce(sum(r.successes), 0) * 60.0 / max(span.seconds), coalesce(sum(r.tokens), 0) * 60.0 / max(span.seconds),
+         max(span.seconds)
+    from span left join recent r on true
+$$;
+
+-- Name: FUNCTION delivered_per_minute(p_provider text, p_now timestamp with time zone, p_span interval); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.delivered_per_minute(p_provider text, p_now timestamp with time zone, p_span interval) IS 'Successful calls and tokens per minute a provider delivered over a recent span (what got through)';
 
 -- Name: ensure_processor_fleet(text, integer); Type: FUNCTION; Schema: scheduler
 
@@ -532,6 +902,52 @@ $$;
 
 COMMENT ON FUNCTION scheduler.finalize_run(p_run_id uuid) IS 'Ends a run whose batch jobs are all terminal; returns its status';
 
+-- Name: grow_probe(text, timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.grow_probe(p_provider text, p_now timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_pace scheduler.provider_pace;
+  v_seconds double precision;
+  v_ceiling double precision;
+  v_latency_ms double precision;
+  v_max_in_flight integer;
+begin
+  select * into v_pace from scheduler.provider_pace where provider = p_provider;
+  v_seconds := least(1.0, greatest(0, extract(epoch from (p_now - coalesce(v_pace.probe_at, p_now)))));
+  if v_pace.probe_rpm is null then
+    update scheduler.provider_pace
+       set probe_rpm = scheduler.config_num('pace_unknown_requests_per_minute') * scheduler.config_num('pace_target_percent') / 100.0,
+           probe_at = p_now
+     where provider = p_provider;
+    return;
+  end if;
+  -- Only when the last claim pressed (its pressed_at is its probe_at), for the time since it.
+  if v_pace.pressed_at is null or v_pace.pressed_at < v_pace.probe_at
+     or v_pace.paused_until > p_now or v_pace.queueing or v_seconds <= 0 then
+    update scheduler.provider_pace set probe_at = p_now where provider = p_provider;
+    return;
+  end if;
+  select max_in_flight into v_max_in_flight from public.providers where name = p_provider;
+  v_latency_ms := greatest(1.0, coalesce(v_pace.latency_ms_ewma, scheduler.config_int('pace_default_latency_ms')));
+  v_ceiling := least(scheduler.config_int('max_processor_invocations') * scheduler.config_int('processor_in_flight_per_invocation'),
+                     coalesce(v_max_in_flight, 2147483647)) * 60000.0 / v_latency_ms;
+  update scheduler.provider_pace
+     set probe_rpm = greatest(probe_rpm, least(v_ceiling,
+                       case when probe_phase = 'slow_start'
+                            then probe_rpm * power(scheduler.config_num('pace_probe_growth_per_second'), v_seconds)
+                            else probe_rpm * (1 + scheduler.config_num('pace_probe_additive_percent_per_second') / 100.0 * v_seconds) end)),
+         probe_at = p_now
+   where provider = p_provider;
+end
+$$;
+
+-- Name: FUNCTION grow_probe(p_provider text, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.grow_probe(p_provider text, p_now timestamp with time zone) IS 'Grows the probed pace of a provider with no known request limit while the work presses against it';
+
 -- Name: heartbeat_processor(uuid, text, integer); Type: FUNCTION; Schema: scheduler
 
 CREATE FUNCTION scheduler.heartbeat_processor(p_processor_id uuid, p_worker text, p_tasks integer DEFAULT NULL::integer) RETURNS void
@@ -563,6 +979,22 @@ $$;
 
 COMMENT ON FUNCTION scheduler.is_in_execution_window(p_schedule text, p_now timestamp with time zone) IS 'Whether p_now falls inside the schedule''s local window (start inclusive, end exclusive)';
 
+-- Name: json_array_or_empty(text); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.json_array_or_empty(p_text text) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+declare
+  v jsonb;
+begin
+  v := p_text::jsonb;
+  return case when jsonb_typeof(v) = 'array' then v else '[]'::jsonb end;
+exception when others then
+  return '[]'::jsonb;
+end
+$$;
+
 -- Name: jsonb_sum_counts(jsonb, jsonb); Type: FUNCTION; Schema: scheduler
 
 CREATE FUNCTION scheduler.jsonb_sum_counts(a jsonb, b jsonb) RETURNS jsonb
@@ -572,6 +1004,204 @@ CREATE FUNCTION scheduler.jsonb_sum_counts(a jsonb, b jsonb) RETURNS jsonb
   select coalesce(jsonb_object_agg(k, coalesce((a ->> k)::bigint, 0) + coalesce((b ->> k)::bigint, 0)), '{}'::jsonb)
     from (select jsonb_object_keys(coalesce(a, '{}'::jsonb)) union select jsonb_object_keys(coalesce(b, '{}'::jsonb))) keys(k)
 $$;
+
+-- Name: kick_workers(text, text, integer); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.kick_workers(p_work text, p_trigger_source text, p_pending_jobs integer) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_id uuid;
+  v_net bigint;
+begin
+  if coalesce(p_pending_jobs, 0) <= 0 then
+    return 0;
+  end if;
+  if p_work <> 'suggestions' then
+    return scheduler.ensure_processor_fleet(p_trigger_source, p_pending_jobs);
+  end if;
+  insert into scheduler.processors (status, trigger_source, kicked_at) values ('kicked', p_trigger_source, clock_timestamp())
+  returning id into v_id;
+  v_net := scheduler.queue_function_call('weekly-suggestions', jsonb_build_object('processor_id', v_id), p_trigger_source);
+  if v_net is null then
+    delete from scheduler.processors where id = v_id; -- Vault not configured: nothing was sent
+    return 0;
+  end if;
+  update scheduler.processors set net_request_id = v_net where id = v_id;
+  return 1;
+end
+$$;
+
+-- Name: learn_pace(jsonb, timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.learn_pace(p_feedback jsonb, p_now timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  f record;
+  v_pace scheduler.provider_pace;
+  v_configured_rpm integer;
+  v_known_rpm double precision;
+  v_known_before double precision;
+  v_window_rpm double precision;
+  v_recent_rpm double precision;
+  v_latency double precision;
+  v_floor double precision;
+  v_share double precision := scheduler.config_num('pace_target_percent') / 100.0;
+  v_first_reaction boolean;
+  v_rise double precision := 1 + scheduler.config_num('pace_latency_rise_percent') / 100.0;
+  v_queueing boolean;
+begin
+  for f in
+    with items as (
+      select x.*, o.ord
+        from jsonb_array_elements(coalesce(p_feedback, '[]'::jsonb)) with ordinality o(item, ord),
+             jsonb_to_record(o.item) as x(
+               provider text, calls integer, successes integer, rate_limited integer, extra_calls integer,
+               retry_after_ms integer, limit_requests integer, limit_tokens integer, remaining_requests integer,
+               latency_ms double precision, tokens_per_call double precision, tokens_used bigint,
+               token_adjustment double precision, completion_tokens double precision)
+    )
+    select i.provider,
+           sum(coalesce(i.calls, 0))::integer as calls,
+           sum(coalesce(i.successes, 0))::integer as successes,
+           sum(coalesce(i.rate_limited, 0))::integer as rate_limited,
+           sum(coalesce(i.extra_calls, 0))::integer as extra_calls,
+           max(i.retry_after_ms) as retry_after_ms,
+           -- The freshest report of a header wins (items arrive in completion order).
+           (array_agg(i.limit_requests order by i.ord desc) filter (where i.limit_requests is not null))[1] as limit_requests,
+           (array_agg(i.limit_tokens order by i.ord desc) filter (where i.limit_tokens is not null))[1] as limit_tokens,
+           (array_agg(i.remaining_requests order by i.ord desc) filter (where i.remaining_requests is not null))[1] as remaining_requests,
+           avg(i.latency_ms) as latency_ms,
+           avg(i.tokens_per_call) as tokens_per_call,
+           sum(coalesce(i.tokens_used, 0)) as tokens_used,
+           sum(coalesce(i.token_adjustment, 0)) as token_adjustment,
+           avg(i.completion_tokens) as completion_tokens
+      from items i
+      join public.providers pr on pr.name = i.provider
+     group by i.provider
+     order by i.provider -- one lock order for concurrent rounds
+  loop
+    insert into scheduler.provider_pace (provider) values (f.provider) on conflict (provider) do nothing;
+    select * into v_pace from scheduler.provider_pace where provider = f.provider for update;
+    select requests_per_minute into v_configured_rpm from public.providers where name = f.provider;
+
+    if f.successes > 0 or f.rate_limited > 0 then
+      insert into scheduler.provider_seconds as s (provider, second, successes, tokens, rate_limited)
+      values (f.provider, date_trunc('second', p_now), f.successes, f.tokens_used, f.rate_limited)
+      on conflict (provider, second) do update
+        set successes = s.successes + excluded.successes, tokens = s.tokens + excluded.tokens,
+            rate_limited = s.rate_limited + excluded.rate_limited;
+      delete from scheduler.provider_seconds where provider = f.provider and second < p_now - interval '5 minutes';
+    end if;
+    -- What got through before the provider refused: over the last 10 s, the window most providers
+    -- enforce (a 1 s window's limit shows there too; a 60 s window's may read high, and is found
+    -- again at its next 429).
+    -- Read only from ten calls up: fewer tell nothing (a 429 before anything got through).
+    select case when d.successes_per_minute * d.seconds / 60.0 >= 10 then d.successes_per_minute end into v_window_rpm
+      from scheduler.delivered_per_minute(f.provider, p_now, interval '10 seconds') d;
+    -- What it delivers now: the last three whole seconds.
+    select case when sum(s.successes) >= 10 then sum(s.successes) * 20.0 end into v_recent_rpm from scheduler.provider_seconds s
+     where s.provider = f.provider and s.second >= date_trunc('second', p_now) - interval '3 seconds'
+       and s.second < date_trunc('second', p_now);
+
+    v_known_rpm := coalesce(v_configured_rpm, f.limit_requests, v_pace.learned_requests_per_minute);
+    -- A 429 under a limit known before it (not the one that first stated it) means a short window
+    -- or other clients.
+    v_known_before := coalesce(v_configured_rpm, v_pace.learned_requests_per_minute);
+    -- One reaction per episode: the 429s of one moment (calls already in flight) and those of a
+    -- window still spent (429s in a row, paused between them) count once.
+    v_first_reaction := v_pace.pauses_in_a_row = 0
+                        and (v_pace.backoff_at is null or v_pace.backoff_at < p_now - interval '1 second');
+    -- Latency: smoothed per call (a round's median, weighted by its answers), its floor taken only
+    -- once enough calls were seen; queueing from a rise above the floor until it falls back halfway.
+    v_latency := case when f.latency_ms is null or f.rate_limited > 0 then v_pace.latency_ms_ewma
+                      when v_pace.latency_ms_ewma is null then f.latency_ms
+                      -- A running mean over the first 50 calls, then each call weighs 2%.
+                      else v_pace.latency_ms_ewma + (1 - power(1 - greatest(0.02, 1.0 / (v_pace.calls_total + 1)),
+                                                               least(greatest(f.successes, 1), 100)))
+                                                    * (f.latency_ms - v_pace.latency_ms_ewma) end;
+    v_floor := case when v_pace.calls_total + f.calls >= 50 then least(coalesce(v_pace.latency_floor_ms, v_latency), v_latency)
+                    else v_pace.latency_floor_ms end;
+    v_queueing := case when v_floor is null or v_latency is null then false
+                       when v_latency > v_floor * v_rise then true
+                       when v_latency < v_floor * (1 + (v_rise - 1) / 2) then false
+                       else v_pace.queueing end;
+
+    update scheduler.provider_pace p
+       set learned_requests_per_minute = coalesce(f.limit_requests, p.learned_requests_per_minute),
+           learned_tokens_per_minute = coalesce(f.limit_tokens, p.learned_tokens_per_minute),
+           learned_at = case when f.limit_requests is not null or f.limit_tokens is not null then p_now else p.learned_at end,
+           -- The provider's own count of what remains, every client of the key included.
+           remaining_requests = coalesce(f.remaining_requests, p.remaining_requests),
+           remaining_at = case when f.remaining_requests is not null then p_now else p.remaining_at end,
+           paused_until = case when f.rate_limited > 0
+                               then greatest(p.paused_until, p_now + make_interval(secs => coalesce(
+                                      nullif(f.retry_after_ms, 0), 1000 * power(2, least(p.pauses_in_a_row, 3))) / 1000.0))
+                               else p.paused_until end,
+           pauses_in_a_row = case when f.rate_limited > 0 then p.pauses_in_a_row + 1
+                                  when f.successes > 0 then 0 else p.pauses_in_a_row end,
+           -- Multiplicative decrease from the rate in force now, under a known limit.
+           backoff_factor = case when f.rate_limited > 0 and v_first_reaction and v_known_before is not null
+                                 then greatest(0.05, least(1.0, p.backoff_factor
+                                        + scheduler.config_num('pace_recovery_percent_per_second') / 100.0
+                                          * extract(epoch from (p_now - coalesce(p.backoff_at, p_now)))) * scheduler.config_num('pace_backoff_percent') / 100.0)
+                                 else p.backoff_factor end,
+           burst_ms = case when f.rate_limited > 0 and v_first_reaction and v_known_before is not null
+                           then greatest(scheduler.config_int('pace_min_burst_ms'),
+                                         coalesce(p.burst_ms, scheduler.config_int('pace_burst_ms')) / 2)
+                           else p.burst_ms end,
+           target_percent = case when f.rate_limited > 0 and v_first_reaction and v_known_before is not null
+                                  and coalesce(p.burst_ms, scheduler.config_int('pace_burst_ms')) <= scheduler.config_int('pace_min_burst_ms')
+                                 then greatest(85, coalesce(p.target_percent, scheduler.config_num('pace_target_percent')) - 3)
+                                 else p.target_percent end,
+           -- Probing: a 429 or queueing (latency up) sets the probe to what got through (when enough
+           -- did to say; else a 429 takes pace_probe_backoff_percent off it and queueing leaves it).
+           probe_rpm = case
+                         when v_known_rpm is not null or p.probe_rpm is null then p.probe_rpm
+                         when f.rate_limited > 0 and v_first_reaction
+                           then greatest(1.0, least(p.probe_rpm * scheduler.config_num('pace_probe_backoff_percent') / 100.0,
+                                                    v_window_rpm * v_share))
+                         when f.rate_limited = 0 and v_queueing and not p.queueing
+                           then greatest(1.0, least(p.probe_rpm, v_recent_rpm * 0.9))
+                         else p.probe_rpm end,
+           probe_phase = case
+                           when v_known_rpm is null and p.probe_rpm is not null
+                                and ((f.rate_limited > 0 and v_first_reaction) or (v_queueing and not p.queueing))
+                             then 'steady'
+                           else p.probe_phase end,
+           backoff_at = case when f.rate_limited > 0 and v_first_reaction then p_now else p.backoff_at end,
+           queueing = v_queueing,
+           -- After a 429 the buckets restart empty when the pause ends.
+           bucket = case when f.rate_limited > 0 then least(p.bucket, 0) else p.bucket - f.extra_calls end,
+           bucket_at = case when f.rate_limited > 0 then greatest(coalesce(p.bucket_at, p_now), p_now) else p.bucket_at end,
+           token_bucket = case when f.rate_limited > 0 then least(p.token_bucket, 0) else p.token_bucket - f.token_adjustment end,
+           token_bucket_at = case when f.rate_limited > 0 and p.token_bucket is not null then greatest(coalesce(p.token_bucket_at, p_now), p_now)
+                                  else p.token_bucket_at end,
+           latency_ms_ewma = v_latency,
+           latency_floor_ms = v_floor,
+           tokens_per_call_ewma = case when f.tokens_per_call is null then p.tokens_per_call_ewma
+                                       else coalesce(p.tokens_per_call_ewma * 0.8 + f.tokens_per_call * 0.2, f.tokens_per_call) end,
+           completion_tokens_ewma = case when f.completion_tokens is null then p.completion_tokens_ewma
+                                         else coalesce(p.completion_tokens_ewma * 0.8 + f.completion_tokens * 0.2, f.completion_tokens) end,
+           calls_total = p.calls_total + f.calls,
+           rate_limited_total = p.rate_limited_total + f.rate_limited,
+           updated_at = p_now
+     where p.provider = f.provider;
+    -- The buckets refill from the end of the pause, not during it.
+    update scheduler.provider_pace p
+       set bucket_at = greatest(p.bucket_at, p.paused_until),
+           token_bucket_at = case when p.token_bucket is not null then greatest(p.token_bucket_at, p.paused_until) end
+     where p.provider = f.provider and f.rate_limited > 0 and p.paused_until > p_now;
+  end loop;
+end
+$$;
+
+-- Name: FUNCTION learn_pace(p_feedback jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.learn_pace(p_feedback jsonb, p_now timestamp with time zone) IS 'The pacer learns from a round''s calls: stated limits, other clients, 429s, latency, tokens';
 
 -- Name: live_processor_count(timestamp with time zone); Type: FUNCTION; Schema: scheduler
 
@@ -583,6 +1213,45 @@ CREATE FUNCTION scheduler.live_processor_count(p_now timestamp with time zone DE
    where (p.status = 'running' and p.last_seen >= p_now - make_interval(secs => (select scheduler.config_int('stale_heartbeat_seconds'))))
       or (p.status = 'kicked' and p.kicked_at >= p_now - make_interval(secs => (select scheduler.config_int('processor_kick_grace_seconds'))))
 $$;
+
+-- Name: local_instant(date, time without time zone, text); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.local_instant(p_local_date date, p_wall_time time without time zone, p_timezone text) RETURNS timestamp with time zone
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  v_local timestamp := p_local_date + p_wall_time;
+  v_probe timestamptz;
+  v_before interval;
+  v_after interval;
+  v_early timestamptz;
+  v_late timestamptz;
+  v_early_ok boolean;
+  v_late_ok boolean;
+begin
+  v_probe := (v_local - interval '1 day') at time zone 'UTC';
+  v_before := (v_probe at time zone p_timezone) - (v_local - interval '1 day');
+  v_probe := (v_local + interval '1 day') at time zone 'UTC';
+  v_after := (v_probe at time zone p_timezone) - (v_local + interval '1 day');
+  v_early := (v_local - v_before) at time zone 'UTC';
+  v_late := (v_local - v_after) at time zone 'UTC';
+  v_early_ok := (v_early at time zone p_timezone) = v_local;
+  v_late_ok := (v_late at time zone p_timezone) = v_local;
+  if v_early_ok and v_late_ok then
+    return least(v_early, v_late);
+  elsif v_early_ok then
+    return v_early;
+  elsif v_late_ok then
+    return v_late;
+  end if;
+  return v_early;
+end
+$$;
+
+-- Name: FUNCTION local_instant(p_local_date date, p_wall_time time without time zone, p_timezone text); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.local_instant(p_local_date date, p_wall_time time without time zone, p_timezone text) IS 'The one instant of a local date and wall time: a nonexistent time (spring forward) shifts by the gap, a repeated one (fall back) takes its first occurrence';
 
 -- Name: lost_processors(timestamp with time zone); Type: FUNCTION; Schema: scheduler
 
@@ -604,6 +1273,29 @@ $$;
 -- Name: FUNCTION lost_processors(p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
 
 COMMENT ON FUNCTION scheduler.lost_processors(p_now timestamp with time zone) IS 'Processors silent past stale_heartbeat_seconds, or kicked and never started';
+
+-- Name: org_first_date(text, smallint, time without time zone, text, integer, date, timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.org_first_date(p_period text, p_weekday smallint, p_run_at time without time zone, p_timezone text, p_jitter_seconds integer, p_floor date, p_now timestamp with time zone) RETURNS date
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  v_date date := (p_now at time zone p_timezone)::date - 1;
+begin
+  if p_period = 'weekly' then
+    v_date := v_date - (extract(isodow from v_date)::integer - 1) + (p_weekday - 1) - 7;
+  end if;
+  for i in 1 .. 800 loop
+    if (p_floor is null or scheduler.period_key(p_period, v_date) > scheduler.period_key(p_period, p_floor))
+       and scheduler.local_instant(v_date, p_run_at, p_timezone) + make_interval(secs => p_jitter_seconds) > p_now then
+      return v_date;
+    end if;
+    v_date := scheduler.cadence_after(p_period, p_weekday, v_date);
+  end loop;
+  raise exception 'no next date found for %/% after %', p_period, p_timezone, p_floor;
+end
+$$;
 
 -- Name: parse_run_key(text, text); Type: FUNCTION; Schema: scheduler
 
@@ -657,42 +1349,169 @@ CREATE FUNCTION scheduler.period_key(p_period text, p_local_date date) RETURNS t
   end
 $$;
 
+-- Name: plan_runs(uuid[], text); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.plan_runs(p_run_ids uuid[], p_work text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_tasks integer;
+  v_config_errors integer;
+  v_jobs integer;
+  v_pending integer;
+  v_run uuid;
+begin
+  insert into scheduler.batch_jobs (run_id, org_id)
+  select r.id, o.id
+    from scheduler.runs r
+   cross join public.organizations o
+   where r.id = any(p_run_ids) and r.org_id is null and o.active
+     and exists (select from public.prompts p where p.org_id = o.id and p.active)
+     and not exists (select from scheduler.org_schedules os where os.schedule = r.schedule and os.org_id = o.id)
+  on conflict on constraint batch_jobs_one_per_org do nothing;
+  insert into scheduler.batch_jobs (run_id, org_id)
+  select r.id, o.id
+    from scheduler.runs r
+    join public.organizations o on o.id = r.org_id
+   where r.id = any(p_run_ids) and o.active
+     and exists (select from public.prompts p where p.org_id = o.id and p.active)
+  on conflict on constraint batch_jobs_one_per_org do nothing;
+
+  -- Organizations whose configuration names a provider or region daybreak does not know.
+  with bad as (
+    select bj.id as batch_job_id,
+           string_agg(distinct format('unknown provider "%s"', op.provider), '; ')
+             filter (where pr.name is null or not pr.enabled) as provider_errors,
+           string_agg(distinct format('unknown region "%s"', coalesce(r.region, 'NULL')), '; ')
+             filter (where rg.code is null) as region_errors
+      from scheduler.batch_jobs bj
+      join public.organization_providers op on op.org_id = bj.org_id
+      left join public.providers pr on pr.name = op.provider
+      left join lateral unnest(op.regions) r(region) on true
+      left join public.regions rg on rg.code = r.region
+     where bj.run_id = any(p_run_ids)
+     group by bj.id
+  )
+  update scheduler.batch_jobs bj
+     set status = 'failed', completed_at = now(),
+         last_error = 'configuration error: ' || concat_ws('; ', bad.provider_errors, bad.region_errors)
+    from bad
+   where bj.id = bad.batch_job_id
+     and (bad.provider_errors is not null or bad.region_errors is not null);
+  get diagnostics v_config_errors = row_count;
+
+  if p_work = 'suggestions' then
+    -- One task per organization: its first configured provider and region.
+    insert into scheduler.batch_tasks (batch_job_id, run_id, prompt_id, provider, region, seq, kind)
+    select distinct on (bj.id) bj.id, bj.run_id, bj.id, op.provider, op.regions[1], 1, 'suggestions'
+      from scheduler.batch_jobs bj
+      join public.organization_providers op on op.org_id = bj.org_id
+     where bj.run_id = any(p_run_ids) and bj.status = 'pending'
+     order by bj.id, op.id
+    on conflict on constraint batch_tasks_one_per_combination do nothing;
+  else
+    -- seq ranks a task inside its (batch job, provider): paced claims go by seq, so each
+    -- organization's first task comes before any organization's second (fairness).
+    insert into scheduler.batch_tasks (batch_job_id, run_id, prompt_id, provider, region, seq)
+    select d.batch_job_id, d.run_id, d.prompt_id, d.provider, d.region,
+           row_number() over (partition by d.batch_job_id, d.provider order by d.prompt_id, d.region)
+      from (select distinct bj.id as batch_job_id, bj.run_id, p.id as prompt_id, op.provider, r.region
+              from scheduler.batch_jobs bj
+              join public.prompts p on p.org_id = bj.org_id and p.active
+              join public.organization_providers op on op.org_id = bj.org_id
+             cross join lateral unnest(op.regions) r(region)
+             where bj.run_id = any(p_run_ids) and bj.status = 'pending') d
+    on conflict on constraint batch_tasks_one_per_combination do nothing;
+  end if;
+  get diagnostics v_tasks = row_count;
+
+  update scheduler.batch_jobs bj
+     set tasks_total = t.n
+    from (select batch_job_id, count(*)::integer as n from scheduler.batch_tasks
+           where run_id = any(p_run_ids) group by batch_job_id) t
+   where bj.id = t.batch_job_id;
+
+  -- An organization with prompts but no provider configured has nothing to do this period.
+  update scheduler.batch_jobs
+     set status = 'completed', completed_at = now()
+   where run_id = any(p_run_ids) and status = 'pending' and tasks_total = 0;
+
+  update scheduler.runs r
+     set batch_jobs_planned = x.jobs, tasks_planned = x.tasks
+    from (select rr.id, count(j.id)::integer as jobs, coalesce(sum(j.tasks_total), 0)::integer as tasks
+            from unnest(p_run_ids) rr(id)
+            left join scheduler.batch_jobs j on j.run_id = rr.id
+           group by rr.id) x
+   where r.id = x.id;
+
+  for v_run in
+    select rr.id from unnest(p_run_ids) rr(id)
+     where not exists (select from scheduler.batch_jobs j where j.run_id = rr.id and j.status in ('pending', 'processing'))
+  loop
+    perform scheduler.finalize_run(v_run);
+  end loop;
+
+  select count(*)::integer, count(*) filter (where status = 'pending')::integer into v_jobs, v_pending
+    from scheduler.batch_jobs where run_id = any(p_run_ids);
+  return jsonb_build_object('batch_jobs', v_jobs, 'tasks', v_tasks, 'configuration_errors', v_config_errors,
+                            'pending_jobs', v_pending);
+end
+$$;
+
+-- Name: provider_limits(text, timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.provider_limits(p_provider text, p_now timestamp with time zone) RETURNS TABLE(requests_per_minute double precision, request_limit double precision, tokens_per_minute double precision, token_limit double precision, limit_source text)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with p as (
+    select coalesce(pr.requests_per_minute, pace.learned_requests_per_minute)::double precision as rpm,
+           coalesce(pr.tokens_per_minute, pace.learned_tokens_per_minute)::double precision as tpm,
+           pace.probe_rpm, pace.probe_phase,
+           coalesce(pace.target_percent, (select scheduler.config_num('pace_target_percent'))) / 100.0 as share,
+           case when pr.requests_per_minute is not null or pr.tokens_per_minute is not null then 'configured'
+                when pace.learned_requests_per_minute is not null or pace.learned_tokens_per_minute is not null then 'learned'
+                when pace.probe_phase = 'steady' then 'probed'
+                else 'unknown' end as source,
+           least(1.0, coalesce(pace.backoff_factor, 1)
+                      + (select scheduler.config_num('pace_recovery_percent_per_second')) / 100.0
+                        * greatest(0, extract(epoch from (p_now - coalesce(pace.backoff_at, p_now))))) as factor
+      from public.providers pr
+      left join scheduler.provider_pace pace on pace.provider = pr.name
+     where pr.name = p_provider
+  )
+  select greatest(1.0, case
+           when p.rpm is null then coalesce(p.probe_rpm, (select scheduler.config_num('pace_unknown_requests_per_minute')) * p.share)
+           else p.rpm * p.share * p.factor end),
+         p.rpm,
+         p.tpm * p.share * p.factor,
+         p.tpm,
+         p.source
+    from p
+$$;
+
+-- Name: FUNCTION provider_limits(p_provider text, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.provider_limits(p_provider text, p_now timestamp with time zone) IS 'The request and token pace in force for a provider, the limits it paces against, and where they came from (configured, learned from headers, probed, unknown)';
+
 -- Name: provider_rate(text, timestamp with time zone); Type: FUNCTION; Schema: scheduler
 
 CREATE FUNCTION scheduler.provider_rate(p_provider text, p_now timestamp with time zone DEFAULT clock_timestamp()) RETURNS TABLE(rate_per_minute double precision, limit_per_minute double precision, limit_source text)
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
-  with p as (
-    select pr.requests_per_minute, pr.tokens_per_minute, pace.learned_requests_per_minute,
-           pace.learned_tokens_per_minute, pace.tokens_per_call_ewma, pace.backoff_factor, pace.backoff_at
-      from public.providers pr
-      left join scheduler.provider_pace pace on pace.provider = pr.name
-     where pr.name = p_provider
-  ), limits as (
-    select coalesce(p.requests_per_minute, p.learned_requests_per_minute)::double precision as rpm,
-           case when coalesce(p.tokens_per_minute, p.learned_tokens_per_minute) is not null
-                 and p.tokens_per_call_ewma > 0
-                then coalesce(p.tokens_per_minute, p.learned_tokens_per_minute) / p.tokens_per_call_ewma end as tpm_as_rpm,
-           case when p.requests_per_minute is not null or p.tokens_per_minute is not null then 'configured'
-                when p.learned_requests_per_minute is not null or p.learned_tokens_per_minute is not null then 'learned'
-                else 'unknown' end as source,
-           least(1.0, coalesce(p.backoff_factor, 1)
-                      + (select scheduler.config_num('pace_recovery_percent_per_second')) / 100.0
-                        * greatest(0, extract(epoch from (p_now - coalesce(p.backoff_at, p_now))))) as factor
-      from p
-  )
-  select greatest(1.0, coalesce(least(rpm, tpm_as_rpm), rpm, tpm_as_rpm,
-                                (select scheduler.config_num('pace_unknown_requests_per_minute')))
-                       * (select scheduler.config_num('pace_target_percent')) / 100.0 * factor),
-         coalesce(least(rpm, tpm_as_rpm), rpm, tpm_as_rpm),
-         source
-    from limits
+  select least(l.requests_per_minute,
+               l.tokens_per_minute / nullif(pace.tokens_per_call_ewma, 0)),
+         coalesce(least(l.request_limit, l.token_limit / nullif(pace.tokens_per_call_ewma, 0)), l.request_limit),
+         l.limit_source
+    from scheduler.provider_limits(p_provider, p_now) l
+    left join scheduler.provider_pace pace on pace.provider = p_provider
 $$;
 
 -- Name: FUNCTION provider_rate(p_provider text, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
 
-COMMENT ON FUNCTION scheduler.provider_rate(p_provider text, p_now timestamp with time zone) IS 'The rate the pacer allows a provider now, the limit it paces against, and where that limit came from';
+COMMENT ON FUNCTION scheduler.provider_rate(p_provider text, p_now timestamp with time zone) IS 'The rate the pacer allows a provider now (tokens as requests when they bind), the limit it paces against, and its source';
 
 -- Name: providers_with_work(timestamp with time zone); Type: FUNCTION; Schema: scheduler
 
@@ -722,6 +1541,7 @@ CREATE FUNCTION scheduler.prune_history(p_now timestamp with time zone DEFAULT n
     AS $$
 declare
   v_cutoff timestamptz := p_now - make_interval(days => scheduler.config_int('retention_days'));
+  v_first_kept bigint;
   v_invocations integer;
   v_ticks integer;
   v_cron integer;
@@ -731,9 +1551,18 @@ begin
   get diagnostics v_invocations = row_count;
   delete from scheduler.cron_ticks where ticked_at < v_cutoff;
   get diagnostics v_ticks = row_count;
-  -- Only daybreak's own jobs' history: other teams' cron history is theirs.
+  -- pg_cron numbers its runs in start order: the first run inside the retention bounds what can
+  -- go. Walking the primary key from the bottom meets it after the rows still to prune (none,
+  -- once pruned) and the rare run a server crash caught before it started (no time at all: never
+  -- pruned). A run that failed before it started has only an end time, which counts.
+  select d.runid into v_first_kept
+    from cron.job_run_details d
+   where coalesce(d.start_time, d.end_time) >= v_cutoff
+   order by d.runid
+   limit 1;
+  -- Only daybreak's own jobs' history goes: other teams' cron history is theirs.
   delete from cron.job_run_details d
-   where d.start_time < v_cutoff
+   where d.runid < coalesce(v_first_kept, 9223372036854775807) and coalesce(d.start_time, d.end_time) < v_cutoff
      and d.jobid in (select j.jobid from cron.job j where j.jobname in ('daybreak-trigger', 'daybreak-reconciler'));
   get diagnostics v_cron = row_count;
   delete from scheduler.processors where coalesce(stopped_at, last_seen, kicked_at) < v_cutoff;
@@ -753,7 +1582,7 @@ declare
   v_url text;
   v_secret text;
 begin
-  if p_function not in ('daily-batch-trigger', 'robust-batch-processor', 'batch-reconciler') then
+  if p_function not in ('daily-batch-trigger', 'robust-batch-processor', 'batch-reconciler', 'weekly-suggestions') then
     raise exception 'unknown daybreak function "%"', p_function using errcode = '22023';
   end if;
   select max(decrypted_secret) filter (where name = 'daybreak_functions_url'),
@@ -879,7 +1708,6 @@ declare
   v_jobs uuid[];
   v_max_rl integer := scheduler.config_int('max_rate_limited_releases');
   v_now timestamptz := clock_timestamp();
-  v_backoff double precision := scheduler.config_num('pace_backoff_percent') / 100.0;
   f record;
 begin
   v_completion := scheduler.complete_tasks(coalesce(
@@ -939,44 +1767,12 @@ begin
     from paused p
    where t.run_id = p.run_id and t.provider = p.provider and t.status = 'pending';
 
-  -- The pacer: learned limits, retry-after, AIMD, latency and tokens per call; and per-run counters.
+  -- The pacer learns from what the providers said; then the per-run counters.
+  perform scheduler.learn_pace(p_feedback, v_now);
   for f in
     select x.* from jsonb_to_recordset(coalesce(p_feedback, '[]'::jsonb)) as x(
-      provider text, run_id uuid, calls integer, calls_by_status jsonb, rate_limited integer, extra_calls integer,
-      retry_after_ms integer, limit_requests integer, limit_tokens integer, remaining_requests integer,
-      reset_requests_ms integer, latency_ms double precision, tokens_per_call double precision)
+      provider text, run_id uuid, calls integer, calls_by_status jsonb, rate_limited integer)
   loop
-    if exists (select from public.providers where name = f.provider) then
-      insert into scheduler.provider_pace (provider) values (f.provider) on conflict (provider) do nothing;
-      update scheduler.provider_pace p
-         set learned_requests_per_minute = coalesce(f.limit_requests, p.learned_requests_per_minute),
-             learned_tokens_per_minute = coalesce(f.limit_tokens, p.learned_tokens_per_minute),
-             learned_at = case when f.limit_requests is not null or f.limit_tokens is not null then v_now else p.learned_at end,
-             -- Multiplicative decrease from the rate in force now (at most once per second, so a burst of
-             -- 429s from one moment counts once).
-             backoff_factor = case when coalesce(f.rate_limited, 0) > 0
-                                     and (p.backoff_at is null or p.backoff_at < v_now - interval '1 second')
-                                   then greatest(0.05, least(1.0, p.backoff_factor
-                                          + scheduler.config_num('pace_recovery_percent_per_second') / 100.0
-                                            * extract(epoch from (v_now - coalesce(p.backoff_at, v_now)))) * v_backoff)
-                                   else p.backoff_factor end,
-             backoff_at = case when coalesce(f.rate_limited, 0) > 0
-                                 and (p.backoff_at is null or p.backoff_at < v_now - interval '1 second') then v_now
-                               else p.backoff_at end,
-             -- retry-after pauses the provider. remaining/reset are not used to pause: reset is when
-             -- the provider's bucket is full again, far later than its next free call.
-             paused_until = greatest(p.paused_until,
-                                     case when f.retry_after_ms > 0 then v_now + make_interval(secs => f.retry_after_ms / 1000.0) end),
-             bucket = p.bucket - coalesce(f.extra_calls, 0),
-             latency_ms_ewma = case when f.latency_ms is null then p.latency_ms_ewma
-                                    else coalesce(p.latency_ms_ewma * 0.8 + f.latency_ms * 0.2, f.latency_ms) end,
-             tokens_per_call_ewma = case when f.tokens_per_call is null then p.tokens_per_call_ewma
-                                         else coalesce(p.tokens_per_call_ewma * 0.8 + f.tokens_per_call * 0.2, f.tokens_per_call) end,
-             calls_total = p.calls_total + coalesce(f.calls, 0),
-             rate_limited_total = p.rate_limited_total + coalesce(f.rate_limited, 0),
-             updated_at = v_now
-       where p.provider = f.provider;
-    end if;
     if f.run_id is not null and coalesce(f.calls, 0) > 0 then
       insert into scheduler.provider_run_stats as s
         (run_id, provider, calls, calls_by_status, rate_limited, first_call_at, last_call_at, minute_start, minute_calls)
@@ -1308,6 +2104,42 @@ CREATE FUNCTION scheduler.stop_processor(p_processor_id uuid, p_status text, p_r
    where id = p_processor_id
 $$;
 
+-- Name: store_prompt_suggestions(); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.store_prompt_suggestions() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  insert into public.prompt_suggestions (org_id, run_id, task_id, ordinal, text)
+  select i.org_id, i.run_id, i.task_id, e.ordinal, left(e.value, 20000)
+    from inserted i
+    join scheduler.batch_tasks t on t.id = i.task_id and t.kind = 'suggestions'
+   cross join lateral jsonb_array_elements_text(scheduler.json_array_or_empty(i.response))
+           with ordinality e(value, ordinal)
+   where e.ordinal <= 5 and length(trim(e.value)) > 0
+  on conflict on constraint prompt_suggestions_one_set_per_task do nothing;
+  return null;
+end
+$$;
+
+-- Name: suggestion_request(bigint); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.suggestion_request(p_task_id bigint) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object(
+           'org_id', j.org_id,
+           'prompts', coalesce((select jsonb_agg(x.text order by x.created_at, x.id)
+                                  from (select p.text, p.created_at, p.id from public.prompts p
+                                         where p.org_id = j.org_id and p.active
+                                         order by p.created_at desc, p.id limit 20) x), '[]'::jsonb))
+    from scheduler.batch_tasks t
+    join scheduler.batch_jobs j on j.id = t.batch_job_id
+   where t.id = p_task_id and t.kind = 'suggestions'
+$$;
+
 -- Name: try_mark_daily_run(text); Type: FUNCTION; Schema: scheduler
 
 CREATE FUNCTION scheduler.try_mark_daily_run(p_today_key text) RETURNS jsonb
@@ -1334,37 +2166,61 @@ $$;
 
 COMMENT ON FUNCTION scheduler.try_mark_daily_run(p_schedule text, p_run_key text) IS 'try_mark_daily_run for (schedule, run_key), called by api: {"updated","previous_key","new_key",...}';
 
--- Name: try_mark_daily_run(text, text, text, uuid, boolean, text); Type: FUNCTION; Schema: scheduler
+-- Name: try_mark_daily_run(text, text, text, uuid, boolean, text, uuid, timestamp with time zone); Type: FUNCTION; Schema: scheduler
 
-CREATE FUNCTION scheduler.try_mark_daily_run(p_schedule text, p_run_key text, p_trigger_source text, p_scheduler_run_id uuid, p_forced boolean, p_note text) RETURNS jsonb
+CREATE FUNCTION scheduler.try_mark_daily_run(p_schedule text, p_run_key text, p_trigger_source text, p_scheduler_run_id uuid, p_forced boolean, p_note text, p_org_id uuid DEFAULT NULL::uuid, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
 declare
   v_schedule scheduler.schedules;
+  v_org scheduler.org_schedules;
   v_run_id uuid;
   v_previous_key text;
-  v_batch_jobs integer;
-  v_tasks integer;
-  v_config_errors integer;
+  v_plan jsonb;
   v_kicked integer;
+  v_date date;
+  v_due timestamptz;
+  v_next date;
 begin
   select * into v_schedule from scheduler.schedules where name = p_schedule;
   if not found then
     raise exception 'unknown schedule "%"', p_schedule using errcode = '22023';
   end if;
-  perform scheduler.parse_run_key(v_schedule.period, p_run_key);
+  if p_run_key is null and p_org_id is null then
+    return jsonb_build_object('updated', false, 'previous_key', null, 'new_key', null, 'organizations',
+                              scheduler.claim_due_organizations(p_schedule, p_trigger_source, p_scheduler_run_id, p_note, p_now));
+  end if;
+  if p_org_id is not null then
+    select * into v_org from scheduler.org_schedules where schedule = p_schedule and org_id = p_org_id for update;
+    if not found then
+      raise exception 'organization % has no schedule of its own for "%": it runs in the schedule''s global run (trigger without an organization)',
+        p_org_id, p_schedule using errcode = '22023';
+    end if;
+    if p_run_key is null then
+      p_run_key := scheduler.period_key(v_schedule.period, (p_now at time zone v_org.timezone)::date);
+    end if;
+  end if;
+  v_date := scheduler.parse_run_key(v_schedule.period, p_run_key);
 
   select max(run_key) into v_previous_key
-    from scheduler.runs where schedule = p_schedule and run_key <> p_run_key;
+    from scheduler.runs where schedule = p_schedule and org_id is not distinct from p_org_id and run_key <> p_run_key;
 
-  insert into scheduler.runs (schedule, run_key, trigger_source, scheduler_run_id, forced, note)
-  values (p_schedule, p_run_key, p_trigger_source, p_scheduler_run_id, p_forced, p_note)
+  if p_org_id is not null then
+    if v_schedule.period = 'weekly' then
+      v_date := v_date + (coalesce(v_org.weekday, v_schedule.weekday) - 1);
+    end if;
+    v_due := scheduler.local_instant(v_date, v_org.run_at, v_org.timezone) + make_interval(secs => v_org.jitter_seconds);
+  end if;
+
+  insert into scheduler.runs (schedule, run_key, org_id, trigger_source, scheduler_run_id, forced, note, claimed_at, due_at)
+  values (p_schedule, p_run_key, p_org_id, p_trigger_source, p_scheduler_run_id, p_forced, p_note, p_now, v_due)
   on conflict on constraint runs_one_per_period do nothing
   returning id into v_run_id;
 
   if v_run_id is null then
-    select id into v_run_id from scheduler.runs where schedule = p_schedule and run_key = p_run_key;
+    select id into v_run_id from scheduler.runs
+     where schedule = p_schedule and run_key = p_run_key and org_id is not distinct from p_org_id;
     if p_scheduler_run_id is not null then
       update scheduler.scheduler_runs
          set status = 'skipped', reason = 'already_ran', run_id = v_run_id, completed_at = now()
@@ -1374,91 +2230,39 @@ begin
                               'new_key', p_run_key, 'existing_run_id', v_run_id);
   end if;
 
-  insert into scheduler.batch_jobs (run_id, org_id)
-  select v_run_id, o.id
-    from public.organizations o
-   where o.active
-     and exists (select from public.prompts p where p.org_id = o.id and p.active)
-  on conflict on constraint batch_jobs_one_per_org do nothing;
-
-  -- Organizations whose configuration names a provider or region daybreak does not know.
-  with bad as (
-    select op.org_id,
-           string_agg(distinct format('unknown provider "%s"', op.provider), '; ')
-             filter (where pr.name is null or not pr.enabled) as provider_errors,
-           string_agg(distinct format('unknown region "%s"', coalesce(r.region, 'NULL')), '; ')
-             filter (where rg.code is null) as region_errors
-      from public.organization_providers op
-      join scheduler.batch_jobs bj on bj.run_id = v_run_id and bj.org_id = op.org_id
-      left join public.providers pr on pr.name = op.provider
-      left join lateral unnest(op.regions) r(region) on true
-      left join public.regions rg on rg.code = r.region
-     group by op.org_id
-  )
-  update scheduler.batch_jobs bj
-     set status = 'failed', completed_at = now(),
-         last_error = 'configuration error: ' || concat_ws('; ', bad.provider_errors, bad.region_errors)
-    from bad
-   where bj.run_id = v_run_id and bj.org_id = bad.org_id
-     and (bad.provider_errors is not null or bad.region_errors is not null);
-  get diagnostics v_config_errors = row_count;
-
-  -- seq ranks a task inside its (batch job, provider): paced claims go by seq, so each
-  -- organization's first task comes before any organization's second (fairness).
-  insert into scheduler.batch_tasks (batch_job_id, run_id, prompt_id, provider, region, seq)
-  select d.batch_job_id, v_run_id, d.prompt_id, d.provider, d.region,
-         row_number() over (partition by d.batch_job_id, d.provider order by d.prompt_id, d.region)
-    from (select distinct bj.id as batch_job_id, p.id as prompt_id, op.provider, r.region
-            from scheduler.batch_jobs bj
-            join public.prompts p on p.org_id = bj.org_id and p.active
-            join public.organization_providers op on op.org_id = bj.org_id
-            cross join lateral unnest(op.regions) r(region)
-           where bj.run_id = v_run_id and bj.status = 'pending') d
-  on conflict on constraint batch_tasks_one_per_combination do nothing;
-  get diagnostics v_tasks = row_count;
-
-  update scheduler.batch_jobs bj
-     set tasks_total = t.n
-    from (select batch_job_id, count(*)::integer as n from scheduler.batch_tasks
-           where run_id = v_run_id group by batch_job_id) t
-   where bj.id = t.batch_job_id;
-
-  -- An organization with prompts but no provider configured has nothing to do today.
-  update scheduler.batch_jobs
-     set status = 'completed', completed_at = now()
-   where run_id = v_run_id and status = 'pending' and tasks_total = 0;
-
-  select count(*)::integer into v_batch_jobs from scheduler.batch_jobs where run_id = v_run_id;
-
-  update scheduler.runs
-     set batch_jobs_planned = v_batch_jobs, tasks_planned = v_tasks
-   where id = v_run_id;
-  perform scheduler.finalize_run(v_run_id);
-
-  -- The fleet the work needs, at most one processor per pending batch job to start with.
-  select count(*)::integer into v_kicked from scheduler.batch_jobs where run_id = v_run_id and status = 'pending';
-  if v_kicked > 0 then
-    v_kicked := scheduler.ensure_processor_fleet(p_trigger_source, v_kicked);
+  -- An organization's run for its next period (or a later one) moves its next date past it, so the
+  -- due pass never claims that period again.
+  if p_org_id is not null
+     and p_run_key >= scheduler.period_key(v_schedule.period, v_org.next_local_date) then
+    v_next := scheduler.org_first_date(v_schedule.period, coalesce(v_org.weekday, v_schedule.weekday), v_org.run_at,
+                                       v_org.timezone, v_org.jitter_seconds, v_date, p_now);
+    update scheduler.org_schedules
+       set next_local_date = v_next, last_run_key = greatest(last_run_key, p_run_key),
+           next_run_at = scheduler.local_instant(v_next, run_at, timezone) + make_interval(secs => jitter_seconds)
+     where schedule = p_schedule and org_id = p_org_id;
   end if;
+
+  v_plan := scheduler.plan_runs(array[v_run_id], v_schedule.work);
+  v_kicked := scheduler.kick_workers(v_schedule.work, p_trigger_source, (v_plan ->> 'pending_jobs')::integer);
 
   if p_scheduler_run_id is not null then
     update scheduler.scheduler_runs
        set status = 'completed', reason = 'started', run_id = v_run_id, completed_at = now(),
-           details = details || jsonb_build_object('batch_jobs', v_batch_jobs, 'tasks', v_tasks,
+           details = details || jsonb_build_object('batch_jobs', v_plan -> 'batch_jobs', 'tasks', v_plan -> 'tasks',
                                                    'processors_kicked', v_kicked,
-                                                   'configuration_errors', v_config_errors)
+                                                   'configuration_errors', v_plan -> 'configuration_errors')
      where id = p_scheduler_run_id;
   end if;
 
   return jsonb_build_object('updated', true, 'previous_key', v_previous_key, 'new_key', p_run_key,
-                            'run_id', v_run_id, 'batch_jobs', v_batch_jobs, 'tasks', v_tasks,
-                            'processors_kicked', v_kicked, 'configuration_errors', v_config_errors);
+                            'run_id', v_run_id, 'batch_jobs', v_plan -> 'batch_jobs', 'tasks', v_plan -> 'tasks',
+                            'processors_kicked', v_kicked, 'configuration_errors', v_plan -> 'configuration_errors');
 end
 $$;
 
--- Name: FUNCTION try_mark_daily_run(p_schedule text, p_run_key text, p_trigger_source text, p_scheduler_run_id uuid, p_forced boolean, p_note text); Type: COMMENT; Schema: scheduler
+-- Name: FUNCTION try_mark_daily_run(p_schedule text, p_run_key text, p_trigger_source text, p_scheduler_run_id uuid, p_forced boolean, p_note text, p_org_id uuid, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
 
-COMMENT ON FUNCTION scheduler.try_mark_daily_run(p_schedule text, p_run_key text, p_trigger_source text, p_scheduler_run_id uuid, p_forced boolean, p_note text) IS 'The day gate: claims (schedule, run_key) and plans its run, batch jobs, tasks and fleet in one transaction; updated=false when already claimed';
+COMMENT ON FUNCTION scheduler.try_mark_daily_run(p_schedule text, p_run_key text, p_trigger_source text, p_scheduler_run_id uuid, p_forced boolean, p_note text, p_org_id uuid, p_now timestamp with time zone) IS 'The day gate: claims (schedule, run_key[, organization]) and plans it, or (run_key and organization null) every organization due, in one transaction; updated=false when already claimed';
 
 -- Name: unfinalized_runs(); Type: FUNCTION; Schema: scheduler
 
@@ -1562,6 +2366,36 @@ ALTER TABLE public.prompt_results ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTI
     CACHE 1
 );
 
+-- Name: prompt_suggestions; Type: TABLE; Schema: public
+
+CREATE TABLE public.prompt_suggestions (
+    id bigint NOT NULL,
+    org_id uuid NOT NULL,
+    run_id uuid NOT NULL,
+    task_id bigint NOT NULL,
+    ordinal smallint NOT NULL,
+    text text NOT NULL,
+    active boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT prompt_suggestions_ordinal_check CHECK (((ordinal >= 1) AND (ordinal <= 5))),
+    CONSTRAINT prompt_suggestions_text_check CHECK (((length(text) >= 1) AND (length(text) <= 20000)))
+);
+
+-- Name: TABLE prompt_suggestions; Type: COMMENT; Schema: public
+
+COMMENT ON TABLE public.prompt_suggestions IS 'Prompts weekly-suggestions proposed for an organization (five per run), inactive until reviewed';
+
+-- Name: prompt_suggestions_id_seq; Type: SEQUENCE; Schema: public
+
+ALTER TABLE public.prompt_suggestions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.prompt_suggestions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 -- Name: prompts; Type: TABLE; Schema: public
 
 CREATE TABLE public.prompts (
@@ -1587,12 +2421,14 @@ CREATE TABLE public.providers (
     requests_per_minute integer,
     tokens_per_minute integer,
     max_in_flight integer,
+    max_tokens integer,
     CONSTRAINT providers_api_key_env_check CHECK ((api_key_env ~ '^[A-Z][A-Z0-9_]*$'::text)),
     CONSTRAINT providers_api_key_env_is_a_provider_key CHECK (((api_key_env ~ '^[A-Z][A-Z0-9_]*_API_KEY$'::text) AND (api_key_env !~ '^(SUPABASE|CRON|DAYBREAK)_'::text))),
     CONSTRAINT providers_base_url_check CHECK ((base_url ~ '^https?://'::text)),
     CONSTRAINT providers_base_url_is_safe CHECK (((base_url ~ '^https://[^/?#@]+'::text) OR (base_url ~ '^http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?(/|$)'::text))),
     CONSTRAINT providers_check CHECK ((fallback_provider IS DISTINCT FROM name)),
     CONSTRAINT providers_max_in_flight_check CHECK ((max_in_flight > 0)),
+    CONSTRAINT providers_max_tokens_check CHECK ((max_tokens > 0)),
     CONSTRAINT providers_name_check CHECK ((name ~ '^[a-z0-9][a-z0-9._-]{0,62}$'::text)),
     CONSTRAINT providers_requests_per_minute_check CHECK ((requests_per_minute > 0)),
     CONSTRAINT providers_timeout_ms_check CHECK (((timeout_ms >= 1000) AND (timeout_ms <= 600000))),
@@ -1610,6 +2446,10 @@ COMMENT ON COLUMN public.providers.tokens_per_minute IS 'Tokens/min the provider
 -- Name: COLUMN providers.max_in_flight; Type: COMMENT; Schema: public
 
 COMMENT ON COLUMN public.providers.max_in_flight IS 'Most calls in flight at once across every processor; null = no cap beyond the rate';
+
+-- Name: COLUMN providers.max_tokens; Type: COMMENT; Schema: public
+
+COMMENT ON COLUMN public.providers.max_tokens IS 'max_tokens sent with every call (and counted towards the token budget); null: the provider''s default';
 
 -- Name: regions; Type: TABLE; Schema: public
 
@@ -1660,8 +2500,14 @@ CREATE TABLE scheduler.batch_tasks (
     completed_at timestamp with time zone,
     seq integer DEFAULT 0 NOT NULL,
     rate_limited integer DEFAULT 0 NOT NULL,
+    kind text DEFAULT 'prompt'::text NOT NULL,
+    CONSTRAINT batch_tasks_kind_check CHECK ((kind = ANY (ARRAY['prompt'::text, 'suggestions'::text]))),
     CONSTRAINT batch_tasks_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'processing'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text])))
 );
+
+-- Name: COLUMN batch_tasks.kind; Type: COMMENT; Schema: scheduler
+
+COMMENT ON COLUMN scheduler.batch_tasks.kind IS 'prompt: answer the prompt prompt_id; suggestions: ask the provider for five new prompts for the organization';
 
 -- Name: batch_tasks_id_seq; Type: SEQUENCE; Schema: scheduler
 
@@ -1709,6 +2555,60 @@ ALTER TABLE scheduler.cron_ticks ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTIT
     CACHE 1
 );
 
+-- Name: known_time_zones; Type: TABLE; Schema: scheduler
+
+CREATE TABLE scheduler.known_time_zones (
+    name text NOT NULL
+);
+
+-- Name: missed_runs; Type: TABLE; Schema: scheduler
+
+CREATE TABLE scheduler.missed_runs (
+    schedule text NOT NULL,
+    org_id uuid NOT NULL,
+    run_key text NOT NULL,
+    due_at timestamp with time zone NOT NULL,
+    recorded_at timestamp with time zone NOT NULL,
+    reason text NOT NULL
+);
+
+-- Name: TABLE missed_runs; Type: COMMENT; Schema: scheduler
+
+COMMENT ON TABLE scheduler.missed_runs IS 'Local periods an organization did not get: past the catch-up window, skip policy, or older than the date caught up';
+
+-- Name: org_schedules; Type: TABLE; Schema: scheduler
+
+CREATE TABLE scheduler.org_schedules (
+    schedule text NOT NULL,
+    org_id uuid NOT NULL,
+    timezone text NOT NULL,
+    run_at time without time zone NOT NULL,
+    window_minutes integer DEFAULT 180 NOT NULL,
+    weekday smallint,
+    catch_up text DEFAULT 'once'::text NOT NULL,
+    catch_up_minutes integer DEFAULT 360 NOT NULL,
+    paused boolean DEFAULT false NOT NULL,
+    jitter_seconds integer NOT NULL,
+    next_local_date date NOT NULL,
+    next_run_at timestamp with time zone NOT NULL,
+    last_run_key text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT org_schedules_catch_up_check CHECK ((catch_up = ANY (ARRAY['skip'::text, 'once'::text]))),
+    CONSTRAINT org_schedules_catch_up_minutes_check CHECK (((catch_up_minutes >= 0) AND (catch_up_minutes <= 1440))),
+    CONSTRAINT org_schedules_jitter_seconds_check CHECK ((jitter_seconds >= 0)),
+    CONSTRAINT org_schedules_weekday_check CHECK (((weekday >= 1) AND (weekday <= 7))),
+    CONSTRAINT org_schedules_window_minutes_check CHECK (((window_minutes >= 10) AND (window_minutes <= 1440)))
+);
+
+-- Name: TABLE org_schedules; Type: COMMENT; Schema: scheduler
+
+COMMENT ON TABLE scheduler.org_schedules IS 'An organization''s own schedule (written only by public.set_org_schedule); without a row it runs in the schedule''s global run';
+
+-- Name: COLUMN org_schedules.next_run_at; Type: COMMENT; Schema: scheduler
+
+COMMENT ON COLUMN scheduler.org_schedules.next_run_at IS 'The instant next_local_date is due: local_instant(next_local_date, run_at, timezone) + jitter_seconds';
+
 -- Name: processors; Type: TABLE; Schema: scheduler
 
 CREATE TABLE scheduler.processors (
@@ -1745,7 +2645,23 @@ CREATE TABLE scheduler.provider_pace (
     calls_total bigint DEFAULT 0 NOT NULL,
     rate_limited_total bigint DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT provider_pace_backoff_factor_check CHECK (((backoff_factor > (0)::double precision) AND (backoff_factor <= (1)::double precision)))
+    probe_rpm double precision,
+    probe_phase text DEFAULT 'slow_start'::text NOT NULL,
+    probe_at timestamp with time zone,
+    pressed_at timestamp with time zone,
+    latency_floor_ms double precision,
+    queueing boolean DEFAULT false NOT NULL,
+    remaining_requests double precision,
+    remaining_at timestamp with time zone,
+    burst_ms integer,
+    target_percent double precision,
+    pauses_in_a_row integer DEFAULT 0 NOT NULL,
+    completion_tokens_ewma double precision,
+    token_bucket double precision,
+    token_bucket_at timestamp with time zone,
+    CONSTRAINT provider_pace_backoff_factor_check CHECK (((backoff_factor > (0)::double precision) AND (backoff_factor <= (1)::double precision))),
+    CONSTRAINT provider_pace_probe_phase_check CHECK ((probe_phase = ANY (ARRAY['slow_start'::text, 'steady'::text]))),
+    CONSTRAINT provider_pace_target_percent_check CHECK (((target_percent > (0)::double precision) AND (target_percent <= (100)::double precision)))
 );
 
 -- Name: provider_run_stats; Type: TABLE; Schema: scheduler
@@ -1765,6 +2681,21 @@ CREATE TABLE scheduler.provider_run_stats (
     previous_minute_calls bigint DEFAULT 0 NOT NULL
 );
 
+-- Name: provider_seconds; Type: TABLE; Schema: scheduler
+
+CREATE TABLE scheduler.provider_seconds (
+    provider text NOT NULL,
+    second timestamp with time zone NOT NULL,
+    claimed integer DEFAULT 0 NOT NULL,
+    successes integer DEFAULT 0 NOT NULL,
+    tokens bigint DEFAULT 0 NOT NULL,
+    rate_limited integer DEFAULT 0 NOT NULL
+);
+
+-- Name: TABLE provider_seconds; Type: COMMENT; Schema: scheduler
+
+COMMENT ON TABLE scheduler.provider_seconds IS 'Calls claimed, successful calls, their tokens and 429s per provider and second (the last few minutes): what daybreak sent and what the provider delivered';
+
 -- Name: runs; Type: TABLE; Schema: scheduler
 
 CREATE TABLE scheduler.runs (
@@ -1781,9 +2712,21 @@ CREATE TABLE scheduler.runs (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     completed_at timestamp with time zone,
     cancel_reason text,
+    org_id uuid,
+    due_at timestamp with time zone,
+    claimed_at timestamp with time zone,
+    catch_up boolean DEFAULT false NOT NULL,
     CONSTRAINT runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'completed'::text, 'completed_with_errors'::text, 'failed'::text, 'cancelled'::text]))),
     CONSTRAINT runs_trigger_source_check CHECK ((trigger_source = ANY (ARRAY['cron'::text, 'manual'::text, 'github_actions'::text, 'reconciler'::text, 'api'::text])))
 );
+
+-- Name: COLUMN runs.org_id; Type: COMMENT; Schema: scheduler
+
+COMMENT ON COLUMN scheduler.runs.org_id IS 'The organization of an organization''s own run; null for the schedule''s global run';
+
+-- Name: COLUMN runs.due_at; Type: COMMENT; Schema: scheduler
+
+COMMENT ON COLUMN scheduler.runs.due_at IS 'The instant the period was due (an organization''s run: its local time plus jitter)';
 
 -- Name: scheduler_runs; Type: TABLE; Schema: scheduler
 
@@ -1808,6 +2751,7 @@ CREATE TABLE scheduler.scheduler_runs (
     error_message text,
     details jsonb DEFAULT '{}'::jsonb NOT NULL,
     claimed_trigger_source text,
+    org_id uuid,
     CONSTRAINT scheduler_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'completed'::text, 'skipped'::text, 'failed'::text]))),
     CONSTRAINT scheduler_runs_trigger_source_check CHECK ((trigger_source = ANY (ARRAY['cron'::text, 'manual'::text, 'github_actions'::text, 'reconciler'::text, 'api'::text])))
 );
@@ -1832,12 +2776,18 @@ CREATE TABLE scheduler.schedules (
     enabled boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    work text DEFAULT 'prompts'::text NOT NULL,
     CONSTRAINT schedules_check CHECK ((window_start < window_end)),
     CONSTRAINT schedules_check1 CHECK (((period = 'weekly'::text) = (weekday IS NOT NULL))),
     CONSTRAINT schedules_name_check CHECK ((name ~ '^[a-z0-9][a-z0-9-]{0,62}$'::text)),
     CONSTRAINT schedules_period_check CHECK ((period = ANY (ARRAY['daily'::text, 'weekly'::text]))),
-    CONSTRAINT schedules_weekday_check CHECK (((weekday >= 1) AND (weekday <= 7)))
+    CONSTRAINT schedules_weekday_check CHECK (((weekday >= 1) AND (weekday <= 7))),
+    CONSTRAINT schedules_work_check CHECK ((work = ANY (ARRAY['prompts'::text, 'suggestions'::text])))
 );
+
+-- Name: COLUMN schedules.work; Type: COMMENT; Schema: scheduler
+
+COMMENT ON COLUMN scheduler.schedules.work IS 'What a run does: prompts (every active prompt against the providers) or suggestions (five new prompts per organization)';
 
 -- Name: v_batch_health; Type: VIEW; Schema: scheduler
 
@@ -1942,7 +2892,7 @@ CREATE VIEW scheduler.v_daily_history WITH (security_invoker='true') AS
             true,
             true
            FROM scheduler.runs r_1
-          WHERE (r_1.created_at > (now() - '30 days'::interval))
+          WHERE ((r_1.created_at > (now() - '30 days'::interval)) AND (r_1.org_id IS NULL))
         )
  SELECT k.schedule,
     k.run_key,
@@ -1977,8 +2927,8 @@ CREATE VIEW scheduler.v_daily_history WITH (security_invoker='true') AS
             keys.window_over
            FROM keys
           ORDER BY keys.schedule, keys.run_key, keys.local_date) k
-     LEFT JOIN scheduler.runs r ON (((r.schedule = k.schedule) AND (r.run_key = k.run_key))))
-     LEFT JOIN scheduler.scheduler_runs c ON (((c.schedule = k.schedule) AND (c.run_key = k.run_key) AND (c.function_name = 'daily-batch-trigger'::text))))
+     LEFT JOIN scheduler.runs r ON (((r.schedule = k.schedule) AND (r.run_key = k.run_key) AND (r.org_id IS NULL))))
+     LEFT JOIN scheduler.scheduler_runs c ON (((c.schedule = k.schedule) AND (c.run_key = k.run_key) AND (c.function_name = 'daily-batch-trigger'::text) AND (c.org_id IS NULL) AND (c.reason IS DISTINCT FROM 'organizations_started'::text))))
      LEFT JOIN scheduler.cron_ticks t ON ((t.request_id = c.request_id)))
      LEFT JOIN net._http_response n ON ((n.id = t.net_request_id)))
   ORDER BY k.run_key DESC, k.schedule, c.started_at;
@@ -1995,6 +2945,49 @@ CREATE VIEW scheduler.v_duplicate_results WITH (security_invoker='true') AS
    FROM public.prompt_results
   GROUP BY prompt_results.run_id, prompt_results.prompt_id, prompt_results.provider, prompt_results.region
  HAVING (count(*) > 1);
+
+-- Name: v_org_history; Type: VIEW; Schema: scheduler
+
+CREATE VIEW scheduler.v_org_history WITH (security_invoker='true') AS
+ SELECT r.schedule,
+    r.org_id,
+    o.name AS organization,
+    r.run_key,
+    'ran'::text AS day_status,
+    r.id AS run_id,
+    r.status AS run_status,
+    r.trigger_source,
+    r.forced,
+    r.catch_up,
+    r.due_at,
+    r.claimed_at,
+    NULL::text AS reason
+   FROM (scheduler.runs r
+     LEFT JOIN public.organizations o ON ((o.id = r.org_id)))
+  WHERE ((r.org_id IS NOT NULL) AND (COALESCE(r.due_at, r.created_at) > (now() - '31 days'::interval)))
+UNION ALL
+ SELECT m.schedule,
+    m.org_id,
+    o.name AS organization,
+    m.run_key,
+    'missed'::text AS day_status,
+    NULL::uuid AS run_id,
+    NULL::text AS run_status,
+    NULL::text AS trigger_source,
+    NULL::boolean AS forced,
+    false AS catch_up,
+    m.due_at,
+    NULL::timestamp with time zone AS claimed_at,
+    m.reason
+   FROM (scheduler.missed_runs m
+     LEFT JOIN public.organizations o ON ((o.id = m.org_id)))
+  WHERE ((m.due_at > (now() - '31 days'::interval)) AND (NOT (EXISTS ( SELECT
+           FROM scheduler.runs r
+          WHERE ((r.schedule = m.schedule) AND (r.org_id = m.org_id) AND (r.run_key = m.run_key))))));
+
+-- Name: VIEW v_org_history; Type: COMMENT; Schema: scheduler
+
+COMMENT ON VIEW scheduler.v_org_history IS 'Organizations'' own runs and missed periods over the last 30 local days, one row per (schedule, organization, period)';
 
 -- Name: v_stuck_batch_jobs; Type: VIEW; Schema: scheduler
 
@@ -2037,11 +3030,16 @@ UNION ALL
           WHERE ((t.run_id = r.id) AND (NOT (EXISTS ( SELECT
                    FROM public.prompt_results p
                   WHERE (p.task_id = t.id))))))) AS detail
-   FROM (scheduler.runs r
+   FROM ((scheduler.runs r
      JOIN scheduler.schedules s ON ((s.name = r.schedule)))
+     LEFT JOIN scheduler.org_schedules os ON (((os.schedule = r.schedule) AND (os.org_id = r.org_id))))
   WHERE ((r.created_at > (now() - '30 days'::interval)) AND (r.status <> 'cancelled'::text) AND ((r.status <> 'running'::text) OR (r.created_at < (now() - '01:00:00'::interval))) AND ((r.status <> 'completed'::text) OR (EXISTS ( SELECT
            FROM scheduler.batch_tasks t
-          WHERE ((t.run_id = r.id) AND (t.status <> 'succeeded'::text))))) AND ((scheduler.parse_run_key(s.period, r.run_key) < ((now() AT TIME ZONE s.timezone))::date) OR ((((now() AT TIME ZONE s.timezone))::time without time zone >= s.window_end) AND (scheduler.current_run_key(s.name, now()) = r.run_key))))
+          WHERE ((t.run_id = r.id) AND (t.status <> 'succeeded'::text))))) AND
+        CASE
+            WHEN (r.org_id IS NOT NULL) THEN (now() >= (COALESCE(r.due_at, r.created_at) + make_interval(mins => COALESCE(os.window_minutes, 180))))
+            ELSE ((scheduler.parse_run_key(s.period, r.run_key) < ((now() AT TIME ZONE s.timezone))::date) OR ((((now() AT TIME ZONE s.timezone))::time without time zone >= s.window_end) AND (scheduler.current_run_key(s.name, now()) = r.run_key)))
+        END)
 UNION ALL
  SELECT DISTINCT 'missed_period'::text AS problem,
     ((v_daily_history.schedule || '/'::text) || v_daily_history.run_key) AS subject,
@@ -2053,11 +3051,51 @@ UNION ALL
     v_cron_health.jobname AS subject,
     v_cron_health.health AS detail
    FROM scheduler.v_cron_health
-  WHERE (v_cron_health.health <> 'ok'::text);
+  WHERE (v_cron_health.health <> 'ok'::text)
+UNION ALL
+ SELECT 'missed_period'::text AS problem,
+    ((((v_org_history.schedule || '/'::text) || v_org_history.org_id) || '/'::text) || v_org_history.run_key) AS subject,
+    format('no run for %s of %s on %s: %s'::text, v_org_history.schedule, COALESCE(v_org_history.organization, (v_org_history.org_id)::text), v_org_history.run_key, v_org_history.reason) AS detail
+   FROM scheduler.v_org_history
+  WHERE (v_org_history.day_status = 'missed'::text);
 
 -- Name: VIEW v_health_problems; Type: COMMENT; Schema: scheduler
 
 COMMENT ON VIEW scheduler.v_health_problems IS 'Everything unhealthy right now, one row each; empty means healthy';
+
+-- Name: v_org_schedules; Type: VIEW; Schema: scheduler
+
+CREATE VIEW scheduler.v_org_schedules WITH (security_invoker='true') AS
+ SELECT os.schedule,
+    os.org_id,
+    o.name AS organization,
+    os.timezone,
+    to_char((os.run_at)::interval, 'HH24:MI:SS'::text) AS run_at,
+    os.window_minutes,
+    COALESCE(os.weekday, s.weekday) AS weekday,
+    os.catch_up,
+    os.catch_up_minutes,
+    os.paused,
+    os.jitter_seconds,
+    os.next_local_date,
+    os.next_run_at,
+    to_char((os.next_run_at AT TIME ZONE os.timezone), 'YYYY-MM-DD HH24:MI:SS'::text) AS next_run_local,
+    to_char((os.next_run_at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD HH24:MI:SS'::text) AS next_run_utc,
+    os.last_run_key,
+    ( SELECT (count(*))::integer AS count
+           FROM scheduler.v_org_history h
+          WHERE ((h.schedule = os.schedule) AND (h.org_id = os.org_id) AND (h.day_status = 'ran'::text))) AS ran_30d,
+    ( SELECT (count(*))::integer AS count
+           FROM scheduler.v_org_history h
+          WHERE ((h.schedule = os.schedule) AND (h.org_id = os.org_id) AND (h.day_status = 'missed'::text))) AS missed_30d,
+    os.updated_at
+   FROM ((scheduler.org_schedules os
+     JOIN scheduler.schedules s ON ((s.name = os.schedule)))
+     LEFT JOIN public.organizations o ON ((o.id = os.org_id)));
+
+-- Name: VIEW v_org_schedules; Type: COMMENT; Schema: scheduler
+
+COMMENT ON VIEW scheduler.v_org_schedules IS 'Each organization''s own schedule: next run in its local time and in UTC, runs and missed periods of the last 30 days';
 
 -- Name: v_processor_fleet; Type: VIEW; Schema: scheduler
 
@@ -2266,6 +3304,16 @@ ALTER TABLE ONLY public.prompt_results
 ALTER TABLE ONLY public.prompt_results
     ADD CONSTRAINT prompt_results_pkey PRIMARY KEY (id);
 
+-- Name: prompt_suggestions prompt_suggestions_one_set_per_task; Type: CONSTRAINT; Schema: public
+
+ALTER TABLE ONLY public.prompt_suggestions
+    ADD CONSTRAINT prompt_suggestions_one_set_per_task UNIQUE (task_id, ordinal);
+
+-- Name: prompt_suggestions prompt_suggestions_pkey; Type: CONSTRAINT; Schema: public
+
+ALTER TABLE ONLY public.prompt_suggestions
+    ADD CONSTRAINT prompt_suggestions_pkey PRIMARY KEY (id);
+
 -- Name: prompts prompts_pkey; Type: CONSTRAINT; Schema: public
 
 ALTER TABLE ONLY public.prompts
@@ -2311,6 +3359,21 @@ ALTER TABLE ONLY scheduler.config
 ALTER TABLE ONLY scheduler.cron_ticks
     ADD CONSTRAINT cron_ticks_pkey PRIMARY KEY (id);
 
+-- Name: known_time_zones known_time_zones_pkey; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.known_time_zones
+    ADD CONSTRAINT known_time_zones_pkey PRIMARY KEY (name);
+
+-- Name: missed_runs missed_runs_pkey; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.missed_runs
+    ADD CONSTRAINT missed_runs_pkey PRIMARY KEY (schedule, org_id, run_key);
+
+-- Name: org_schedules org_schedules_pkey; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.org_schedules
+    ADD CONSTRAINT org_schedules_pkey PRIMARY KEY (schedule, org_id);
+
 -- Name: processors processors_pkey; Type: CONSTRAINT; Schema: scheduler
 
 ALTER TABLE ONLY scheduler.processors
@@ -2326,10 +3389,15 @@ ALTER TABLE ONLY scheduler.provider_pace
 ALTER TABLE ONLY scheduler.provider_run_stats
     ADD CONSTRAINT provider_run_stats_pkey PRIMARY KEY (run_id, provider);
 
+-- Name: provider_seconds provider_seconds_pkey; Type: CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.provider_seconds
+    ADD CONSTRAINT provider_seconds_pkey PRIMARY KEY (provider, second);
+
 -- Name: runs runs_one_per_period; Type: CONSTRAINT; Schema: scheduler
 
 ALTER TABLE ONLY scheduler.runs
-    ADD CONSTRAINT runs_one_per_period UNIQUE (schedule, run_key);
+    ADD CONSTRAINT runs_one_per_period UNIQUE NULLS NOT DISTINCT (schedule, run_key, org_id);
 
 -- Name: runs runs_pkey; Type: CONSTRAINT; Schema: scheduler
 
@@ -2353,6 +3421,10 @@ CREATE INDEX organization_providers_by_org ON public.organization_providers USIN
 -- Name: prompt_results_by_run; Type: INDEX; Schema: public
 
 CREATE INDEX prompt_results_by_run ON public.prompt_results USING btree (run_id);
+
+-- Name: prompt_suggestions_by_org; Type: INDEX; Schema: public
+
+CREATE INDEX prompt_suggestions_by_org ON public.prompt_suggestions USING btree (org_id, created_at);
 
 -- Name: prompts_active_by_org; Type: INDEX; Schema: public
 
@@ -2394,6 +3466,18 @@ CREATE INDEX cron_ticks_at ON scheduler.cron_ticks USING btree (ticked_at);
 
 CREATE INDEX cron_ticks_by_request ON scheduler.cron_ticks USING btree (request_id) WHERE (request_id IS NOT NULL);
 
+-- Name: missed_runs_recorded; Type: INDEX; Schema: scheduler
+
+CREATE INDEX missed_runs_recorded ON scheduler.missed_runs USING btree (recorded_at);
+
+-- Name: org_schedules_by_org; Type: INDEX; Schema: scheduler
+
+CREATE INDEX org_schedules_by_org ON scheduler.org_schedules USING btree (org_id);
+
+-- Name: org_schedules_due; Type: INDEX; Schema: scheduler
+
+CREATE INDEX org_schedules_due ON scheduler.org_schedules USING btree (schedule, next_run_at) WHERE (NOT paused);
+
 -- Name: processors_kicked_at; Type: INDEX; Schema: scheduler
 
 CREATE INDEX processors_kicked_at ON scheduler.processors USING btree (kicked_at);
@@ -2401,6 +3485,14 @@ CREATE INDEX processors_kicked_at ON scheduler.processors USING btree (kicked_at
 -- Name: processors_live; Type: INDEX; Schema: scheduler
 
 CREATE INDEX processors_live ON scheduler.processors USING btree (status) WHERE (status = ANY (ARRAY['kicked'::text, 'running'::text, 'handing_over'::text]));
+
+-- Name: runs_by_org; Type: INDEX; Schema: scheduler
+
+CREATE INDEX runs_by_org ON scheduler.runs USING btree (org_id, schedule, run_key) WHERE (org_id IS NOT NULL);
+
+-- Name: runs_global_by_schedule; Type: INDEX; Schema: scheduler
+
+CREATE INDEX runs_global_by_schedule ON scheduler.runs USING btree (schedule, created_at) WHERE (org_id IS NULL);
 
 -- Name: runs_live; Type: INDEX; Schema: scheduler
 
@@ -2460,10 +3552,19 @@ CREATE OR REPLACE VIEW scheduler.v_batch_health WITH (security_invoker='true') A
   GROUP BY r.id
   ORDER BY r.created_at DESC;
 
+-- Name: prompt_results prompt_results_store_suggestions; Type: TRIGGER; Schema: public
+
+CREATE TRIGGER prompt_results_store_suggestions AFTER INSERT ON public.prompt_results REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION scheduler.store_prompt_suggestions();
+
 -- Name: organization_providers organization_providers_org_id_fkey; Type: FK CONSTRAINT; Schema: public
 
 ALTER TABLE ONLY public.organization_providers
     ADD CONSTRAINT organization_providers_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
+
+-- Name: prompt_suggestions prompt_suggestions_org_id_fkey; Type: FK CONSTRAINT; Schema: public
+
+ALTER TABLE ONLY public.prompt_suggestions
+    ADD CONSTRAINT prompt_suggestions_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
 
 -- Name: prompts prompts_org_id_fkey; Type: FK CONSTRAINT; Schema: public
 
@@ -2490,6 +3591,26 @@ ALTER TABLE ONLY scheduler.batch_jobs
 ALTER TABLE ONLY scheduler.batch_tasks
     ADD CONSTRAINT batch_tasks_batch_job_id_fkey FOREIGN KEY (batch_job_id) REFERENCES scheduler.batch_jobs(id) ON DELETE CASCADE;
 
+-- Name: missed_runs missed_runs_org_id_fkey; Type: FK CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.missed_runs
+    ADD CONSTRAINT missed_runs_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
+
+-- Name: missed_runs missed_runs_schedule_fkey; Type: FK CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.missed_runs
+    ADD CONSTRAINT missed_runs_schedule_fkey FOREIGN KEY (schedule) REFERENCES scheduler.schedules(name) ON DELETE CASCADE;
+
+-- Name: org_schedules org_schedules_org_id_fkey; Type: FK CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.org_schedules
+    ADD CONSTRAINT org_schedules_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
+
+-- Name: org_schedules org_schedules_schedule_fkey; Type: FK CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.org_schedules
+    ADD CONSTRAINT org_schedules_schedule_fkey FOREIGN KEY (schedule) REFERENCES scheduler.schedules(name) ON DELETE CASCADE;
+
 -- Name: provider_pace provider_pace_provider_fkey; Type: FK CONSTRAINT; Schema: scheduler
 
 ALTER TABLE ONLY scheduler.provider_pace
@@ -2499,6 +3620,11 @@ ALTER TABLE ONLY scheduler.provider_pace
 
 ALTER TABLE ONLY scheduler.provider_run_stats
     ADD CONSTRAINT provider_run_stats_run_id_fkey FOREIGN KEY (run_id) REFERENCES scheduler.runs(id) ON DELETE CASCADE;
+
+-- Name: runs runs_org_id_fkey; Type: FK CONSTRAINT; Schema: scheduler
+
+ALTER TABLE ONLY scheduler.runs
+    ADD CONSTRAINT runs_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organizations(id);
 
 -- Name: runs runs_schedule_fkey; Type: FK CONSTRAINT; Schema: scheduler
 
@@ -2521,6 +3647,10 @@ ALTER TABLE public.organizations ENABLE ROW LEVEL SECURITY;
 -- Name: prompt_results; Type: ROW SECURITY; Schema: public
 
 ALTER TABLE public.prompt_results ENABLE ROW LEVEL SECURITY;
+
+-- Name: prompt_suggestions; Type: ROW SECURITY; Schema: public
+
+ALTER TABLE public.prompt_suggestions ENABLE ROW LEVEL SECURITY;
 
 -- Name: prompts; Type: ROW SECURITY; Schema: public
 
@@ -2550,6 +3680,18 @@ ALTER TABLE scheduler.config ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE scheduler.cron_ticks ENABLE ROW LEVEL SECURITY;
 
+-- Name: known_time_zones; Type: ROW SECURITY; Schema: scheduler
+
+ALTER TABLE scheduler.known_time_zones ENABLE ROW LEVEL SECURITY;
+
+-- Name: missed_runs; Type: ROW SECURITY; Schema: scheduler
+
+ALTER TABLE scheduler.missed_runs ENABLE ROW LEVEL SECURITY;
+
+-- Name: org_schedules; Type: ROW SECURITY; Schema: scheduler
+
+ALTER TABLE scheduler.org_schedules ENABLE ROW LEVEL SECURITY;
+
 -- Name: processors; Type: ROW SECURITY; Schema: scheduler
 
 ALTER TABLE scheduler.processors ENABLE ROW LEVEL SECURITY;
@@ -2561,6 +3703,10 @@ ALTER TABLE scheduler.provider_pace ENABLE ROW LEVEL SECURITY;
 -- Name: provider_run_stats; Type: ROW SECURITY; Schema: scheduler
 
 ALTER TABLE scheduler.provider_run_stats ENABLE ROW LEVEL SECURITY;
+
+-- Name: provider_seconds; Type: ROW SECURITY; Schema: scheduler
+
+ALTER TABLE scheduler.provider_seconds ENABLE ROW LEVEL SECURITY;
 
 -- Name: runs; Type: ROW SECURITY; Schema: scheduler
 
@@ -2580,13 +3726,26 @@ GRANT USAGE ON SCHEMA public TO anon;
 GRANT USAGE ON SCHEMA public TO authenticated;
 GRANT USAGE ON SCHEMA public TO service_role;
 
+-- Name: FUNCTION set_org_schedule(p_org_id uuid, p_schedule text, p_timezone text, p_run_at text, p_window_minutes integer, p_catch_up text, p_catch_up_minutes integer, p_paused boolean, p_weekday integer, p_now timestamp with time zone); Type: ACL; Schema: public
+
+REVOKE ALL ON FUNCTION public.set_org_schedule(p_org_id uuid, p_schedule text, p_timezone text, p_run_at text, p_window_minutes integer, p_catch_up text, p_catch_up_minutes integer, p_paused boolean, p_weekday integer, p_now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.set_org_schedule(p_org_id uuid, p_schedule text, p_timezone text, p_run_at text, p_window_minutes integer, p_catch_up text, p_catch_up_minutes integer, p_paused boolean, p_weekday integer, p_now timestamp with time zone) TO service_role;
+
 -- Name: FUNCTION abandoned_invocations(p_now timestamp with time zone); Type: ACL; Schema: scheduler
 
 REVOKE ALL ON FUNCTION scheduler.abandoned_invocations(p_now timestamp with time zone) FROM PUBLIC;
 
+-- Name: FUNCTION cadence_after(p_period text, p_weekday smallint, p_date date); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.cadence_after(p_period text, p_weekday smallint, p_date date) FROM PUBLIC;
+
 -- Name: FUNCTION cancel_run(p_run_id uuid, p_reason text); Type: ACL; Schema: scheduler
 
 REVOKE ALL ON FUNCTION scheduler.cancel_run(p_run_id uuid, p_reason text) FROM PUBLIC;
+
+-- Name: FUNCTION claim_due_organizations(p_schedule text, p_trigger_source text, p_scheduler_run_id uuid, p_note text, p_now timestamp with time zone, p_limit integer); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.claim_due_organizations(p_schedule text, p_trigger_source text, p_scheduler_run_id uuid, p_note text, p_now timestamp with time zone, p_limit integer) FROM PUBLIC;
 
 -- Name: FUNCTION claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone); Type: ACL; Schema: scheduler
 
@@ -2616,6 +3775,10 @@ REVOKE ALL ON FUNCTION scheduler.cron_trigger_tick(p_now timestamp with time zon
 
 REVOKE ALL ON FUNCTION scheduler.current_run_key(p_schedule text, p_now timestamp with time zone) FROM PUBLIC;
 
+-- Name: FUNCTION delivered_per_minute(p_provider text, p_now timestamp with time zone, p_span interval); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.delivered_per_minute(p_provider text, p_now timestamp with time zone, p_span interval) FROM PUBLIC;
+
 -- Name: FUNCTION ensure_processor_fleet(p_trigger_source text, p_max_new integer); Type: ACL; Schema: scheduler
 
 REVOKE ALL ON FUNCTION scheduler.ensure_processor_fleet(p_trigger_source text, p_max_new integer) FROM PUBLIC;
@@ -2632,6 +3795,10 @@ REVOKE ALL ON FUNCTION scheduler.finalize_batch_job(p_batch_job_id uuid) FROM PU
 
 REVOKE ALL ON FUNCTION scheduler.finalize_run(p_run_id uuid) FROM PUBLIC;
 
+-- Name: FUNCTION grow_probe(p_provider text, p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.grow_probe(p_provider text, p_now timestamp with time zone) FROM PUBLIC;
+
 -- Name: FUNCTION heartbeat_processor(p_processor_id uuid, p_worker text, p_tasks integer); Type: ACL; Schema: scheduler
 
 REVOKE ALL ON FUNCTION scheduler.heartbeat_processor(p_processor_id uuid, p_worker text, p_tasks integer) FROM PUBLIC;
@@ -2640,17 +3807,37 @@ REVOKE ALL ON FUNCTION scheduler.heartbeat_processor(p_processor_id uuid, p_work
 
 REVOKE ALL ON FUNCTION scheduler.is_in_execution_window(p_schedule text, p_now timestamp with time zone) FROM PUBLIC;
 
+-- Name: FUNCTION json_array_or_empty(p_text text); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.json_array_or_empty(p_text text) FROM PUBLIC;
+
 -- Name: FUNCTION jsonb_sum_counts(a jsonb, b jsonb); Type: ACL; Schema: scheduler
 
 REVOKE ALL ON FUNCTION scheduler.jsonb_sum_counts(a jsonb, b jsonb) FROM PUBLIC;
+
+-- Name: FUNCTION kick_workers(p_work text, p_trigger_source text, p_pending_jobs integer); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.kick_workers(p_work text, p_trigger_source text, p_pending_jobs integer) FROM PUBLIC;
+
+-- Name: FUNCTION learn_pace(p_feedback jsonb, p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.learn_pace(p_feedback jsonb, p_now timestamp with time zone) FROM PUBLIC;
 
 -- Name: FUNCTION live_processor_count(p_now timestamp with time zone); Type: ACL; Schema: scheduler
 
 REVOKE ALL ON FUNCTION scheduler.live_processor_count(p_now timestamp with time zone) FROM PUBLIC;
 
+-- Name: FUNCTION local_instant(p_local_date date, p_wall_time time without time zone, p_timezone text); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.local_instant(p_local_date date, p_wall_time time without time zone, p_timezone text) FROM PUBLIC;
+
 -- Name: FUNCTION lost_processors(p_now timestamp with time zone); Type: ACL; Schema: scheduler
 
 REVOKE ALL ON FUNCTION scheduler.lost_processors(p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION org_first_date(p_period text, p_weekday smallint, p_run_at time without time zone, p_timezone text, p_jitter_seconds integer, p_floor date, p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.org_first_date(p_period text, p_weekday smallint, p_run_at time without time zone, p_timezone text, p_jitter_seconds integer, p_floor date, p_now timestamp with time zone) FROM PUBLIC;
 
 -- Name: FUNCTION parse_run_key(p_period text, p_run_key text); Type: ACL; Schema: scheduler
 
@@ -2663,6 +3850,14 @@ REVOKE ALL ON FUNCTION scheduler.pause_schedule(p_name text) FROM PUBLIC;
 -- Name: FUNCTION period_key(p_period text, p_local_date date); Type: ACL; Schema: scheduler
 
 REVOKE ALL ON FUNCTION scheduler.period_key(p_period text, p_local_date date) FROM PUBLIC;
+
+-- Name: FUNCTION plan_runs(p_run_ids uuid[], p_work text); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.plan_runs(p_run_ids uuid[], p_work text) FROM PUBLIC;
+
+-- Name: FUNCTION provider_limits(p_provider text, p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.provider_limits(p_provider text, p_now timestamp with time zone) FROM PUBLIC;
 
 -- Name: FUNCTION provider_rate(p_provider text, p_now timestamp with time zone); Type: ACL; Schema: scheduler
 
@@ -2728,6 +3923,14 @@ REVOKE ALL ON FUNCTION scheduler.stale_batch_jobs(p_now timestamp with time zone
 
 REVOKE ALL ON FUNCTION scheduler.stop_processor(p_processor_id uuid, p_status text, p_reason text, p_tasks integer, p_cpu_ms integer, p_details jsonb) FROM PUBLIC;
 
+-- Name: FUNCTION store_prompt_suggestions(); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.store_prompt_suggestions() FROM PUBLIC;
+
+-- Name: FUNCTION suggestion_request(p_task_id bigint); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.suggestion_request(p_task_id bigint) FROM PUBLIC;
+
 -- Name: FUNCTION try_mark_daily_run(p_today_key text); Type: ACL; Schema: scheduler
 
 REVOKE ALL ON FUNCTION scheduler.try_mark_daily_run(p_today_key text) FROM PUBLIC;
@@ -2736,9 +3939,9 @@ REVOKE ALL ON FUNCTION scheduler.try_mark_daily_run(p_today_key text) FROM PUBLI
 
 REVOKE ALL ON FUNCTION scheduler.try_mark_daily_run(p_schedule text, p_run_key text) FROM PUBLIC;
 
--- Name: FUNCTION try_mark_daily_run(p_schedule text, p_run_key text, p_trigger_source text, p_scheduler_run_id uuid, p_forced boolean, p_note text); Type: ACL; Schema: scheduler
+-- Name: FUNCTION try_mark_daily_run(p_schedule text, p_run_key text, p_trigger_source text, p_scheduler_run_id uuid, p_forced boolean, p_note text, p_org_id uuid, p_now timestamp with time zone); Type: ACL; Schema: scheduler
 
-REVOKE ALL ON FUNCTION scheduler.try_mark_daily_run(p_schedule text, p_run_key text, p_trigger_source text, p_scheduler_run_id uuid, p_forced boolean, p_note text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scheduler.try_mark_daily_run(p_schedule text, p_run_key text, p_trigger_source text, p_scheduler_run_id uuid, p_forced boolean, p_note text, p_org_id uuid, p_now timestamp with time zone) FROM PUBLIC;
 
 -- Name: FUNCTION unfinalized_runs(); Type: ACL; Schema: scheduler
 
@@ -2767,6 +3970,14 @@ GRANT ALL ON TABLE public.prompt_results TO service_role;
 -- Name: SEQUENCE prompt_results_id_seq; Type: ACL; Schema: public
 
 GRANT ALL ON SEQUENCE public.prompt_results_id_seq TO service_role;
+
+-- Name: TABLE prompt_suggestions; Type: ACL; Schema: public
+
+GRANT ALL ON TABLE public.prompt_suggestions TO service_role;
+
+-- Name: SEQUENCE prompt_suggestions_id_seq; Type: ACL; Schema: public
+
+GRANT ALL ON SEQUENCE public.prompt_suggestions_id_seq TO service_role;
 
 -- Name: TABLE prompts; Type: ACL; Schema: public
 
@@ -2799,7 +4010,7 @@ ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES 
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO service_role;
 
 -- ---------------------------------------------------------------- cron jobs
-select cron.schedule('daybreak-reconciler', '* * * * *', 'select scheduler.cron_reconcile_tick()');
+select cron.schedule('daybreak-reconciler', '10 seconds', 'select scheduler.cron_reconcile_tick()');
 select cron.schedule('daybreak-trigger', '*/5 * * * *', 'select scheduler.cron_trigger_tick()');
 
 -- ---------------------------------------------------------------- scheduler.config as migrated
@@ -2810,9 +4021,17 @@ select cron.schedule('daybreak-trigger', '*/5 * * * *', 'select scheduler.cron_t
 -- max_processor_invocations = 10: ceiling on processor invocations in flight at once (a Supabase project's concurrency is finite)
 -- max_rate_limited_releases = 20: a task given back this many times after 429s is failed
 -- max_task_attempts = 3: a task whose lease expired this many times is failed
--- pace_backoff_percent = 50: on a 429 the rate is multiplied by this percentage
+-- org_jitter_seconds = 900: organizations due at the same instant are spread over this many seconds (deterministic per organization and schedule)
+-- pace_backoff_percent = 75: on a 429 the rate is multiplied by this percentage
 -- pace_burst_ms = 500: token bucket capacity, as this many milliseconds of the paced rate
+-- pace_default_completion_tokens = 256: completion tokens a call counts for (token budgets) before any was observed, when the provider has no max_tokens
 -- pace_default_latency_ms = 2000: latency assumed for fleet sizing before any call was observed
+-- pace_latency_rise_percent = 50: latency this much above its lowest means a provider with no known limit is queueing: what it delivers is its limit
+-- pace_min_burst_ms = 50: the smallest burst (bucket capacity, in ms of the pace) a provider that enforces short windows is paced with
+-- pace_probe_additive_percent_per_second = 1: after slow start, the probed pace grows by this share of itself per second while the work presses
+-- pace_probe_backoff_percent = 90: probing: a 429 multiplies the probed pace by this (or sets it to what got through, when lower)
+-- pace_probe_burst_ms = 100: the burst (bucket capacity, in ms of the pace) while a provider's request limit is unknown
+-- pace_probe_growth_per_second = 1.5: slow start: a provider with no known request limit has its pace multiplied by this each second while the work presses and nothing refuses
 -- pace_recovery_percent_per_second = 10: after a backoff the rate recovers by this share of the limit per second
 -- pace_target_percent = 97: share of a provider's limit the pacer aims at
 -- pace_unknown_requests_per_minute = 300: rate ceiling for a provider with no configured or learned limit (AIMD finds the real one)

@@ -2,6 +2,7 @@
 // sizes keep `npm run bench -- --quick` under three minutes on a 2-core machine.
 import type { PacedPlan } from "../sections/paced-day/plan.ts";
 import type { DaybreakVariant } from "../sections/throughput/daybreak.ts";
+import type { OrgDaySizes } from "../sections/org-day.ts";
 
 export interface ThroughputSizes {
   organizations: number;
@@ -32,11 +33,12 @@ export interface BenchSizes {
   throughput: ThroughputSizes;
   e2e: ShapeSizes & { repetitions: number };
   planning: ShapeSizes;
-  reconciler: { runs: number; jobsPerRun: number; tasksPerJob: number; liveJobs: number; busyDayJobs: number; calls: number };
+  reconciler: { runs: number; jobsPerRun: number; tasksPerJob: number; liveJobs: number; busyDayJobs: number; calls: number; cronHistoryDays: number };
   idle: { day: string; runMinutes: number };
   latency: ShapeSizes & { calls: number };
   pacedDay: PacedPlan;
   dashboard: ShapeSizes & { days: number };
+  orgDay: OrgDaySizes;
 }
 
 export const FULL: BenchSizes = {
@@ -58,7 +60,8 @@ export const FULL: BenchSizes = {
   },
   e2e: { organizations: 200, promptsPerOrg: 10, providers: 3, repetitions: 3 },
   planning: { organizations: 10_000, promptsPerOrg: 20, providers: 3 },
-  reconciler: { runs: 20, jobsPerRun: 500, tasksPerJob: 100, liveJobs: 20, busyDayJobs: 10_000, calls: 200 },
+  // cronHistoryDays: cron.job_run_details as retention (30 days) leaves it: 8,928 rows a day.
+  reconciler: { runs: 20, jobsPerRun: 500, tasksPerJob: 100, liveJobs: 20, busyDayJobs: 10_000, calls: 200, cronHistoryDays: 30 },
   idle: { day: "2026-11-23", runMinutes: 30 },
   latency: { organizations: 100, promptsPerOrg: 10, providers: 3, calls: 200 },
   // 12 kinds in one day, 5 repeats: 720 tasks at 600/min (72 s) each, 1,200 for the 60 s windows
@@ -79,6 +82,8 @@ export const FULL: BenchSizes = {
   },
   // 30 days, each a run of the e2e section's size.
   dashboard: { organizations: 200, promptsPerOrg: 10, providers: 3, days: 30 },
+  // 10,000 organizations in 40 time zones, 3,000 of them at 00:00 Europe/Berlin: ~1,000 per tick.
+  orgDay: { organizations: 10_000, hotSpot: 3_000, day: "2026-12-02" },
 };
 
 // Quick: what differs from the full sizes.
@@ -97,7 +102,7 @@ export const QUICK: BenchSizes = {
   },
   e2e: { ...FULL.e2e, organizations: 50, repetitions: 1 },
   planning: { ...FULL.planning, organizations: 1_000 },
-  reconciler: { runs: 10, jobsPerRun: 200, tasksPerJob: 50, liveJobs: 20, busyDayJobs: 1_000, calls: 50 },
+  reconciler: { runs: 10, jobsPerRun: 200, tasksPerJob: 50, liveJobs: 20, busyDayJobs: 1_000, calls: 50, cronHistoryDays: 3 },
   latency: { ...FULL.latency, calls: 40 },
   pacedDay: {
     ...FULL.pacedDay,
@@ -114,4 +119,5 @@ export const QUICK: BenchSizes = {
     large: { ...FULL.pacedDay.large, tasks: 2_000, organizations: 100 },
   },
   dashboard: { ...FULL.dashboard, organizations: 20 },
+  orgDay: { ...FULL.orgDay, organizations: 1_000, hotSpot: 300 },
 };

@@ -2,6 +2,7 @@
 import type { IdleResult } from "../sections/idle.ts";
 import type { DashboardResult } from "../sections/dashboard.ts";
 import type { LatencyResult } from "../sections/latency.ts";
+import type { OrgDayResult } from "../sections/org-day.ts";
 import type { PacedDayResult } from "../sections/paced-day/index.ts";
 import type { Spread } from "../sections/paced-day/summary.ts";
 import type { PlanningResult } from "../sections/planning.ts";
@@ -16,6 +17,7 @@ export interface SectionResults {
   idle?: IdleResult;
   "paced-day"?: PacedDayResult;
   dashboard?: DashboardResult;
+  "org-day"?: OrgDayResult;
 }
 
 export interface TargetLine {
@@ -72,6 +74,18 @@ export function summarizeTargets(r: SectionResults): TargetLine[] {
       measured: `server ${r.latency.target.p50ServerMs} ms, client ${r.latency.target.p50ClientMs} ms`,
       met: r.latency.target.met,
     });
+  }
+  const orgDay = r["org-day"];
+  if (orgDay) {
+    const full = orgDay.organizations >= 10_000;
+    const t = orgDay.target;
+    lines.push(
+      { name: `org day: a tick with nothing due, ${orgDay.organizations.toLocaleString("en-US")} organizations`, goal: "< 20 ms, no HTTP call",
+        measured: `p95 ${t.idleTickP95Ms} ms, ${orgDay.httpRequests.idleTicks} requests`, met: t.idleTickP95Ms < 20 && orgDay.httpRequests.idleTicks === 0 },
+      { name: "org day: the busiest tick's organizations claimed and planned", goal: "1,000 due in < 2 s",
+        measured: `${t.busiestStarted} in ${t.busiestPlanMs} ms`, met: full ? t.busiestPlanMs < 2000 && t.busiestStarted >= 900 : null },
+      { name: "org day: organizations left without their run", goal: "0", measured: String(orgDay.organizationsWithoutRun), met: orgDay.organizationsWithoutRun === 0 },
+    );
   }
   const paced = r["paced-day"];
   if (paced) lines.push(...pacedDayTargets(paced));

@@ -1,6 +1,8 @@
 // Section 4, reconciler at scale: with `runs × jobsPerRun` finished batch jobs and
-// `× tasksPerJob` historical tasks (10,000 and 1,000,000 in full mode) plus one live run, times
-// scheduler.cron_reconcile_tick() and the stale scan (select * from scheduler.stale_batch_jobs()),
+// `× tasksPerJob` historical tasks (10,000 and 1,000,000 in full mode) plus one live run, and
+// `cronHistoryDays` of pg_cron's run log as the two jobs fill it (288 + 8,640 rows a day; 30 days,
+// what retention keeps, in full mode), times scheduler.cron_reconcile_tick() (an idle tick prunes
+// history, that log included) and the stale scan (select * from scheduler.stale_batch_jobs()),
 // and shows with EXPLAIN (ANALYZE, BUFFERS) that only live rows are read: the top-level plan of
 // the call, and (through auto_explain at NOTICE level) the plan of the query inside the function,
 // which is where the partial index batch_jobs_live is used.
@@ -16,11 +18,14 @@ export interface ReconcilerSizes {
   /** Pending jobs of a large run just planned (one per organization): the most live rows a day has. */
   busyDayJobs: number;
   calls: number;
+  cronHistoryDays: number;
 }
 
 export interface ReconcilerResult {
   historicalBatchJobs: number;
   historicalTasks: number;
+  /** Rows in cron.job_run_details while the tick was timed. */
+  cronRunDetails: number;
   liveBatchJobs: number;
   staleScanMs: Summary;
   reconcileTickMs: Summary;
@@ -41,7 +46,8 @@ export async function benchReconciler(sql: Sql, s: ReconcilerSizes): Promise<{ r
   log(`reconciler: writing ${s.runs * s.jobsPerRun} finished batch jobs and ${s.runs * s.jobsPerRun * s.tasksPerJob} historical tasks`);
   await writeHistory(sql, s);
   await writeLiveRun(sql, s);
-  await sql`vacuum analyze scheduler.runs, scheduler.batch_jobs, scheduler.batch_tasks, scheduler.scheduler_runs`;
+  const cronRunDetails = await writeCronHistory(sql, s.cronHistoryDays);
+  await sql`vacuum analyze scheduler.runs, scheduler.batch_jobs, scheduler.batch_tasks, scheduler.scheduler_runs, cron.job_run_details`;
 
   const staleScan = await timeCalls(s.calls, () => sql`select * from scheduler.stale_batch_jobs()`);
   const tickDecisions = new Set<string>();
@@ -61,10 +67,12 @@ export async function benchReconciler(sql: Sql, s: ReconcilerSizes): Promise<{ r
   };
   const historicalTasks = s.runs * s.jobsPerRun * s.tasksPerJob;
   await clearRunState(sql);
+  await sql`delete from cron.job_run_details where command like ${`${CRON_HISTORY}%`}`;
 
   const result: ReconcilerResult = {
     historicalBatchJobs: s.runs * s.jobsPerRun,
     historicalTasks,
+    cronRunDetails,
     liveBatchJobs: s.liveJobs,
     staleScanMs: staleScan,
     reconcileTickMs: reconcileTick,
@@ -128,6 +136,28 @@ async function writeLiveRun(sql: Sql, s: ReconcilerSizes): Promise<void> {
     select j.id, j.run_id, gen_random_uuid(), 'history', 'global' from jobs j cross join generate_series(1, ${s.tasksPerJob}::int)`;
 }
 
+const CRON_HISTORY = "bench: ";
+
+/** pg_cron's run log as the daybreak jobs fill it over `days` days (every row inside retention, so
+ * the tick's prune deletes nothing and the timing is its steady state), numbered by pg_cron's sequence. */
+async function writeCronHistory(sql: Sql, days: number): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    with ticks as (
+      select 'select scheduler.cron_reconcile_tick()' as command, now() - make_interval(days => ${days}::int) + g * interval '10 seconds' as at
+        from generate_series(1, ${days}::int * 8640) g
+      union all
+      select 'select scheduler.cron_trigger_tick()', now() - make_interval(days => ${days}::int) + g * interval '5 minutes'
+        from generate_series(1, ${days}::int * 288) g
+    ), inserted as (
+      insert into cron.job_run_details (jobid, runid, job_pid, database, username, command, status, return_message, start_time, end_time)
+      select 0, nextval('cron.runid_seq'), 0, 'postgres', 'postgres', ${CRON_HISTORY} || command, 'succeeded', '1 row', at, at + interval '4 ms'
+        from ticks order by at
+      returning 1
+    )
+    select count(*)::int as n from inserted`;
+  return row!.n;
+}
+
 async function writeBusyDay(sql: Sql, jobs: number): Promise<void> {
   await sql`
     with run as (
@@ -180,7 +210,7 @@ async function explainStaleScan(): Promise<{ call: string; inner: string[]; exec
 
 function render(r: ReconcilerResult): string {
   const timings = table(
-    `4. Reconciler at scale (${r.historicalBatchJobs.toLocaleString("en-US")} finished batch jobs, ${r.historicalTasks.toLocaleString("en-US")} historical tasks, ${r.liveBatchJobs} live jobs)`,
+    `4. Reconciler at scale (${r.historicalBatchJobs.toLocaleString("en-US")} finished batch jobs, ${r.historicalTasks.toLocaleString("en-US")} historical tasks, ${r.liveBatchJobs} live jobs, ${r.cronRunDetails.toLocaleString("en-US")} rows in cron.job_run_details)`,
     ["call", "calls", "client p50 ms", "client p99 ms", "server ms (EXPLAIN ANALYZE)"],
     [
       ["select * from scheduler.stale_batch_jobs()", r.staleScanMs.n, r.staleScanMs.p50, r.staleScanMs.p99, r.staleScanServerMs],

@@ -117,9 +117,14 @@ async function settle(stack: SoakStack): Promise<void> {
 async function recoverySeconds(stack: SoakStack, runId: string, fault: InjectedFault): Promise<number | null> {
   if (fault.kind === "trigger_race" || fault.kind === "run_cancelled") return null;
   if (fault.kind === "invocation_kill") {
+    // The processors this kill silenced: alive at the fault, so heard from within two heartbeats
+    // before it (a processor an earlier kill silenced, and an earlier settle stopped as of a later
+    // moment, is not this fault's).
     const [row] = await stack.read((sql) => sql<{ rescued: Date | null }[]>`
       select max(stopped_at) as rescued from scheduler.processors
-       where stop_reason = 'lost' and last_seen <= to_timestamp(${fault.at / 1000})
+       where stop_reason = 'lost'
+         and last_seen between to_timestamp(${fault.at / 1000}) - make_interval(secs => 2 * scheduler.config_int('heartbeat_seconds'))
+                           and to_timestamp(${fault.at / 1000})
          and stopped_at between to_timestamp(${fault.at / 1000}) and to_timestamp(${fault.at / 1000}) + interval '3 minutes'`);
     return row!.rescued ? (row!.rescued.getTime() - fault.at) / 1000 : null;
   }

@@ -8,6 +8,7 @@ export const FUNCTION_NAMES = Object.freeze({
   trigger: "daily-batch-trigger",
   processor: "robust-batch-processor",
   reconciler: "batch-reconciler",
+  suggestions: "weekly-suggestions",
 } as const);
 
 export const DEFAULT_SCHEDULE = "daily-batch";

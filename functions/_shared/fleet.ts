@@ -44,3 +44,10 @@ export async function ensureProcessorFleet(sql: Sql, triggerSource: string): Pro
   const [row] = await sql<{ kicked: number }[]>`select scheduler.ensure_processor_fleet(${triggerSource}) as kicked`;
   return row!.kicked;
 }
+
+/** Whether another processor started since `since` (a successor this one's hand-over kicked). */
+export async function successorStarted(sql: Sql, processorId: string, since: Date): Promise<boolean> {
+  const [row] = await sql<{ started: boolean }[]>`
+    select exists (select from scheduler.processors where id <> ${processorId}::uuid and started_at >= ${since}) as started`;
+  return row!.started;
+}

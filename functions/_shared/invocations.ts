@@ -14,6 +14,8 @@ export interface InvocationStart {
   authMethod: string;
   schedule?: string | null;
   runKey?: string | null;
+  /** The organization of a call about one organization's own run. */
+  orgId?: string | null;
   forced?: boolean;
   note?: string | null;
   headers: Headers;
@@ -31,12 +33,12 @@ export async function recordInvocationStart(sql: Sql, start: InvocationStart): P
   const h = start.headers;
   const [row] = await sql<{ id: string; trigger_source: TriggerSource }[]>`
     insert into scheduler.scheduler_runs
-      (function_name, trigger_source, claimed_trigger_source, status, schedule, run_key, auth_method, forced, note,
+      (function_name, trigger_source, claimed_trigger_source, status, schedule, run_key, org_id, auth_method, forced, note,
        user_agent, request_id, cf_ray, github_run_id, details)
     values
       (${start.functionName},
        scheduler.verified_trigger_source(${start.claimedTriggerSource}, ${start.requestId}, ${start.processorId ?? null}::uuid),
-       ${start.claimedTriggerSource}, 'running', ${start.schedule ?? null}, ${start.runKey ?? null},
+       ${start.claimedTriggerSource}, 'running', ${start.schedule ?? null}, ${start.runKey ?? null}, ${start.orgId ?? null}::uuid,
        ${start.authMethod}, ${start.forced ?? false}, ${start.note ?? null},
        ${h.get("user-agent")}, ${start.requestId}, ${h.get("cf-ray")}, ${h.get("x-github-run-id")},
        ${sql.json((start.details ?? {}) as never)})

@@ -19,6 +19,8 @@ export interface PacedTask {
   batch_job_id: string;
   /** How long the claim's lease lasts, measured by the database. */
   lease_ms: number;
+  /** Tokens the claim drew for this call (prompt length ÷ 4 + expected completion); usage corrects it. */
+  estimated_tokens: number;
 }
 
 export interface PacedClaim {
@@ -47,7 +49,7 @@ export type TaskOutcome =
   | { outcome: "succeeded"; task: PacedTask; answered_by: string; model: string; response: string; attempts: number; latency_ms: number }
   | { outcome: "failed"; task: PacedTask; error: string }
   | { outcome: "released"; task: PacedTask; error: string; provider_called: boolean }
-  | { outcome: "rate_limited"; task: PacedTask }
+  | { outcome: "rate_limited"; task: PacedTask; retry_after_ms?: number | null }
   | { outcome: "quota"; task: PacedTask; error: string };
 
 /** What one provider said during a round, for one run: the pacer's input and the per-run counters. */
@@ -56,6 +58,8 @@ export interface ProviderFeedback {
   run_id: string;
   calls: number;
   calls_by_status: Record<string, number>;
+  /** Calls answered with a 2xx. */
+  successes: number;
   rate_limited: number;
   /** HTTP calls beyond the one each claim paid for (retries, fallbacks): drawn from the bucket after the fact. */
   extra_calls: number;
@@ -64,8 +68,14 @@ export interface ProviderFeedback {
   limit_tokens: number | null;
   remaining_requests: number | null;
   reset_requests_ms: number | null;
+  /** Median latency of the round's answered calls (a heavy tail does not read as queueing). */
   latency_ms: number | null;
   tokens_per_call: number | null;
+  /** Tokens the answered calls used (usage.total_tokens). */
+  tokens_used: number;
+  /** Tokens used minus tokens the claims drew: a 429'd claimed call gives its estimate back. */
+  token_adjustment: number;
+  completion_tokens: number | null;
 }
 
 export interface RoundReport {

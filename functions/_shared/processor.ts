@@ -21,6 +21,7 @@ import {
   registerProcessor,
   rescueLostProcessors,
   stopProcessor,
+  successorStarted,
 } from "./fleet.ts";
 import { providersWithWork } from "./paced-claim.ts";
 import { InvocationBudget, type StopReason } from "./processor-budget.ts";
@@ -67,14 +68,18 @@ function newWorkerName(): string {
   return `processor-${crypto.randomUUID().slice(0, 8)}`;
 }
 
-export function handleProcessorRequest(req: Request, deps: ProcessorDeps): Promise<Response> {
-  return answerInternalErrors(FUNCTION_NAMES.processor, req, async () => {
+/** robust-batch-processor, or weekly-suggestions: the same worker (claims are per provider, so any
+ * invocation may take any kind of task), recorded under the function that was called. */
+export function handleProcessorRequest(
+  req: Request, deps: ProcessorDeps, functionName: string = FUNCTION_NAMES.processor,
+): Promise<Response> {
+  return answerInternalErrors(functionName, req, async () => {
     const accepted = await acceptRequest(req, processorRequestSchema, deps.env, 4096);
     if (accepted instanceof Response) return accepted;
     const requestId = req.headers.get("x-request-id") ?? newRequestId();
     const worker = newWorkerName();
     const { id: invocationId } = await durably(() => recordInvocationStart(deps.sql, {
-      functionName: FUNCTION_NAMES.processor,
+      functionName,
       claimedTriggerSource: detectTriggerSource(req.headers),
       processorId: accepted.body.processor_id ?? null,
       authMethod: accepted.authMethod,
@@ -106,6 +111,13 @@ export type { StopReason } from "./processor-budget.ts";
 const DISCOVERY_MS = 1000;
 /** How often a working invocation re-sizes the fleet (the demand grows once limits are learned). */
 const FLEET_CHECK_MS = 5000;
+/** Handing over for a reason that leaves the worker time (retired, or half its wall clock), an
+ * invocation claims on until its successor started, at most this long, so the providers' pace has
+ * no gap while a fresh worker boots. Short: a worker retired at the CPU soft limit has about a
+ * second of CPU left before the hard one. */
+const HAND_OVER_OVERLAP_MS = 1000;
+const SUCCESSOR_POLL_MS = 100;
+const OVERLAPPING_REASONS: ReadonlySet<StopReason> = new Set(["worker_drain", "wall_clock_budget"]);
 
 export async function runProcessor(deps: ProcessorDeps, request: ProcessorRequest): Promise<ProcessorReport> {
   const { sql, settings } = deps;
@@ -116,6 +128,8 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
   let stopReason: StopReason = "no_work";
   let continued = false;
   let slotsFree = settings.maxInFlight;
+  /** While handing over for an overlapping reason: claims go on until then. */
+  let overlapUntil = 0;
 
   const processorId = await durably(() => registerProcessor(sql, request.processorId, worker));
   const heartbeatMs = settings.heartbeatMs ?? (await durably(() => heartbeatIntervalMs(sql)));
@@ -126,15 +140,26 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
     sql, env: deps.env, fetch: deps.fetch, worker, providers, recorder, hardDeadline,
     claimBatch: settings.claimBatchSize,
     retryBaseDelayMs: settings.retryBaseDelayMs,
-    takeSlots(n: number) {
-      const granted = Math.max(0, Math.min(slotsFree, budget.tasksAllowed(n, settings.maxInFlight - slotsFree)));
+    takeSlots(n: number, held: number) {
+      // A lane holding its fair share or more leaves a claim's worth of slots to the others, so a
+      // provider probing upwards cannot starve the rest of the invocation.
+      const fairShare = Math.ceil(settings.maxInFlight / Math.max(1, lanes.size));
+      const room = held >= fairShare ? slotsFree - settings.claimBatchSize : slotsFree;
+      const granted = Math.max(0, Math.min(room, budget.tasksAllowed(n, settings.maxInFlight - slotsFree)));
       slotsFree -= granted;
       return granted;
     },
     releaseSlot() {
       slotsFree += 1;
     },
-    mayClaim: () => state === "working" && budget.overBudget() === null,
+    mayClaim: () => {
+      if (state === "working") {
+        const over = budget.overBudget();
+        if (over === null) return true;
+        if (OVERLAPPING_REASONS.has(over) && overlapUntil === 0) overlapUntil = Date.now() + HAND_OVER_OVERLAP_MS;
+      }
+      return state !== "draining" && state !== "stopped" && Date.now() < overlapUntil;
+    },
     onTaskStarted: () => budget.taskStarted(),
   };
 
@@ -174,8 +199,13 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
 
     if (state === "handing_over") {
       // Leave the fleet first, so the successor it kicks is counted in its place.
+      const handingOverAt = new Date();
       await durably(() => stopProcessor(sql, processorId, "handing_over", stopReason, budget.tasksStarted, null));
       continued = (await durably(() => ensureProcessorFleet(sql, "api"))) > 0;
+      while (continued && Date.now() < overlapUntil && !hardDeadline.aborted) {
+        if (await successorStarted(sql, processorId, handingOverAt).catch(() => true)) break;
+        await budget.sleep(SUCCESSOR_POLL_MS);
+      }
     }
     state = "draining";
     await Promise.all([...lanes.values()].map((l) => l.done));

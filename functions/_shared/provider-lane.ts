@@ -9,6 +9,7 @@ import { retryThroughOutage } from "./transient.ts";
 import { callWithFallback, ProviderError, type ProviderConfig } from "./providers/openai-compatible.ts";
 import type { AttemptInfo } from "./providers/openai-compatible.ts";
 import type { CallAttempt, RoundRecorder } from "./round-recorder.ts";
+import { loadSuggestionRequest, parseSuggestions, suggestionInstruction } from "./suggestions.ts";
 
 /** Stop working on a task this long before its lease ends, so a live worker never outlives it. */
 const LEASE_MARGIN_MS = 5000;
@@ -16,6 +17,8 @@ const LEASE_MARGIN_MS = 5000;
 const MIN_RECLAIM_MS = 25;
 /** How often a lane with nothing in flight looks for a free slot of the invocation. */
 const SLOT_POLL_MS = 50;
+/** How long a lane holds its claims after a 429 that named no retry-after (the pacer's first pause). */
+const RATE_LIMITED_HOLD_MS = 1000;
 
 export interface LaneContext {
   sql: Sql;
@@ -28,8 +31,9 @@ export interface LaneContext {
   retryBaseDelayMs: number;
   /** Aborts in-flight calls at the invocation's hard deadline. */
   hardDeadline: AbortSignal;
-  /** Calls this invocation may still start (shared by its lanes); takes up to n, returns how many. */
-  takeSlots(n: number): number;
+  /** Calls this invocation may still start (shared by its lanes); takes up to n for a lane that
+   * holds `held`, returns how many. */
+  takeSlots(n: number, held: number): number;
   releaseSlot(): void;
   /** Whether the lane may claim more (false once the invocation hands over or runs out of budget). */
   mayClaim(): boolean;
@@ -38,6 +42,8 @@ export interface LaneContext {
 
 export class ProviderLane {
   private inFlight = 0;
+  /** After a 429 the lane holds its claims at once, before the pause reaches the database. */
+  private holdUntil = 0;
   private wakeUp: (() => void) | null = null;
   /** True once the lane stopped claiming and everything it started has come back. */
   finished = false;
@@ -56,7 +62,12 @@ export class ProviderLane {
   private async run(): Promise<void> {
     const { ctx } = this;
     while (ctx.mayClaim() && !ctx.hardDeadline.aborted) {
-      const slots = ctx.takeSlots(ctx.claimBatch);
+      const hold = this.holdUntil - Date.now();
+      if (hold > 0) {
+        await this.sleep(hold);
+        continue;
+      }
+      const slots = ctx.takeSlots(ctx.claimBatch, this.inFlight);
       if (slots === 0) {
         // The invocation's slots are held by other lanes too, whose completions do not wake this one.
         await this.sleep(this.inFlight > 0 ? null : SLOT_POLL_MS);
@@ -103,7 +114,10 @@ export class ProviderLane {
     this.inFlight += 1;
     this.ctx.onTaskStarted();
     callProviderForTask(this.ctx, task)
-      .then((outcome) => this.ctx.recorder.add(outcome))
+      .then((outcome) => {
+        if (outcome.outcome === "rate_limited") this.holdUntil = Math.max(this.holdUntil, Date.now() + (outcome.retry_after_ms ?? RATE_LIMITED_HOLD_MS));
+        this.ctx.recorder.add(outcome);
+      })
       .catch((error) => console.error(`${this.ctx.worker}: task ${task.task_id}: ${(error as Error).message}`))
       .finally(() => {
         this.inFlight -= 1;
@@ -117,7 +131,15 @@ export class ProviderLane {
 export async function callProviderForTask(ctx: LaneContext, task: PacedTask): Promise<TaskOutcome> {
   const primary = ctx.providers.get(task.provider);
   if (!primary) return { outcome: "failed", task, error: `provider "${task.provider}" is not in public.providers (or is disabled)` };
-  if (task.prompt_text === null) return { outcome: "failed", task, error: `prompt ${task.prompt_id} was deleted after the run was planned` };
+  // A task without a prompt text is a suggestions task (weekly-suggestions), or its prompt was deleted.
+  let prompt = task.prompt_text;
+  let suggestions = false;
+  if (prompt === null) {
+    const request = await retryThroughOutage(() => loadSuggestionRequest(ctx.sql, task.task_id));
+    if (!request) return { outcome: "failed", task, error: `prompt ${task.prompt_id} was deleted after the run was planned` };
+    prompt = suggestionInstruction(request.prompts);
+    suggestions = true;
+  }
   const fallback = primary.fallbackProvider ? (ctx.providers.get(primary.fallbackProvider) ?? null) : null;
   const signal = AbortSignal.any([ctx.hardDeadline, AbortSignal.timeout(Math.max(task.lease_ms - LEASE_MARGIN_MS, 1000))]);
   if (signal.aborted) return { outcome: "released", task, error: "", provider_called: false };
@@ -125,10 +147,10 @@ export async function callProviderForTask(ctx: LaneContext, task: PacedTask): Pr
   const onAttempt = (info: AttemptInfo) => {
     const claimed = !claimedCallUsed && info.provider === task.provider;
     if (claimed) claimedCallUsed = true;
-    ctx.recorder.attempt(toCallAttempt(info, task.run_id, claimed));
+    ctx.recorder.attempt(toCallAttempt(info, task.run_id, claimed ? task.estimated_tokens : null));
   };
   try {
-    const result = await callWithFallback(primary, fallback, { taskId: task.task_id, prompt: task.prompt_text, region: task.region }, {
+    const result = await callWithFallback(primary, fallback, { taskId: task.task_id, prompt, region: task.region }, {
       env: ctx.env,
       fetch: ctx.fetch,
       signal,
@@ -136,8 +158,14 @@ export async function callProviderForTask(ctx: LaneContext, task: PacedTask): Pr
       retryRateLimited: false,
       onAttempt,
     });
+    let response = result.text;
+    if (suggestions) {
+      const five = parseSuggestions(result.text);
+      if (!five) return { outcome: "failed", task, error: "the answer did not hold five prompts" };
+      response = JSON.stringify(five);
+    }
     return {
-      outcome: "succeeded", task, answered_by: result.provider, model: result.model, response: result.text,
+      outcome: "succeeded", task, answered_by: result.provider, model: result.model, response,
       attempts: result.attempts, latency_ms: Math.round(result.latencyMs),
     };
   } catch (error) {
@@ -147,14 +175,15 @@ export async function callProviderForTask(ctx: LaneContext, task: PacedTask): Pr
       return { outcome: "released", task, error: `cut off at the processor's deadline: ${message}`, provider_called: claimedCallUsed };
     }
     if (error instanceof ProviderError && error.provider === task.provider) {
-      if (error.kind === "rate_limited") return { outcome: "rate_limited", task };
+      if (error.kind === "rate_limited") return { outcome: "rate_limited", task, retry_after_ms: error.retryAfterMs ?? null };
       if (error.kind === "quota") return { outcome: "quota", task, error: message };
     }
     return { outcome: "failed", task, error: message };
   }
 }
 
-function toCallAttempt(info: AttemptInfo, runId: string, claimed: boolean): CallAttempt {
+/** claimedTokens: the tokens the claim drew, for the attempt the claim paid for; null for the others. */
+function toCallAttempt(info: AttemptInfo, runId: string, claimedTokens: number | null): CallAttempt {
   const rl = info.rateLimit ?? null;
   const error = info.error;
   const status = info.status ?? (error?.kind === "timeout" ? "timeout" : error ? "network" : "unknown");
@@ -162,7 +191,8 @@ function toCallAttempt(info: AttemptInfo, runId: string, claimed: boolean): Call
     provider: info.provider,
     runId,
     status,
-    claimed,
+    claimed: claimedTokens !== null,
+    estimatedTokens: claimedTokens ?? 0,
     latencyMs: info.latencyMs ?? null,
     rateLimited: error?.kind === "rate_limited",
     retryAfterMs: error?.kind === "rate_limited" ? (error.retryAfterMs ?? rl?.retryAfterMs ?? null) : null,
@@ -171,5 +201,6 @@ function toCallAttempt(info: AttemptInfo, runId: string, claimed: boolean): Call
     remainingRequests: rl?.remainingRequests ?? null,
     resetRequestsMs: rl?.resetRequestsMs ?? null,
     totalTokens: info.usage?.total_tokens ?? null,
+    completionTokens: info.usage?.completion_tokens ?? null,
   };
 }

@@ -23,6 +23,9 @@ export interface CallAttempt {
   remainingRequests: number | null;
   resetRequestsMs: number | null;
   totalTokens: number | null;
+  completionTokens: number | null;
+  /** Tokens the claim drew for this call (the claimed attempt only; 0 for retries and fallbacks). */
+  estimatedTokens: number;
 }
 
 export interface RoundTotals {
@@ -52,6 +55,8 @@ export class RoundRecorder {
 
   attempt(a: CallAttempt): void {
     this.attempts.push(a);
+    // A 429 is written at once: the pacer pauses the provider before more calls run into it.
+    if (a.rateLimited) void this.flush();
   }
 
   add(outcome: TaskOutcome): void {
@@ -97,23 +102,28 @@ export class RoundRecorder {
   }
 }
 
-/** Per (provider, run): counts by status, 429s, the calls no claim paid for, and the latest limits. */
+/** Per (provider, run): counts by status, 429s, the calls no claim paid for, the latest limits,
+ * the round's median latency and the tokens used against those the claims drew. */
 export function summarizeAttempts(attempts: CallAttempt[]): ProviderFeedback[] {
-  const byKey = new Map<string, ProviderFeedback & { latencySum: number; latencyN: number; tokenSum: number; tokenN: number }>();
+  type Partial = ProviderFeedback & { latencies: number[]; completion: number[]; tokenN: number };
+  const byKey = new Map<string, Partial>();
   for (const a of attempts) {
     const key = `${a.provider}\u0000${a.runId}`;
     let f = byKey.get(key);
     if (!f) {
       f = {
-        provider: a.provider, run_id: a.runId, calls: 0, calls_by_status: {}, rate_limited: 0, extra_calls: 0,
+        provider: a.provider, run_id: a.runId, calls: 0, calls_by_status: {}, successes: 0, rate_limited: 0, extra_calls: 0,
         retry_after_ms: null, limit_requests: null, limit_tokens: null, remaining_requests: null, reset_requests_ms: null,
-        latency_ms: null, tokens_per_call: null, latencySum: 0, latencyN: 0, tokenSum: 0, tokenN: 0,
+        latency_ms: null, tokens_per_call: null, tokens_used: 0, token_adjustment: 0, completion_tokens: null,
+        latencies: [], completion: [], tokenN: 0,
       };
       byKey.set(key, f);
     }
     f.calls += 1;
     const status = String(a.status);
     f.calls_by_status[status] = (f.calls_by_status[status] ?? 0) + 1;
+    const answered = typeof a.status === "number" && a.status >= 200 && a.status < 300;
+    if (answered) f.successes += 1;
     if (a.rateLimited) f.rate_limited += 1;
     if (!a.claimed) f.extra_calls += 1;
     if (a.retryAfterMs !== null) f.retry_after_ms = Math.max(f.retry_after_ms ?? 0, a.retryAfterMs);
@@ -124,20 +134,29 @@ export function summarizeAttempts(attempts: CallAttempt[]): ProviderFeedback[] {
       f.remaining_requests = a.remainingRequests;
       f.reset_requests_ms = a.resetRequestsMs;
     }
-    if (a.latencyMs !== null && !a.rateLimited && typeof a.status === "number" && a.status < 300) {
-      f.latencySum += a.latencyMs;
-      f.latencyN += 1;
-    }
-    if (a.totalTokens !== null) {
-      f.tokenSum += a.totalTokens;
+    if (a.latencyMs !== null && answered) f.latencies.push(a.latencyMs);
+    if (answered && a.totalTokens !== null) {
+      f.tokens_used += a.totalTokens;
       f.tokenN += 1;
+      f.token_adjustment += a.totalTokens - a.estimatedTokens;
+    } else if (a.rateLimited) {
+      f.token_adjustment -= a.estimatedTokens; // refused: the provider counted none of it
     }
+    if (answered && a.completionTokens !== null) f.completion.push(a.completionTokens);
   }
   // In one order everywhere, so concurrent rounds lock the same provider rows in the same order.
   const ordered = [...byKey.values()].sort((a, b) => a.provider.localeCompare(b.provider) || a.run_id.localeCompare(b.run_id));
-  return ordered.map(({ latencySum, latencyN, tokenSum, tokenN, ...f }) => ({
+  return ordered.map(({ latencies, completion, tokenN, ...f }) => ({
     ...f,
-    latency_ms: latencyN > 0 ? latencySum / latencyN : null,
-    tokens_per_call: tokenN > 0 ? tokenSum / tokenN : null,
+    latency_ms: median(latencies),
+    tokens_per_call: tokenN > 0 ? f.tokens_used / tokenN : null,
+    completion_tokens: completion.length > 0 ? completion.reduce((s, x) => s + x, 0) / completion.length : null,
   }));
+}
+
+function median(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

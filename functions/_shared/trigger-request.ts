@@ -8,6 +8,7 @@ export const triggerRequestSchema = z
     schedule: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "schedule must be a schedule name like daily-batch").optional(),
     run_key: z.string().regex(/^\d{4}-(\d{2}-\d{2}|W\d{2})$/, "run_key must be YYYY-MM-DD (or YYYY-Www for weekly schedules)").optional(),
     note: z.string().max(500, "note is limited to 500 characters").optional(),
+    org_id: z.uuid("org_id must be an organization's UUID").optional(),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 // daily-batch-trigger: auth → body → source → window → one SQL call that claims the period and
-// plans it (scheduler.try_mark_daily_run, the day gate) → answer. Exactly-once lives in that SQL
+// plans it (scheduler.try_mark_daily_run, the day gate) → answer. An unforced call first claims
+// every organization whose own schedule is due (org-runs.ts); `org_id` forces or backfills one. Exactly-once lives in that SQL
 // call's unique key; this module only decides whether to ask, and records who asked. Each step waits out a
 // database restart in place; a claim whose commit was cut off is recognized as its own on retry.
 import type { EnvReader } from "./auth.ts";
@@ -8,6 +9,7 @@ import type { Sql } from "./db.ts";
 import { acceptRequest, answerInternalErrors } from "./endpoint.ts";
 import { json, newRequestId } from "./http.ts";
 import { recordInvocationEnd, recordInvocationStart } from "./invocations.ts";
+import { claimDueOrganizations, loadOrgSchedule } from "./org-runs.ts";
 import { loadSchedule } from "./schedules.ts";
 import { retryThroughOutage as durably } from "./transient.ts";
 import { detectTriggerSource, isManualCall } from "./trigger-source.ts";
@@ -48,24 +50,30 @@ async function handle(req: Request, deps: TriggerDeps): Promise<Response> {
   const force = body.force === true;
   // x-manual-call labels a call; it grants nothing. Only a manual call may bend the window.
   if (force && !manual) return invalid({ path: ["force"], message: "force is only accepted on a manual call (x-manual-call: true)" });
-  if (body.run_key !== undefined && !manual) {
-    return invalid({ path: ["run_key"], message: "run_key (backfill) is only accepted on a manual call (x-manual-call: true)" });
-  }
-  if (body.run_key !== undefined && !force) {
-    return invalid({ path: ["run_key"], message: "run_key (backfill) needs force: true, since a past period is outside its window" });
+  for (const [key, what] of [["run_key", "run_key (backfill)"], ["org_id", "org_id (one organization's run)"]] as const) {
+    if (body[key] === undefined) continue;
+    if (!manual) return invalid({ path: [key], message: `${what} is only accepted on a manual call (x-manual-call: true)` });
+    if (!force) return invalid({ path: [key], message: `${what} needs force: true, since it is run outside the window` });
   }
 
   const { sql } = deps;
   const scheduleName = body.schedule ?? DEFAULT_SCHEDULE;
   const schedule = await durably(() => loadSchedule(sql, scheduleName));
   if (!schedule) return invalid({ path: ["schedule"], message: `unknown schedule "${scheduleName}"` });
+  const orgId = body.org_id ?? null;
+  const org = orgId === null ? null : await durably(() => loadOrgSchedule(sql, schedule.name, orgId));
+  if (orgId !== null && !org) {
+    return invalid({ path: ["org_id"], message: `organization ${orgId} has no schedule of its own for "${schedule.name}": it runs in the schedule's global run` });
+  }
+  // An organization's periods are its own local dates (or weeks).
+  const zoned = org ? { ...schedule, timezone: org.timezone } : schedule;
 
   const now = deps.now();
   if (body.run_key !== undefined) {
-    const problem = backfillProblem(schedule, body.run_key, now, MAX_BACKFILL_DAYS);
+    const problem = backfillProblem(zoned, body.run_key, now, MAX_BACKFILL_DAYS);
     if (problem) return invalid({ path: ["run_key"], message: problem });
   }
-  const runKey = body.run_key ?? currentRunKey(schedule, now);
+  const runKey = body.run_key ?? currentRunKey(zoned, now);
   const inWindow = isInExecutionWindow(schedule, now);
   const requestId = req.headers.get("x-request-id") ?? newRequestId();
 
@@ -75,6 +83,7 @@ async function handle(req: Request, deps: TriggerDeps): Promise<Response> {
     authMethod,
     schedule: schedule.name,
     runKey,
+    orgId,
     forced: force,
     note: body.note ?? null,
     headers: req.headers,
@@ -87,20 +96,30 @@ async function handle(req: Request, deps: TriggerDeps): Promise<Response> {
       await durably(() => recordInvocationEnd(sql, invocationId, { status: "skipped", reason: "schedule_paused" }));
       return json(200, { status: "skipped", reason: "schedule_paused", schedule: schedule.name, run_key: runKey });
     }
+    // An unforced call (the cron tick's) also claims every organization whose own run is due.
+    const organizations = force ? null
+      : await claimDueOrganizations(sql, schedule.name, triggerSource, invocationId, body.note ?? null, now);
+    const withOrgs = organizations && organizations.due + organizations.missed > 0 ? { organizations } : {};
     if (!inWindow && !force) {
-      await durably(() => recordInvocationEnd(sql, invocationId, { status: "skipped", reason: "outside_window" }));
-      return json(200, { status: "skipped", reason: "outside_window", schedule: schedule.name, run_key: runKey });
+      const started = (organizations?.started ?? 0) > 0;
+      await durably(() => recordInvocationEnd(sql, invocationId, started
+        ? { status: "completed", reason: "organizations_started" }
+        : { status: "skipped", reason: "outside_window" }));
+      return json(200, { status: "skipped", reason: "outside_window", schedule: schedule.name, run_key: runKey, ...withOrgs });
     }
 
     // The claim, the plan, the processor kicks and closing this invocation row: one transaction.
-    const result = await claimAndPlanRun(sql, invocationId, schedule.name, runKey, triggerSource, force, body.note ?? null);
+    const result = await claimAndPlanRun(sql, invocationId, schedule.name, runKey, triggerSource, force, body.note ?? null, orgId, now);
+    const forOrg = orgId === null ? {} : { org_id: orgId };
     if (!result.updated) {
       return json(200, {
         status: "skipped",
         reason: "already_ran",
         schedule: schedule.name,
         run_key: runKey,
+        ...forOrg,
         existing_run_id: result.existing_run_id,
+        ...withOrgs,
       });
     }
     return json(200, {
@@ -108,9 +127,11 @@ async function handle(req: Request, deps: TriggerDeps): Promise<Response> {
       run_id: result.run_id,
       schedule: schedule.name,
       run_key: runKey,
+      ...forOrg,
       trigger_source: triggerSource,
       batch_jobs: result.batch_jobs,
       tasks: result.tasks,
+      ...withOrgs,
     });
   } catch (error) {
     const message = (error as Error).message;
@@ -127,6 +148,7 @@ async function handle(req: Request, deps: TriggerDeps): Promise<Response> {
  * this invocation's own, and claiming again would record it as turned away. */
 function claimAndPlanRun(
   sql: Sql, invocationId: string, schedule: string, runKey: string, triggerSource: string, force: boolean, note: string | null,
+  orgId: string | null, now: Date,
 ): Promise<ClaimResult> {
   let retry = false;
   return durably(async () => {
@@ -140,7 +162,8 @@ function claimAndPlanRun(
     retry = true;
     const [row] = await sql<{ result: ClaimResult }[]>`
       select scheduler.try_mark_daily_run(${schedule}::text, ${runKey}::text, ${triggerSource}::text,
-                                          ${invocationId}::uuid, ${force}::boolean, ${note}::text) as result`;
+                                          ${invocationId}::uuid, ${force}::boolean, ${note}::text,
+                                          ${orgId}::uuid, ${now}::timestamptz) as result`;
     return row!.result;
   });
 }

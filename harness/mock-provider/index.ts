@@ -44,6 +44,10 @@ interface ActiveRule {
 /** The deterministic answer the mock gives; exported so tests can compute expectations. */
 export function mockAnswer(taskId: string | null, model: string, region: string | null, prompt: string): string {
   const digest = createHash("sha256").update(prompt).digest("hex").slice(0, 12);
+  // weekly-suggestions asks for five new prompts as a JSON array (functions/_shared/suggestions.ts).
+  if (prompt.startsWith("Suggest five new prompts")) {
+    return JSON.stringify([1, 2, 3, 4, 5].map((n) => `suggested prompt ${n} for task ${taskId ?? "-"} (${model}): ${digest}`));
+  }
   return `mock answer for task ${taskId ?? "-"} (${model}, ${region ?? "-"}): ${digest}`;
 }
 

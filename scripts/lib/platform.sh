@@ -1,16 +1,19 @@
 # shellcheck shell=bash
 # The local Supabase-compatible platform, shared by scripts/dev, scripts/test and bench/run:
-# a PostgreSQL 15 cluster of our own with the real pg_cron, pg_net and Supabase Vault (the last
-# two built from pinned upstream sources when they are not installed), the Supabase roles, and
+# a PostgreSQL cluster of our own (15 by default, 17 with DAYBREAK_PG_MAJOR=17) with what hosted
+# Supabase preloads: the real pg_cron 1.6.4, pg_net and Supabase Vault (built from pinned
+# upstream sources when they are not installed) and pg_stat_statements; the Supabase roles, and
 # migrations applied by the real Supabase CLI.
 # Sourced, not executed. Every function prints progress to stderr and fails loudly.
 
 DAYBREAK_ROOT="${DAYBREAK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
-PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 PG_SUPERUSER_PASSWORD="${PG_SUPERUSER_PASSWORD:-postgres}"
 
 say() { printf '\033[1m[daybreak]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[31m[daybreak] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# PG_MAJOR, PG_BIN and getting the server (Debian's packages, or built from source): postgres-server.sh.
+source "$DAYBREAK_ROOT/scripts/lib/postgres-server.sh"
 
 is_root() { [ "$(id -u)" = "0" ]; }
 
@@ -38,14 +41,11 @@ ensure_npm_deps() {
   ensure_deno_cache
 }
 
-# PostgreSQL 15, pg_cron and openssl from Debian, installed only when missing (apt-get update once first).
-ensure_postgres_packages() {
-  local missing=()
-  [ -x "$PG_BIN/initdb" ] || missing+=(postgresql-15)
-  [ -f /usr/share/postgresql/15/extension/pg_cron.control ] || missing+=(postgresql-15-cron)
-  command -v openssl >/dev/null 2>&1 || missing+=(openssl) # the cluster's TLS certificate
-  [ ${#missing[@]} -eq 0 ] && return 0
-  apt_install "" "${missing[@]}"
+# ensure_platform: the PostgreSQL server of PG_MAJOR with pg_stat_statements, and pg_cron, pg_net
+# and Supabase Vault at the pinned versions; each is installed or built only when missing.
+ensure_platform() {
+  ensure_postgres_server
+  ensure_extensions
 }
 
 # apt_install WHY PACKAGE...: installs with apt (sudo when not root); WHY says what for, or "".
@@ -58,10 +58,20 @@ apt_install() {
     || die "apt-get install $* failed"
 }
 
+# apt_install_missing WHY PACKAGE...: only those not installed (naming an installed one would upgrade it).
+apt_install_missing() {
+  local why="$1" missing=() p
+  shift
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] || apt_install "$why" "${missing[@]}"
+}
+
 # Deno's binary, flags and npm cache: deno.sh.
 source "$DAYBREAK_ROOT/scripts/lib/deno.sh"
-# pg_net and Supabase Vault, built from pinned sources: supabase-extensions.sh.
-source "$DAYBREAK_ROOT/scripts/lib/supabase-extensions.sh"
+# pg_cron, pg_net and Supabase Vault, built from pinned sources: extensions.sh.
+source "$DAYBREAK_ROOT/scripts/lib/extensions.sh"
 # Throwaway clusters (tests, bench, soak, schema) and the schema dump: throwaway.sh.
 source "$DAYBREAK_ROOT/scripts/lib/throwaway.sh"
 
@@ -148,7 +158,7 @@ EOF
 random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 
 # configure_cluster DATADIR (on every start; idempotent): pg_stat_statements, pg_cron, pg_net and
-# Vault preloaded as on Supabase, and TLS on, as on Supabase (scripts/deploy requires it), with a
+# Vault preloaded as on hosted Supabase, and TLS on, as on Supabase (scripts/deploy requires it), with a
 # self-signed certificate made once per cluster. Vault's root key is made once per cluster (32 random bytes, 64 hex characters)
 # and served by a getkey script that only the server's user may read or run. pg_net's worker
 # connects to the database daybreak uses. These settings live in daybreak.conf, included last
@@ -179,9 +189,11 @@ EOF
 
 # start_cluster DATADIR PORT: start (initialising when empty) and wait until it accepts logins.
 start_cluster() {
-  local datadir="$1" port="$2"
-  ensure_supabase_extensions
+  local datadir="$1" port="$2" made_by
+  ensure_platform
   as_pg_owner test -f "$datadir/PG_VERSION" 2>/dev/null || init_cluster "$datadir"
+  made_by="$(as_pg_owner cat "$datadir/PG_VERSION")"
+  [ "$made_by" = "$PG_MAJOR" ] || die "the cluster in $datadir was made by PostgreSQL $made_by, not $PG_MAJOR (DAYBREAK_PG_MAJOR): use DAYBREAK_PG_MAJOR=$made_by, or remove it (scripts/dev --reset)"
   if as_pg_owner "$PG_BIN/pg_ctl" -D "$datadir" status >/dev/null 2>&1; then
     say "postgres already running in $datadir"
     return 0
@@ -206,10 +218,15 @@ psql_run() {
   PGOPTIONS='--client-min-messages=warning' psql "$url" -v ON_ERROR_STOP=1 -X -q "$@"
 }
 
-# The roles Supabase has; the extensions themselves are created by the migrations, as on Supabase.
+# What a Supabase database has before daybreak's migrations: the roles, pg_stat_statements in
+# schema extensions, and (a cluster kept from before) pg_cron updated to the installed version.
+# daybreak's own extensions are created by the migrations, as on Supabase.
 prepare_database() {
-  local url="$1"
-  psql_run "$url" -f "$DAYBREAK_ROOT/sql/local/00_roles.sql" || die "creating Supabase roles failed (is the database at $url reachable?)"
+  local url="$1" file
+  for file in "$DAYBREAK_ROOT"/sql/local/*.sql; do
+    psql_run "$url" -f "$file" || die "running $file failed (is the database at $url reachable?)"
+  done
+  update_pg_cron "$url"
 }
 
 # Migrations applied by the real Supabase CLI; it records them in supabase_migrations.

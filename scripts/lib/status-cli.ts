@@ -14,15 +14,17 @@ import {
 } from "./cli-env.ts";
 import { type Colour, type Column, paint, renderTable } from "./table.ts";
 import type { Sql } from "../../functions/_shared/db.ts";
+import { readOrgSchedules } from "../../functions/_shared/dashboard/org-schedules.ts";
 
 export const USAGE = `usage: scripts/status [--json]
 
 Reports daybreak's operator views: health problems, the latest runs, stuck batch jobs, the latest
 run's completeness, each provider's pace in the latest run (calls, 429s, pace against its limit,
-latency, ETA), the processor fleet, the pg_cron jobs, the last 7 periods of every schedule and
-duplicate results.
+latency, ETA), the processor fleet, the pg_cron jobs, the last 7 periods of every schedule,
+organizations' own schedules (next run in local time and UTC, last 30 local days; missed first, 50
+shown) and duplicate results.
   --json   one JSON object {healthy, problems, batch_health, stuck, completeness, pace, fleet, cron,
-           history, duplicates} instead of tables
+           history, org_schedules, org_schedules_total, duplicates} instead of tables
 Config: DATABASE_URL from the environment, else from .local/dev.env (scripts/dev).
 Exit: 0 healthy (scheduler.v_health_problems is empty), 1 problems found, 2 usage or connection error.`;
 
@@ -38,6 +40,8 @@ export interface StatusReport {
   fleet: Row[];
   cron: Row[];
   history: Row[];
+  org_schedules: Row[];
+  org_schedules_total: number;
   duplicates: Row[];
 }
 
@@ -90,6 +94,7 @@ export async function collectStatus(sql: Sql): Promise<StatusReport> {
      group by p.schedule, p.run_key
      order by p.schedule, p.run_key desc`;
   const duplicates = await sql<Row[]>`select * from scheduler.v_duplicate_results`;
+  const orgSchedules = await readOrgSchedules(sql, 50);
   return {
     healthy: problems.length === 0,
     problems: [...problems],
@@ -100,6 +105,8 @@ export async function collectStatus(sql: Sql): Promise<StatusReport> {
     fleet: [...fleet],
     cron: [...cron],
     history: [...history],
+    org_schedules: orgSchedules.rows,
+    org_schedules_total: orgSchedules.total,
     duplicates: [...duplicates],
   };
 }
@@ -198,6 +205,17 @@ export function renderStatus(report: StatusReport, colour: boolean): string {
         col("callers", { maxWidth: 100 }), col("run_note", { header: "note", maxWidth: 40 }),
       ],
       empty: "no schedules",
+    },
+    {
+      title: `Organization schedules (scheduler.v_org_schedules; last 30 local days: R ran, M missed)${
+        report.org_schedules_total > report.org_schedules.length ? `, ${report.org_schedules.length} of ${report.org_schedules_total}` : ""}`,
+      rows: report.org_schedules,
+      columns: [
+        col("organization", { maxWidth: 30 }), col("schedule"), col("timezone"), col("run_at"),
+        col("next_run_local", { header: "next (local)" }), col("next_run_utc", { header: "next (UTC)" }),
+        col("paused"), col("missed_30d", { header: "missed", colour: nonZeroRed }), col("last_30", { header: "last 30 days" }),
+      ],
+      empty: "none: every organization runs in its schedule's global run",
     },
     {
       title: "Duplicate results (scheduler.v_duplicate_results, always empty)",

@@ -33,7 +33,7 @@ use_throwaway_cluster() {
   chmod 755 "$THROWAWAY_DIR"
   THROWAWAY_DATADIR="$(cluster_datadir "$THROWAWAY_DIR/pg")"
   port="$(free_port)"
-  say "starting PostgreSQL 15 + pg_cron, pg_net, Vault on 127.0.0.1:$port (data in $THROWAWAY_DATADIR)"
+  say "starting PostgreSQL $PG_MAJOR + pg_cron, pg_net, Vault on 127.0.0.1:$port (data in $THROWAWAY_DATADIR)"
   start_cluster "$THROWAWAY_DATADIR" "$port"
   THROWAWAY_URL="$(pg_url "$port")"
   prepare_database "$THROWAWAY_URL"
@@ -42,8 +42,11 @@ use_throwaway_cluster() {
 # dump_schema URL: daybreak's current schema as one readable SQL file (supabase/schema.sql): the
 # extensions, then pg_dump of schemas scheduler and public (tables, indexes, views, every function
 # with its body, grants, row security), then the cron jobs and the config rows, in a stable order.
+# Only from PostgreSQL PG_SCHEMA_MAJOR: pg_dump's output differs between majors.
 dump_schema() {
   local url="$1"
+  [ "$PG_MAJOR" = "$PG_SCHEMA_MAJOR" ] \
+    || die "supabase/schema.sql is dumped from PostgreSQL $PG_SCHEMA_MAJOR (pg_dump's output differs between majors), not $PG_MAJOR"
   cat <<'HEADER'
 -- daybreak: the current schema in one file, generated from a database freshly migrated by the
 -- Supabase CLI (scripts/schema writes it; scripts/test fails when it differs from what the

@@ -15,13 +15,15 @@ import {
   UsageError,
 } from "./cli-env.ts";
 
-export const USAGE = `usage: scripts/trigger [--force] [--schedule NAME] [--run-key YYYY-MM-DD] [--note TEXT] [--json]
+export const USAGE = `usage: scripts/trigger [--force] [--schedule NAME] [--org ID] [--run-key YYYY-MM-DD] [--note TEXT] [--json]
        scripts/trigger --reconcile [--dry-run] [--json]
 
 Calls daily-batch-trigger as a manual call (x-manual-call: true). One run per schedule and
 period still holds: a second call answers "skipped: already_ran".
   --force           run now even outside the schedule's window (or while it is paused)
   --schedule NAME   the schedule to trigger (default: daily-batch)
+  --org ID          one organization with a schedule of its own: run its current local
+                    period now, or with --run-key backfill one of its past ones; implies --force
   --run-key KEY     backfill a missed past period (YYYY-MM-DD, or YYYY-Www for weekly
                     schedules; at most 30 days back); implies --force
   --note TEXT       who asks and why; recorded with the call and the run (<= 500 chars)
@@ -43,6 +45,7 @@ export interface TriggerInvocation {
 
 const RUN_KEY = /^(\d{4})-(\d{2})-(\d{2})$/;
 const WEEK_KEY = /^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function isValidRunKey(key: string): boolean {
   if (WEEK_KEY.test(key)) return true;
@@ -57,6 +60,7 @@ export function parseTriggerArgs(argv: string[]): TriggerInvocation | "help" {
   const { values } = parseFlags(argv, {
     force: { type: "boolean" },
     schedule: { type: "string" },
+    org: { type: "string" },
     "run-key": { type: "string" },
     note: { type: "string" },
     reconcile: { type: "boolean" },
@@ -67,7 +71,7 @@ export function parseTriggerArgs(argv: string[]): TriggerInvocation | "help" {
   if (values.help) return "help";
   const json = values.json === true;
   if (values.reconcile) {
-    const misplaced = (["force", "schedule", "run-key", "note"] as const).filter((k) => values[k] !== undefined);
+    const misplaced = (["force", "schedule", "org", "run-key", "note"] as const).filter((k) => values[k] !== undefined);
     if (misplaced.length > 0) throw new UsageError(`--reconcile takes only --dry-run and --json, not ${misplaced.map((k) => `--${k}`).join(", ")}`);
     return { fn: FUNCTIONS.reconciler, body: values["dry-run"] ? { dry_run: true } : {}, json };
   }
@@ -77,12 +81,15 @@ export function parseTriggerArgs(argv: string[]): TriggerInvocation | "help" {
   if (runKey !== undefined && !isValidRunKey(runKey)) {
     throw new UsageError(`--run-key ${JSON.stringify(runKey)} is not a date YYYY-MM-DD (or an ISO week YYYY-Www)`);
   }
-  // A backfill is by definition outside its period's window, so the server requires force with it.
-  if (values.force || runKey !== undefined) body.force = true;
+  const org = values.org;
+  if (org !== undefined && !UUID.test(org)) throw new UsageError(`--org ${JSON.stringify(org)} is not an organization id (a UUID)`);
+  // A backfill, or one organization's run, is outside the window by definition: the server requires force.
+  if (values.force || runKey !== undefined || org !== undefined) body.force = true;
   if (values.schedule !== undefined) {
     if (values.schedule === "") throw new UsageError("--schedule needs a schedule name");
     body.schedule = values.schedule;
   }
+  if (org !== undefined) body.org_id = org.toLowerCase();
   if (runKey !== undefined) body.run_key = runKey;
   if (values.note !== undefined) body.note = values.note;
   return { fn: FUNCTIONS.trigger, body, json };
@@ -101,13 +108,21 @@ type Answer = Record<string, unknown>;
 
 /** One readable line per answer of the trigger or the reconciler. */
 export function describeAnswer(fn: string, a: Answer): string {
-  const period = `${a.schedule} ${a.run_key}`;
+  const period = `${a.schedule} ${a.run_key}${a.org_id ? ` of organization ${a.org_id}` : ""}`;
   if (fn === FUNCTIONS.reconciler && a.status === "completed") {
     const counts = `${a.stale} stale, ${a.resumed} resumed, ${a.finalized} finalized, ${a.failed} failed, ${a.runs_closed} runs closed`;
     if (a.dry_run !== true) return `reconciler completed: ${counts}`;
     const actions = Array.isArray(a.actions) ? a.actions : [];
     return [`reconciler dry run (nothing changed), would do: ${counts}`, ...actions.map((x) => `  ${JSON.stringify(x)}`)].join("\n");
   }
+  const orgs = a.organizations as Record<string, number> | undefined;
+  const orgLine = orgs
+    ? `\norganizations: ${orgs.due} due, ${orgs.started} started (${orgs.catch_up} catch-up), ${orgs.missed} missed, ${orgs.already_ran} already ran`
+    : "";
+  return describeGlobal(fn, a, period) + orgLine;
+}
+
+function describeGlobal(fn: string, a: Answer, period: string): string {
   if (a.status === "started") {
     return `started run ${a.run_id} for ${period} (${a.trigger_source}): ${a.batch_jobs} batch jobs, ${a.tasks} tasks`;
   }

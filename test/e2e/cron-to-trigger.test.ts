@@ -1,4 +1,4 @@
-// The whole path with nothing simulated: pg_cron (every minute here) → scheduler.cron_trigger_tick
+// The whole path with nothing simulated: pg_cron (every 10 s here) → scheduler.cron_trigger_tick
 // → net.http_post → the real pg_net worker → Deno daily-batch-trigger → one run in Postgres.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, waitFor, type Sql } from "../../harness/db.ts";
@@ -25,11 +25,11 @@ describe("pg_cron → cron_trigger_tick → pg_net → daily-batch-trigger", () 
   it("produces exactly one run with trigger_source = 'cron', traceable by x-request-id", async () => {
     await createOpenSchedule(sql);
     await seedOrganizations(sql, { organizations: 2, promptsPerOrg: 2, providers: { a: "http://127.0.0.1:9/v1" } });
-    const [job] = await sql`select cron.schedule('e2e-trigger-every-minute', '* * * * *', 'select scheduler.cron_trigger_tick()') as id`;
+    const [job] = await sql`select cron.schedule('e2e-trigger-every-10s', '10 seconds', 'select scheduler.cron_trigger_tick()') as id`;
     jobId = Number(job!.id);
 
     const runs = await waitFor("a run started by the cron tick", () => sql`select id, trigger_source, tasks_planned from scheduler.runs`,
-      (r) => r.length > 0, 90_000, 500);
+      (r) => r.length > 0, 30_000, 200);
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ trigger_source: "cron", tasks_planned: 4 });
 
@@ -46,13 +46,13 @@ describe("pg_cron → cron_trigger_tick → pg_net → daily-batch-trigger", () 
     expect(trace!.content).toEqual({ accepted: true, function: "daily-batch-trigger", request_id: trace!.request_id });
     expect(trace!.user_agent).toMatch(/^pg_net\//);
 
-    // The next minute's tick sees the period claimed and calls nothing.
+    // The next tick sees the period claimed and calls nothing.
     const [{ calls }] = await sql`select count(*)::int as calls from scheduler.cron_ticks`;
     await waitFor("another cron run of the tick job",
       () => sql`select count(*)::int as n from cron.job_run_details where jobid = ${jobId!} and status = 'succeeded'`,
-      (r) => r[0]!.n >= 2, 70_000, 500);
+      (r) => r[0]!.n >= 2, 30_000, 200);
     const [{ after }] = await sql`select count(*)::int as after from scheduler.cron_ticks`;
     expect(after).toBe(calls);
     expect((await sql`select count(*)::int as n from scheduler.runs`)[0]!.n).toBe(1);
-  }, 180_000);
+  }, 90_000);
 });

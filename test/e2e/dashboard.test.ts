@@ -131,3 +131,25 @@ describe("metrics", () => {
     for (const name of queried) expect(scraped, `${name} (queried by the Grafana dashboard)`).toContain(name);
   });
 });
+
+describe("organizations' own schedules on the page's data and in the metrics", () => {
+  it("each one's next run (local, UTC) and last 30 local days; missed and scheduled counts as metrics", async () => {
+    const [org] = await sql<{ id: string }[]>`insert into public.organizations (name) values ('dashboard-org') returning id`;
+    await sql`select public.set_org_schedule(${org!.id}::uuid, 'daily-batch', 'America/Santiago', '05:30')`;
+    await sql`insert into scheduler.missed_runs (schedule, org_id, run_key, due_at, recorded_at, reason)
+              values ('daily-batch', ${org!.id}, to_char((now() at time zone 'America/Santiago')::date - 2, 'YYYY-MM-DD'),
+                      now() - interval '2 days', now(), 'past the catch-up window (360 min)')`;
+    try {
+      const data = await (await get("/data", { authorization: `Bearer ${TEST_METRICS_TOKEN}` })).json();
+      expect(data.org_schedules_total).toBe(1);
+      expect(data.org_schedules[0]).toMatchObject({ organization: "dashboard-org", timezone: "America/Santiago", missed_30d: 1 });
+      expect(data.org_schedules[0].last_30).toMatch(/^·*M··$/);
+      const text = await (await get("/metrics", { authorization: `Bearer ${TEST_METRICS_TOKEN}` })).text();
+      expect(text).toMatch(/^daybreak_org_missed_periods\{schedule="daily-batch"\} 1$/m);
+      expect(text).toMatch(/^daybreak_org_schedules\{schedule="daily-batch",state="active"\} 1$/m);
+      expect(text).toMatch(/^daybreak_org_overdue\{schedule="daily-batch"\} 0$/m);
+    } finally {
+      await sql`delete from public.organizations where id = ${org!.id}`;
+    }
+  });
+});

@@ -1,5 +1,6 @@
-// The local platform is real: pg_cron fires, net.http_post travels over HTTP, the Supabase CLI
-// applied the migrations, and Deno serves functions that read Postgres.
+// The local platform is real: net.http_post travels over HTTP, the Supabase CLI applied the
+// migrations, and Deno serves functions that read Postgres. (pg_cron firing, on a seconds
+// schedule: test/sql/platform-extensions.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import http from "node:http";
 import fs from "node:fs";
@@ -15,25 +16,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await sql?.end();
-});
-
-describe("pg_cron", () => {
-  it("fires a job scheduled by the test within 70 s", async () => {
-    const jobName = `platform-test-${Date.now()}`;
-    const [{ jobid }] = await sql<{ jobid: number }[]>`select cron.schedule(${jobName}, '* * * * *', 'select 1') as jobid`;
-    try {
-      const rows = await waitFor(
-        "a succeeded cron.job_run_details row",
-        () => sql`select status from cron.job_run_details where jobid = ${jobid} and status = 'succeeded'`,
-        (r) => r.length > 0,
-        70_000,
-        500,
-      );
-      expect(rows[0]!.status).toBe("succeeded");
-    } finally {
-      await sql`select cron.unschedule(${jobid}::bigint)`;
-    }
-  }, 80_000);
 });
 
 describe("net.http_post (local pg_net)", () => {

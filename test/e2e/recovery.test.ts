@@ -1,7 +1,9 @@
-// Recovery in seconds, with the real parts and the shipped thresholds: pg_cron's minute tick of
+// Recovery in seconds, with the real parts and the shipped thresholds: pg_cron's 10-second tick of
 // the reconciler, a 5 s heartbeat, a processor lost after 20 s of silence.
 //   kill -9 of the functions server mid-run (restarted at once, as a deploy recycles it): the
-//   reconciler rescues the dead processors' tasks and the run finishes; the kill costs ≤ 90 s.
+//   reconciler rescues the dead processors' tasks and the run finishes; the kill costs ≤ 45 s
+//   (≤ 20 s until the processors are lost, ≤ 10 s to the next tick, and 15 s for the kick, the
+//   runtime's start and a loaded machine; measured 19–27 s).
 //   PostgreSQL restarted mid-run (pg_ctl restart -m fast): the processors wait it out in place,
 //   no processor is lost, and the run's progress resumes within 30 s.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -46,7 +48,7 @@ async function nextProgressAfter(runId: string, at: number): Promise<number | nu
 }
 
 describe("recovery with the shipped thresholds", () => {
-  it("kill -9 of the functions server mid-run costs at most 90 s: the cron reconciler rescues the lost processors", async () => {
+  it("kill -9 of the functions server mid-run costs at most 45 s: the cron reconciler rescues the lost processors", async () => {
     // The suites keep pg_cron's jobs paused (test/global-setup.ts); this one needs the reconciler's tick.
     await sql`select cron.alter_job(jobid, active := true) from cron.job where jobname = 'daybreak-reconciler'`;
     const { runId, tasks } = await startRunInSql(sql);
@@ -66,9 +68,9 @@ describe("recovery with the shipped thresholds", () => {
     const resumedAt = await nextProgressAfter(runId, killedAt);
     expect(resumedAt).not.toBeNull();
     const recoveryS = (resumedAt! - killedAt) / 1000;
-    expect(recoveryS).toBeLessThanOrEqual(90);
+    expect(recoveryS).toBeLessThanOrEqual(45);
 
-    // It was the minute tick that did it: a reconcile call from cron, with lost processors rescued.
+    // It was the cron tick that did it: a reconcile call from cron, with lost processors rescued.
     const rescues = await sql`select details from scheduler.scheduler_runs
                                where function_name = 'batch-reconciler' and trigger_source = 'cron' and status = 'completed'`;
     expect(rescues.some((r) => Number(r.details.rescued?.tasks) > 0)).toBe(true);

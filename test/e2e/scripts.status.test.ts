@@ -63,7 +63,7 @@ describe("scripts/status on a healthy stack", () => {
     const r = await status([]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^daybreak: healthy$/m);
-    for (const view of ["v_health_problems", "v_batch_health", "v_stuck_batch_jobs", "v_run_completeness", "v_provider_pace", "v_processor_fleet", "v_cron_health", "v_daily_history", "v_duplicate_results"]) {
+    for (const view of ["v_health_problems", "v_batch_health", "v_stuck_batch_jobs", "v_run_completeness", "v_provider_pace", "v_processor_fleet", "v_cron_health", "v_daily_history", "v_org_schedules", "v_duplicate_results"]) {
       expect(r.stdout).toContain(`scheduler.${view}`);
     }
     expect(r.stdout).toMatch(/daybreak-trigger\s+\*\/5 \* \* \* \*\s+true\s+ok/);
@@ -73,7 +73,8 @@ describe("scripts/status on a healthy stack", () => {
     const j = await status(["--json"]);
     expect(j.code, j.stderr).toBe(0);
     const report = JSON.parse(j.stdout);
-    expect(Object.keys(report).sort()).toEqual(["batch_health", "completeness", "cron", "duplicates", "fleet", "healthy", "history", "pace", "problems", "stuck"]);
+    expect(Object.keys(report).sort()).toEqual(["batch_health", "completeness", "cron", "duplicates", "fleet", "healthy", "history",
+      "org_schedules", "org_schedules_total", "pace", "problems", "stuck"]);
     expect(report).toMatchObject({ healthy: true, problems: [], stuck: [], duplicates: [] });
     expect(report.cron.map((c: { jobname: string; health: string }) => [c.jobname, c.health]).sort())
       .toEqual([["daybreak-reconciler", "ok"], ["daybreak-trigger", "ok"]]);
@@ -128,5 +129,30 @@ describe("scripts/status without a database", () => {
     const r = await status(["--jsn"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/usage: scripts\/status/);
+  });
+});
+
+describe("scripts/status and organizations' own schedules", () => {
+  it("shows each one's next run in local time and in UTC and its last 30 local days; a missed period is a problem (exit 1)", async () => {
+    const { orgIds } = await seedOrganizations(sql, { organizations: 1, promptsPerOrg: 1, providers: { a: "http://127.0.0.1:9/v1" } });
+    const org = orgIds[0]!;
+    await sql`select public.set_org_schedule(${org}::uuid, 'daily-batch', 'Asia/Kathmandu', '06:45')`;
+    const yesterday = (await sql`select to_char((now() at time zone 'Asia/Kathmandu')::date - 1, 'YYYY-MM-DD') as d`)[0]!.d as string;
+    await sql`insert into scheduler.missed_runs (schedule, org_id, run_key, due_at, recorded_at, reason)
+              values ('daily-batch', ${org}, ${yesterday}, now() - interval '1 day', now(), 'past the catch-up window (360 min)')`;
+    const j = await status(["--json"]);
+    expect(j.code, j.stderr).toBe(1);
+    const report = JSON.parse(j.stdout);
+    expect(report.org_schedules_total).toBe(1);
+    const [row] = report.org_schedules;
+    expect(row).toMatchObject({ org_id: org, timezone: "Asia/Kathmandu", run_at: "06:45:00", missed_30d: 1 });
+    expect(row.next_run_local).toMatch(/^\d{4}-\d{2}-\d{2} 06:(4[5-9]|5\d|59):\d{2}$|^\d{4}-\d{2}-\d{2} 07:0\d:\d{2}$/);
+    expect(row.next_run_utc).toMatch(/^\d{4}-\d{2}-\d{2} 01:\d{2}:\d{2}$/); // +5:45, plus up to 15 minutes of jitter
+    expect(row.last_30).toHaveLength(30);
+    expect(row.last_30.endsWith("M·")).toBe(true); // yesterday missed, today not yet run
+    expect(report.problems).toContainEqual(expect.objectContaining({ problem: "missed_period", subject: `daily-batch/${org}/${yesterday}` }));
+    const t = await status([]);
+    expect(t.stdout).toContain("scheduler.v_org_schedules");
+    expect(t.stdout).toMatch(/Asia\/Kathmandu\s+06:45:00/);
   });
 });

@@ -11,7 +11,7 @@ export function providerConfig(mock: MockProvider, overrides: Partial<ProviderCo
     model: "gpt-mock",
     apiKeyEnv: null,
     timeoutMs: 5_000,
-    fallbackProvider: null,
+    fallbackProvider: null, maxTokens: null,
     ...overrides,
   };
 }

@@ -79,7 +79,7 @@ describe("pg_cron jobs after migrations", () => {
     const trigger = jobs.find((j) => j.jobname === "daybreak-trigger")!;
     expect(trigger).toMatchObject({ schedule: "*/5 * * * *", command: "select scheduler.cron_trigger_tick()" });
     const reconciler = jobs.find((j) => j.jobname === "daybreak-reconciler")!;
-    expect(reconciler).toMatchObject({ schedule: "* * * * *", command: "select scheduler.cron_reconcile_tick()" });
+    expect(reconciler).toMatchObject({ schedule: "10 seconds", command: "select scheduler.cron_reconcile_tick()" });
   });
 
   it("the legacy cleanup migration is idempotent and removes the jobs wherever they reappear", async () => {

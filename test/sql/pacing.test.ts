@@ -94,7 +94,7 @@ describe("learning and backing off", () => {
     expect((await rate()).limit_per_minute).toBeCloseTo(100, 5);
   });
 
-  it("a 429 halves the rate, which recovers linearly; retry-after pauses claims; 429s are counted", async () => {
+  it("a 429 takes a quarter off the rate, which recovers linearly; retry-after pauses claims; 429s are counted", async () => {
     await seedOrganizations(sql, { organizations: 1, promptsPerOrg: 5, providers: { a: "http://127.0.0.1:9/v1" } });
     await sql`update public.providers set requests_per_minute = 1000`;
     const { runId } = await startRunInSql(sql);
@@ -102,8 +102,8 @@ describe("learning and backing off", () => {
     const [pace] = await sql`select backoff_at, paused_until - backoff_at as pause from scheduler.provider_pace`;
     const at = (ms: number) => new Date(pace!.backoff_at.getTime() + ms);
     const rateAt = async (ms: number) => Number((await sql`select rate_per_minute from scheduler.provider_rate('a', ${at(ms)})`)[0]!.rate_per_minute);
-    expect(await rateAt(0)).toBeCloseTo(970 * 0.5, 0); // (Date has ms, timestamptz µs)
-    expect(await rateAt(2_000)).toBeCloseTo(970 * 0.7, 0); // +10% of the limit per second
+    expect(await rateAt(0)).toBeCloseTo(970 * 0.75, 0); // (Date has ms, timestamptz µs)
+    expect(await rateAt(2_000)).toBeCloseTo(970 * 0.95, 0); // +10% of the limit per second
     expect(await rateAt(6_000)).toBeCloseTo(970, 0);
     const paused = await claim("a", 5, at(1000));
     expect(paused).toMatchObject({ tasks: [], paused: true });

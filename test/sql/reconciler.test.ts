@@ -172,17 +172,20 @@ describe("reconcile", () => {
               ('daily-batch-trigger', 'cron', 'completed', now() - interval '29 days')`;
     await sql`insert into scheduler.cron_ticks (tick, ticked_at, decision) values
               ('trigger', now() - interval '31 days', 'called'), ('trigger', now() - interval '29 days', 'called')`;
+    // pg_cron's log as pg_cron writes it: runs numbered in start order (prune_history walks that order).
+    await sql`delete from cron.job_run_details`;
     const [{ jobid }] = await sql`select jobid from cron.job where jobname = 'daybreak-trigger'`;
-    await sql`insert into cron.job_run_details (jobid, runid, database, username, command, status, start_time)
-              values (${jobid}, 999001, 'postgres', 'postgres', 'select 1', 'succeeded', now() - interval '31 days'),
-                     (${jobid}, 999002, 'postgres', 'postgres', 'select 1', 'succeeded', now() - interval '29 days'),
-                     (999003, 999003, 'postgres', 'postgres', 'another team''s job', 'succeeded', now() - interval '31 days')`;
+    for (const [job, age] of [[jobid, "31 days"], [jobid, "29 days"], [999003, "31 days"]] as const) {
+      await sql`insert into cron.job_run_details (jobid, runid, database, username, command, status, start_time)
+                values (${job}, nextval('cron.runid_seq'), 'postgres', 'postgres', 'select 1', 'succeeded', now() - ${age}::interval)`;
+    }
     const [r] = await sql`select scheduler.reconcile() as r`;
     expect(r!.r.pruned).toEqual({ scheduler_runs: 1, cron_ticks: 1, processors: 0, job_run_details: 1 });
     expect((await sql`select count(*)::int as n from scheduler.scheduler_runs`)[0]!.n).toBe(1);
-    expect((await sql`select runid::int from cron.job_run_details where runid between 999001 and 999003 order by runid`).map((x) => x.runid))
-      .toEqual([999002, 999003]);
-    await sql`delete from cron.job_run_details where runid between 999001 and 999003`;
+    const kept = await sql`select jobid = ${jobid} as daybreak, extract(day from now() - start_time)::int as days
+                             from cron.job_run_details order by runid`;
+    expect(kept.map((x) => [x.daybreak, x.days])).toEqual([[true, 29], [false, 31]]); // another team's history stays
+    await sql`delete from cron.job_run_details`;
   });
 });
 

@@ -59,7 +59,7 @@ describe("rate buckets", () => {
 
   it("quota mode: 429 insufficient_quota with no retry hint, which the adapter does not retry", async () => {
     mock.setLimits({ "q-model": { requestsPerMinute: 1000, quotaExhausted: true } });
-    const config: ProviderConfig = { name: "q", baseUrl: mock.url, model: "q-model", apiKeyEnv: null, timeoutMs: 5000, fallbackProvider: null };
+    const config: ProviderConfig = { name: "q", baseUrl: mock.url, model: "q-model", apiKeyEnv: null, timeoutMs: 5000, fallbackProvider: null, maxTokens: null };
     const error = await callChatCompletion(config, { taskId: "t", prompt: "p", region: "us" }).catch((e) => e);
     expect(error).toMatchObject({ kind: "quota", status: 429, retryable: false, retryAfterMs: null });
     expect(mock.calls().map((c) => c.status)).toEqual([429]);

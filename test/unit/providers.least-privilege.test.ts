@@ -19,7 +19,7 @@ function recordingFetch(answer: () => Response = () => new Response("{}")) {
 }
 
 const config = (apiKeyEnv: string | null, baseUrl = "https://api.example.com/v1") =>
-  ({ name: "p", baseUrl, model: "m", apiKeyEnv, timeoutMs: 5000, fallbackProvider: null });
+  ({ name: "p", baseUrl, model: "m", apiKeyEnv, timeoutMs: 5000, fallbackProvider: null, maxTokens: null });
 
 const env = (name: string) => ({ SUPABASE_DB_URL: "postgresql://postgres:db-password@db/postgres", CRON_SECRET: "c".repeat(40),
   OPENAI_API_KEY: "sk-live-0123456789abcdef" } as Record<string, string>)[name];

@@ -16,7 +16,7 @@ const now = Date.parse("2026-11-23T08:00:00Z");
 const request = { taskId: "t1", prompt: "hello", region: "us" };
 
 function config(name: string, fallbackProvider: string | null = null): ProviderConfig {
-  return { name, baseUrl: `https://${name}.invalid/v1`, model: "m", apiKeyEnv: null, timeoutMs: 5000, fallbackProvider };
+  return { name, baseUrl: `https://${name}.invalid/v1`, model: "m", apiKeyEnv: null, timeoutMs: 5000, fallbackProvider, maxTokens: null };
 }
 
 const answer = (headers: Record<string, string> = {}) =>

@@ -44,13 +44,13 @@ function expectNoSecretIn(text: string) {
 }
 
 describe("scripts/deploy --dry-run", () => {
-  it("prints secrets set, db push, one deploy of the five functions and the Vault upsert, each naming the project, masked", async () => {
+  it("prints secrets set, db push, one deploy of the six functions and the Vault upsert, each naming the project, masked", async () => {
     const r = await deploy(["--dry-run"], fullEnv);
     expect(r.code, r.stderr).toBe(0);
     expect(printedCommands(r.stdout)).toEqual([
       `supabase secrets set --env-file <file> --remote=${REF} --yes`,
       `PGPASSWORD=**** supabase db push '--remote=postgresql://${POOLER}?sslmode=require' --yes`,
-      `supabase functions deploy daily-batch-trigger robust-batch-processor batch-reconciler health daybreak-dashboard --no-verify-jwt --use-api --remote=${REF} --yes`,
+      `supabase functions deploy daily-batch-trigger robust-batch-processor batch-reconciler health daybreak-dashboard weekly-suggestions --no-verify-jwt --use-api --remote=${REF} --yes`,
       `supabase db query --remote=${REF} --yes --file <file>`,
     ]);
     expect(r.stdout).toContain("CRON_SECRET=****");

@@ -39,7 +39,7 @@ export async function peerPass(
   if (!sim.alive()) await sim.restart(); // lost to another job on the machine: start it again
   await sim.reset();
   const lanes: Lane[] = Object.entries(prompts).map(([provider, list]) => {
-    const config: ProviderConfig = { name: provider, baseUrl: sim.url, model: provider, apiKeyEnv: null, timeoutMs: 60_000, fallbackProvider: null };
+    const config: ProviderConfig = { name: provider, baseUrl: sim.url, model: provider, apiKeyEnv: null, timeoutMs: 60_000, fallbackProvider: null, maxTokens: null };
     const largest = Math.max(...list.map(estimatedTokens));
     return { provider, prompts: list, concurrency: concurrency[provider]!, limiter: peerLimiter(config, kinds[provider]!, largest) };
   });

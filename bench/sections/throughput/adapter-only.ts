@@ -14,7 +14,7 @@ export interface AdapterSample {
 
 export async function runAdapterOnly(mock: MockProcess, concurrency: number, calls: number): Promise<AdapterSample> {
   const config: ProviderConfig = {
-    name: "mock", baseUrl: mock.url, model: "mock-model", apiKeyEnv: null, timeoutMs: 5000, fallbackProvider: null,
+    name: "mock", baseUrl: mock.url, model: "mock-model", apiKeyEnv: null, timeoutMs: 5000, fallbackProvider: null, maxTokens: null,
   };
   let next = 0;
   const started = performance.now();

@@ -1,7 +1,9 @@
 // What the status page shows, read from the operator views (one source of truth) in a fixed number
 // of queries however long the history: the last 30 periods per schedule, the latest run per
-// organization and per provider, stuck jobs, health problems and the cron jobs.
+// organization and per provider, stuck jobs, health problems, the cron jobs, and organizations' own
+// schedules (next run, last 30 local days).
 import type { Sql } from "../db.ts";
+import { readOrgSchedules } from "./org-schedules.ts";
 
 type Row = Record<string, unknown>;
 
@@ -23,6 +25,9 @@ export interface DashboardData {
   stuck: Row[];
   problems: Row[];
   cron: Row[];
+  /** Organizations' own schedules (at most 100, missed first) and how many there are. */
+  org_schedules: Row[];
+  org_schedules_total: number;
 }
 
 export async function readDashboardData(sql: Sql): Promise<DashboardData> {
@@ -74,6 +79,7 @@ export async function readDashboardData(sql: Sql): Promise<DashboardData> {
   const problems = await sql<Row[]>`select problem, subject, detail from scheduler.v_health_problems order by problem, subject limit 100`;
   // Only what the page shows: never a job's command or its output (they may carry credentials).
   const cron = await sql<Row[]>`select jobname, schedule, active, health, last_status, last_start from scheduler.v_cron_health`;
+  const orgSchedules = await readOrgSchedules(sql, 100);
   return {
     generated_at: new Date().toISOString(),
     calendar: [...calendar].map((c) => ({ ...c, outcome: outcomeOf(c) })),
@@ -83,6 +89,8 @@ export async function readDashboardData(sql: Sql): Promise<DashboardData> {
     stuck: [...stuck],
     problems: [...problems].map((p) => ({ ...p, procedure: PROCEDURES[String(p.problem)] ?? "RUNBOOK.md §1 Health check" })),
     cron: [...cron],
+    org_schedules: orgSchedules.rows,
+    org_schedules_total: orgSchedules.total,
   };
 }
 

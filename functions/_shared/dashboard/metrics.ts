@@ -52,8 +52,19 @@ export async function collectMetrics(read: ReadRunner): Promise<Family[]> {
   const processorsQuery = read((sql) => sql<{ status: string; stop_reason: string; n: number }[]>`
     select status, coalesce(stop_reason, '') as stop_reason, count(*)::int as n from scheduler.processors group by 1, 2 order by 1, 2`);
 
-  const [runs, tasks, [dups], calls, latency, schedules, processors] = await Promise.all([
-    runsQuery, tasksQuery, dupsQuery, callsQuery, latencyQuery, schedulesQuery, processorsQuery,
+  // Organizations' own schedules: how many (active, paused), overdue (the tick should have claimed
+  // them 10 minutes ago) and missed periods of the last 30 days not backfilled.
+  const orgsQuery = read((sql) => sql<{ schedule: string; active: number; paused: number; overdue: number; missed: number }[]>`
+    select s.name as schedule,
+           (select count(*)::int from scheduler.org_schedules o where o.schedule = s.name and not o.paused) as active,
+           (select count(*)::int from scheduler.org_schedules o where o.schedule = s.name and o.paused) as paused,
+           (select count(*)::int from scheduler.org_schedules o
+             where o.schedule = s.name and not o.paused and o.next_run_at < now() - interval '10 minutes') as overdue,
+           (select count(*)::int from scheduler.v_org_history h where h.schedule = s.name and h.day_status = 'missed') as missed
+      from scheduler.schedules s order by 1`);
+
+  const [runs, tasks, [dups], calls, latency, schedules, processors, orgs] = await Promise.all([
+    runsQuery, tasksQuery, dupsQuery, callsQuery, latencyQuery, schedulesQuery, processorsQuery, orgsQuery,
   ]);
   const histogram: Sample[] = [];
   for (const row of latency) {
@@ -81,6 +92,14 @@ export async function collectMetrics(read: ReadRunner): Promise<Family[]> {
       samples: schedules.filter((s) => s.last_completed !== null).map((s) => ({ labels: { schedule: s.schedule }, value: s.last_completed! })) },
     { name: "daybreak_missed_periods", type: "gauge", help: "Periods of the last 30 days whose window ended without a run.",
       samples: schedules.map((s) => ({ labels: { schedule: s.schedule }, value: s.missed })) },
+    { name: "daybreak_org_schedules", type: "gauge", help: "Organizations with a schedule of their own, by schedule and state (active, paused).",
+      samples: orgs.flatMap((o) => [{ labels: { schedule: o.schedule, state: "active" }, value: o.active },
+                                     { labels: { schedule: o.schedule, state: "paused" }, value: o.paused }]) },
+    { name: "daybreak_org_overdue", type: "gauge", help: "Organizations whose own run was due more than 10 minutes ago and is not claimed.",
+      samples: orgs.map((o) => ({ labels: { schedule: o.schedule }, value: o.overdue })) },
+    { name: "daybreak_org_missed_periods", type: "gauge",
+      help: "Organizations' local periods of the last 30 days recorded missed (past the catch-up window) and not backfilled.",
+      samples: orgs.map((o) => ({ labels: { schedule: o.schedule }, value: o.missed })) },
     { name: "daybreak_stuck_batch_jobs", type: "gauge", help: "Batch jobs the reconciler would rescue now.", samples: [{ labels: {}, value: dups!.stuck }] },
     { name: "daybreak_live_runs", type: "gauge", help: "Runs in progress.", samples: [{ labels: {}, value: dups!.live }] },
     { name: "daybreak_processors", type: "gauge",

@@ -67,6 +67,9 @@ function render(d) {
     ["latency_p50_ms", "p50 ms"], ["latency_p95_ms", "p95 ms"], ["quota_reason", "quota"], ["eta", "ETA", (r) => r.eta ? new Date(r.eta).toLocaleTimeString() : ""]], d.providers);
   table("stuck", [["batch_job_id", "batch job"], ["reason", "reason"], ["organization", "organization"], ["run_key", "period"], ["silent_for_s", "silent s"]], d.stuck);
   table("problems", [["problem", "problem"], ["subject", "subject"], ["detail", "detail"], ["procedure", "fix"]], d.problems);
+  $("org-count").textContent = d.org_schedules_total > d.org_schedules.length ? "(" + d.org_schedules.length + " of " + d.org_schedules_total + ", missed first)" : "";
+  table("org-schedules", [["organization", "organization"], ["schedule", "schedule"], ["timezone", "time zone"], ["next_run_local", "next run (local)"],
+    ["next_run_utc", "next run (UTC)"], ["paused", "paused"], ["missed_30d", "missed"], ["last_30", "last 30 local days (R ran, M missed)"]], d.org_schedules);
   table("cron", [["jobname", "job"], ["schedule", "schedule"], ["active", "active"], ["health", "health"], ["last_status", "last run"], ["last_start", "started"]], d.cron);
   clearTimeout(timer);
   if (run && run.live) timer = setTimeout(load, 5000);
@@ -115,6 +118,7 @@ export function dashboardPage(options: { viewer?: boolean } = {}): string {
     .map(([o, colour]) => `<span><b style="color:${colour}">■</b> ${o}</span>`).join("")}</div><div id="calendar"></div><table id="calendar-table"></table>
 <h2>Latest run</h2><p id="run"></p><table id="orgs"></table><h2>Providers</h2><table id="providers"></table>
 <h2>Stuck batch jobs</h2><table id="stuck"></table><h2>Health problems</h2><table id="problems"></table>
+<h2>Organization schedules <span id="org-count" class="muted"></span></h2><table id="org-schedules"></table>
 <h2>Cron jobs</h2><table id="cron"></table></main>
 <script>${SCRIPT}</script></body></html>`;
 }

@@ -32,6 +32,8 @@ export interface ProviderConfig {
   apiKeyEnv: string | null;
   timeoutMs: number;
   fallbackProvider: string | null;
+  /** max_tokens sent with every call; null: the provider's default. */
+  maxTokens: number | null;
 }
 
 export interface CompletionRequest {
@@ -135,7 +137,11 @@ export async function callChatCompletion(
     res = await doFetch(url, {
       method: "POST",
       headers,
-      body: JSON.stringify({ model: config.model, messages: [{ role: "user", content: request.prompt }] }),
+      body: JSON.stringify({
+        model: config.model,
+        messages: [{ role: "user", content: request.prompt }],
+        ...(config.maxTokens ? { max_tokens: config.maxTokens } : {}),
+      }),
       signal,
     });
     body = await readBoundedText(res);

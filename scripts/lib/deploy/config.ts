@@ -3,14 +3,14 @@
 import { ConfigError, type Env, parseFlags, UsageError } from "../cli-env.ts";
 import { type MigrationTarget, migrationTarget } from "./database-url.ts";
 
-export const DEPLOYED_FUNCTIONS = Object.freeze(["daily-batch-trigger", "robust-batch-processor", "batch-reconciler", "health", "daybreak-dashboard"]);
+export const DEPLOYED_FUNCTIONS = Object.freeze(["daily-batch-trigger", "robust-batch-processor", "batch-reconciler", "health", "daybreak-dashboard", "weekly-suggestions"]);
 export const PROVIDER_KEY_VARS = Object.freeze(["OPENAI_API_KEY", "PERPLEXITY_API_KEY", "GROQ_API_KEY"]);
 /** Function settings deployed when set: the read-only token (and the previous one during its
  * rotation), the plan whose worker wall clock the processors plan for, and the pool per worker. */
 export const FUNCTION_SETTING_VARS = Object.freeze(["DAYBREAK_METRICS_TOKEN", "DAYBREAK_METRICS_TOKEN_PREVIOUS", "DAYBREAK_EDGE_PLAN", "DAYBREAK_DB_POOL_SIZE"]);
 export const VAULT_NAMES = Object.freeze({ functionsUrl: "daybreak_functions_url", cronSecret: "daybreak_cron_secret" });
 export const MIN_CRON_SECRET_LENGTH = 32;
-/** The longest cron interval (the trigger runs every 5 minutes, the reconciler every minute) plus pg_net's send delay. */
+/** The longest cron interval (the trigger runs every 5 minutes, the reconciler every 10 seconds) plus pg_net's send delay. */
 export const ROTATION_WAIT_MINUTES = 6;
 /** Replaced by the step's temp file path when the step runs. */
 export const FILE_ARG = "{file}";
