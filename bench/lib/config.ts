@@ -1,6 +1,6 @@
 // Sizes of every section, full and --quick. Full sizes are the ones the targets are stated for; quick
 // sizes keep `npm run bench -- --quick` under three minutes on a 2-core machine.
-import { PACED_LATENCY, PACED_PROVIDERS, type PacedPlan } from "../sections/paced-day/index.ts";
+import type { PacedPlan } from "../sections/paced-day/plan.ts";
 import type { DaybreakVariant } from "../sections/throughput/daybreak.ts";
 import type { OrgDaySizes } from "../sections/org-day.ts";
 
@@ -64,8 +64,22 @@ export const FULL: BenchSizes = {
   reconciler: { runs: 20, jobsPerRun: 500, tasksPerJob: 100, liveJobs: 20, busyDayJobs: 10_000, calls: 200, cronHistoryDays: 30 },
   idle: { day: "2026-11-23", runMinutes: 30 },
   latency: { organizations: 100, promptsPerOrg: 10, providers: 3, calls: 200 },
-  // 600 calls per provider: gamma's 300/min makes T_LB two minutes.
-  pacedDay: { organizations: 40, promptsPerOrg: 15, providers: PACED_PROVIDERS, latency: PACED_LATENCY, peerFactors: [1, 1.5] },
+  // 12 kinds in one day, 5 repeats: 720 tasks at 600/min (72 s) each, 1,200 for the 60 s windows
+  // (two windows); the peers on two kinds; a large day of 100,000 tasks at 200/s.
+  pacedDay: {
+    repeats: 5,
+    tasks: 720,
+    minuteTasks: 1200,
+    targetSeconds: 72,
+    minuteTargetSeconds: 120,
+    organizations: 30,
+    minuteOrganizations: 20,
+    sizeRatio: 100,
+    promptChars: [100, 12_000],
+    peers: { kinds: ["sliding-10s", "tokens"], factorRange: [0.75, 3], evaluations: 3, repeats: 2 },
+    capacitySearch: { maxConcurrency: 64, evaluations: 8, probeSeconds: 5 },
+    large: { tasks: 100_000, organizations: 1_000, providers: 4, requestsPerMinute: 3_000, promptChars: [50, 2_000] },
+  },
   // 30 days, each a run of the e2e section's size.
   dashboard: { organizations: 200, promptsPerOrg: 10, providers: 3, days: 30 },
   // 10,000 organizations in 40 time zones, 3,000 of them at 00:00 Europe/Berlin: ~1,000 per tick.
@@ -90,7 +104,20 @@ export const QUICK: BenchSizes = {
   planning: { ...FULL.planning, organizations: 1_000 },
   reconciler: { runs: 10, jobsPerRun: 200, tasksPerJob: 50, liveJobs: 20, busyDayJobs: 1_000, calls: 50, cronHistoryDays: 3 },
   latency: { ...FULL.latency, calls: 40 },
-  pacedDay: { ...FULL.pacedDay, organizations: 10, promptsPerOrg: 5, peerFactors: [1] },
+  pacedDay: {
+    ...FULL.pacedDay,
+    repeats: 2,
+    tasks: 60,
+    minuteTasks: 90,
+    targetSeconds: 6,
+    minuteTargetSeconds: 9,
+    organizations: 6,
+    minuteOrganizations: 3,
+    sizeRatio: 20,
+    peers: { ...FULL.pacedDay.peers, evaluations: 2, repeats: 0 },
+    capacitySearch: { maxConcurrency: 32, evaluations: 4, probeSeconds: 2 },
+    large: { ...FULL.pacedDay.large, tasks: 2_000, organizations: 100 },
+  },
   dashboard: { ...FULL.dashboard, organizations: 20 },
   orgDay: { ...FULL.orgDay, organizations: 1_000, hotSpot: 300 },
 };

@@ -73,3 +73,28 @@ export function processCpuSeconds(pid: number): number | null {
   const stat = statOf(String(pid));
   return stat === null ? null : stat.ticks / TICKS_PER_SECOND;
 }
+
+export interface MachineMark {
+  busySeconds: number | null;
+  at: number;
+}
+
+/** CPU seconds the whole machine has been busy (every core; /proc/stat, all but idle and iowait). */
+export function machineMark(): MachineMark {
+  let busySeconds: number | null = null;
+  try {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    busySeconds = (total - fields[3]! - fields[4]!) / TICKS_PER_SECOND;
+  } catch {
+    // not Linux
+  }
+  return { busySeconds, at: performance.now() };
+}
+
+/** Cores the whole machine kept busy since the mark (every process, ours and others'). */
+export function machineBusySince(start: MachineMark): number | null {
+  const end = machineMark();
+  if (start.busySeconds === null || end.busySeconds === null) return null;
+  return Math.round(((end.busySeconds - start.busySeconds) / ((end.at - start.at) / 1000)) * 100) / 100;
+}

@@ -1,112 +1,129 @@
-// The peers pace the way their users do: a fixed concurrency per provider queue, and a 429 retried
-// after its retry-after. pg-boss and graphile-worker each run the paced day against the same mock
-// and limits, with one queue (or task type) per provider at concurrency ⌈factor × Little's law⌉.
+// The peers on the same simulated providers and the same prompts: pg-boss and graphile-worker with
+// one queue (task type) per provider at a fixed concurrency, each call through the provider's
+// client-side limiter (peer-limiter.ts). The concurrency is what the search tunes.
 import { Logger, makeWorkerUtils, run } from "graphile-worker";
 import { PgBoss } from "pg-boss";
-import { callWithRetries, type ProviderConfig } from "../../../functions/_shared/providers/openai-compatible.ts";
+import type { ProviderConfig } from "../../../functions/_shared/providers/openai-compatible.ts";
 import { databaseUrl } from "../../lib/db.ts";
-import type { MockProcess } from "../../../harness/mock-provider/process.ts";
+import type { Kind } from "../../sim/kinds.ts";
+import type { SimProcess } from "../../sim/process.ts";
 import { ExecutionTracker } from "../throughput/types.ts";
-import type { PacedPassResult } from "./daybreak-pass.ts";
-import { littlesLawConcurrency, lowerBoundSeconds, passFigures, tasksPerProvider, type PacedPlan } from "./plan.ts";
+import { providerFigures, type ProviderFigures } from "./figures.ts";
+import { estimatedTokens, peerLimiter, type PeerLimiter } from "./peer-limiter.ts";
 
-type Peer = "pg-boss" | "graphile-worker";
+export type Peer = "pg-boss" | "graphile-worker";
+
+export interface PeerPass {
+  system: Peer;
+  factor: number;
+  concurrency: Record<string, number>;
+  providers: ProviderFigures[];
+  failed: number;
+  duplicates: number;
+}
 
 const quietLogger = new Logger(() => (level, message) => {
   if (level === "error") console.error(`[graphile-worker] ${message}`);
 });
 
-function providerConfig(mock: MockProcess, name: string): ProviderConfig {
-  return { name, baseUrl: mock.url, model: `${name}-model`, apiKeyEnv: null, timeoutMs: 30_000, fallbackProvider: null, maxTokens: null };
+interface Lane {
+  provider: string;
+  prompts: string[];
+  concurrency: number;
+  limiter: PeerLimiter;
 }
 
-/** One job: the provider call with the adapter's retries, 429s waited out as their users do. */
-async function callTask(mock: MockProcess, provider: string, task: number, failures: { n: number }): Promise<void> {
-  try {
-    await callWithRetries(providerConfig(mock, provider), { taskId: `${provider}-${task}`, prompt: `prompt ${task}`, region: "global" }, {
-      maxAttempts: 20, maxRetryDelayMs: 60_000,
-    });
-  } catch {
-    failures.n += 1;
-  }
-}
-
-export async function peerPass(peer: Peer, mock: MockProcess, plan: PacedPlan, factor: number): Promise<PacedPassResult> {
-  await mock.reset();
-  const perProvider = tasksPerProvider(plan);
-  const concurrency = Object.fromEntries(plan.providers.map((p) => [p.name, Math.max(1, Math.ceil(factor * littlesLawConcurrency(p, plan.latency)))]));
-  const tracker = new ExecutionTracker(perProvider * plan.providers.length);
+export async function peerPass(
+  peer: Peer, sim: SimProcess, kinds: Record<string, Kind>, prompts: Record<string, string[]>, concurrency: Record<string, number>, factor: number,
+): Promise<PeerPass> {
+  if (!sim.alive()) await sim.restart(); // lost to another job on the machine: start it again
+  await sim.reset();
+  const lanes: Lane[] = Object.entries(prompts).map(([provider, list]) => {
+    const config: ProviderConfig = { name: provider, baseUrl: sim.url, model: provider, apiKeyEnv: null, timeoutMs: 60_000, fallbackProvider: null, maxTokens: null };
+    const largest = Math.max(...list.map(estimatedTokens));
+    return { provider, prompts: list, concurrency: concurrency[provider]!, limiter: peerLimiter(config, kinds[provider]!, largest) };
+  });
+  const tracker = new ExecutionTracker(lanes.reduce((n, l) => n + l.prompts.length, 0));
   const failures = { n: 0 };
-  const started = performance.now();
-  if (peer === "pg-boss") await runPgBoss(mock, plan, concurrency, tracker, failures);
-  else await runGraphile(mock, plan, concurrency, tracker, failures);
-  const makespanSeconds = (performance.now() - started) / 1000;
-  const stats = await mock.stats();
-  const lb = lowerBoundSeconds(plan);
+  const handle = async (lane: Lane, task: number) => {
+    try {
+      await lane.limiter.call(lane.prompts[task]!, `${lane.provider}-${task}`);
+    } catch (error) {
+      failures.n += 1;
+      console.error(`[${peer}] ${lane.provider} task ${task}: ${(error as Error).message}`);
+    }
+    tracker.record(`${lane.provider}-${task}`);
+  };
+  let startedAt = 0;
+  try {
+    startedAt = peer === "pg-boss" ? await runPgBoss(lanes, tracker, handle) : await runGraphile(lanes, tracker, handle);
+  } finally {
+    await Promise.all(lanes.map((l) => l.limiter.stop()));
+  }
+  const stats = await sim.stats();
   return {
     system: peer,
-    limits: "fixed concurrency",
+    factor,
     concurrency,
-    tasks: perProvider * plan.providers.length,
-    ...passFigures(stats, lb, makespanSeconds),
-    duplicates: tracker.duplicates,
-    notTerminal: 0,
+    providers: lanes.map((l) => providerFigures(l.provider, kinds[l.provider]!, l.prompts.length, stats.models[l.provider]!, startedAt)),
     failed: failures.n,
+    duplicates: tracker.duplicates,
   };
 }
 
-async function runPgBoss(mock: MockProcess, plan: PacedPlan, concurrency: Record<string, number>, tracker: ExecutionTracker, failures: { n: number }) {
-  const total = Object.values(concurrency).reduce((a, b) => a + b, 0);
+type Handle = (lane: Lane, task: number) => Promise<void>;
+
+/** Enqueues every task, then starts the workers; resolves with the time they started, once all ran. */
+async function runPgBoss(lanes: Lane[], tracker: ExecutionTracker, handle: Handle): Promise<number> {
+  const total = lanes.reduce((n, l) => n + l.concurrency, 0);
   const boss = new PgBoss({ connectionString: databaseUrl(), schema: "pgboss", max: total + 4, schedule: false, supervise: false });
   boss.on("error", (error: Error) => console.error(`[pg-boss] ${error.message}`));
   await boss.start();
   try {
-    for (const p of plan.providers) {
-      const queue = `paced_${p.name}_${Date.now()}`;
+    const queues = new Map<Lane, string>();
+    for (const lane of lanes) {
+      const queue = `paced_${lane.provider.replace(/[^a-z0-9]/g, "_")}_${Date.now()}`;
       await boss.createQueue(queue);
-      await boss.insert(queue, Array.from({ length: tasksPerProvider(plan) }, (_, i) => ({ data: { task: i } })));
-      await boss.work<{ task: number }>(queue, { batchSize: 1, localConcurrency: concurrency[p.name]!, pollingIntervalSeconds: 0.5 }, async (jobs) => {
-        for (const job of jobs) {
-          await callTask(mock, p.name, job.data.task, failures);
-          tracker.record(`${p.name}-${job.data.task}`);
-        }
+      await boss.insert(queue, lane.prompts.map((_, i) => ({ data: { task: i } })));
+      queues.set(lane, queue);
+    }
+    const startedAt = Date.now();
+    for (const lane of lanes) {
+      await boss.work<{ task: number }>(queues.get(lane)!, { batchSize: 1, localConcurrency: lane.concurrency, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+        for (const job of jobs) await handle(lane, job.data.task);
       });
     }
     await tracker.done;
+    return startedAt;
   } finally {
     await boss.stop({ graceful: false, close: true });
   }
 }
 
-async function runGraphile(mock: MockProcess, plan: PacedPlan, concurrency: Record<string, number>, tracker: ExecutionTracker, failures: { n: number }) {
+async function runGraphile(lanes: Lane[], tracker: ExecutionTracker, handle: Handle): Promise<number> {
   const utils = await makeWorkerUtils({ connectionString: databaseUrl(), logger: quietLogger });
+  const identifier = (lane: Lane) => `paced_${lane.provider.replace(/[^a-z0-9]/g, "_")}`;
   try {
     await utils.migrate();
-    for (const p of plan.providers) {
-      await utils.addJobs(Array.from({ length: tasksPerProvider(plan) }, (_, i) => ({ identifier: `paced_${p.name}`, payload: { task: i } })));
-    }
+    for (const lane of lanes) await utils.addJobs(lane.prompts.map((_, i) => ({ identifier: identifier(lane), payload: { task: i } })));
   } finally {
     await utils.release();
   }
+  const startedAt = Date.now();
   // One runner per provider: graphile-worker's concurrency is per runner, and a runner only takes
   // the task types it knows.
-  const runners = await Promise.all(plan.providers.map((p) => run({
+  const runners = await Promise.all(lanes.map((lane) => run({
     connectionString: databaseUrl(),
-    concurrency: concurrency[p.name]!,
-    maxPoolSize: concurrency[p.name]! + 2,
+    concurrency: lane.concurrency,
+    maxPoolSize: lane.concurrency + 2,
     pollInterval: 500,
     noHandleSignals: true,
     logger: quietLogger,
-    taskList: {
-      [`paced_${p.name}`]: async (payload) => {
-        const task = (payload as { task: number }).task;
-        await callTask(mock, p.name, task, failures);
-        tracker.record(`${p.name}-${task}`);
-      },
-    },
+    taskList: { [identifier(lane)]: async (payload) => handle(lane, (payload as { task: number }).task) },
   })));
   try {
     await tracker.done;
+    return startedAt;
   } finally {
     await Promise.all(runners.map((r) => r.stop()));
   }
