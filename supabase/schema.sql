@@ -1714,6 +1714,12 @@ declare
   v_now timestamptz := clock_timestamp();
   f record;
 begin
+  -- The claims' lock order: the pace rows of the providers this round reports on come first, before
+  -- any task or batch job (learn_pace updates them at the end of this transaction).
+  perform 1 from scheduler.provider_pace p
+   where p.provider in (select distinct x ->> 'provider' from jsonb_array_elements(coalesce(p_feedback, '[]'::jsonb)) x)
+   order by p.provider
+     for update;
   v_completion := scheduler.complete_tasks(coalesce(
     (select jsonb_agg(o) from jsonb_array_elements(p_outcomes) o where o ->> 'outcome' = 'succeeded'), '[]'::jsonb));
 
