@@ -958,8 +958,12 @@ CREATE FUNCTION scheduler.heartbeat_processor(p_processor_id uuid, p_worker text
      set last_seen = clock_timestamp(), tasks = coalesce(p_tasks, tasks)
    where id = p_processor_id and status in ('running', 'handing_over');
   update scheduler.batch_jobs j set last_heartbeat = clock_timestamp()
-   where j.status = 'processing'
-     and j.id in (select t.batch_job_id from scheduler.batch_tasks t where t.status = 'processing' and t.claimed_by = p_worker);
+   where j.id in (
+     select b.id from scheduler.batch_jobs b
+      where b.status = 'processing'
+        and b.id in (select t.batch_job_id from scheduler.batch_tasks t where t.status = 'processing' and t.claimed_by = p_worker)
+      order by b.id
+        for update skip locked);
 $$;
 
 -- Name: is_in_execution_window(text, timestamp with time zone); Type: FUNCTION; Schema: scheduler
@@ -1710,6 +1714,12 @@ declare
   v_now timestamptz := clock_timestamp();
   f record;
 begin
+  -- The claims' lock order: the pace rows of the providers this round reports on come first, before
+  -- any task or batch job (learn_pace updates them at the end of this transaction).
+  perform 1 from scheduler.provider_pace p
+   where p.provider in (select distinct x ->> 'provider' from jsonb_array_elements(coalesce(p_feedback, '[]'::jsonb)) x)
+   order by p.provider
+     for update;
   v_completion := scheduler.complete_tasks(coalesce(
     (select jsonb_agg(o) from jsonb_array_elements(p_outcomes) o where o ->> 'outcome' = 'succeeded'), '[]'::jsonb));
 
