@@ -10,6 +10,7 @@ import { startFunctions, TEST_CRON_SECRET } from "../../harness/processes.ts";
 import { connect, type Sql } from "../lib/db.ts";
 import { sleep } from "./faults.ts";
 import { RuntimeProxy } from "./runtime-proxy.ts";
+import type { PlannedTask } from "./task-state.ts";
 
 export interface StackOptions {
   datadir: string;
@@ -33,6 +34,9 @@ export class SoakStack {
   private readonly runtimes: (Functions | null)[] = Array.from({ length: RUNTIMES }, () => null);
   private readonly ports: (number | null)[] = Array.from({ length: RUNTIMES }, () => null);
   private proxy: RuntimeProxy | null = null;
+  /** What every run must plan, from the soak's own seed: each seeded prompt × each soak provider,
+   * in the one region the seed gives them. */
+  plannedTasks: PlannedTask[] = [];
 
   private constructor(readonly sql: Sql, readonly mock: MockProvider, private readonly options: StackOptions) {}
 
@@ -50,11 +54,14 @@ export class SoakStack {
     // The soak's runs start from their own schedules; the real one stays out of the way.
     await sql`update scheduler.schedules set enabled = false where name = 'daily-batch'`;
     await sql`update scheduler.config set value = ${sql.json(options.leaseSeconds)} where key = 'task_lease_seconds'`;
-    await seedOrganizations(sql, {
+    const { orgIds } = await seedOrganizations(sql, {
       organizations: options.organizations,
       promptsPerOrg: options.promptsPerOrg,
       providers: Object.fromEntries(SOAK_PROVIDERS.map((p) => [p, mock.url])),
     });
+    const prompts = await sql<{ id: string }[]>`select id::text from public.prompts where org_id = any(${orgIds}::uuid[])`;
+    if (prompts.length !== options.organizations * options.promptsPerOrg) throw new Error(`seeded ${prompts.length} prompts, expected ${options.organizations * options.promptsPerOrg}`);
+    stack.plannedTasks = prompts.flatMap((p) => SOAK_PROVIDERS.map((provider) => ({ prompt_id: p.id, provider, region: "global" })));
     // A provider timeout longer than the lease: a hanging call is cut off by the lease, as it
     // would be against a real provider with a generous timeout.
     await sql`update public.providers set timeout_ms = ${(options.leaseSeconds + 30) * 1000},

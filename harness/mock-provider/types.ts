@@ -22,6 +22,8 @@ export interface FaultRule {
 
 export interface CallRecord {
   taskId: string | null;
+  /** The x-daybreak-attempt header: the claim the call was made under; null when not sent. */
+  attempt?: string | null;
   model: string;
   region: string | null;
   /** Date.now() when the request arrived. */

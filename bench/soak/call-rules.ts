@@ -1,0 +1,70 @@
+// Rules on the mock provider's call log, read against the tasks' rows. Every call carries its
+// task's id and the token of the claim it was made under (x-daybreak-attempt), so:
+//   every call belongs to a task of the run, under no more claims than the task had, and no claim
+//   made more calls than its retries allow;
+//   a succeeded task's result comes from its current claim: a call under the token the task still
+//   holds, answered before the result was written (a fenced-off claim's answer would not be);
+//   a task answered under more than one claim was in flight (claimed) when an answer-losing fault
+//   struck, once per such fault, or its earlier call hung in an injected hang.
+import type { CallRecord } from "../../harness/mock-provider/index.ts";
+import { PROVIDER_DEFAULTS } from "../../functions/_shared/providers/chat-completion.ts";
+import { ANSWER_LOSING, type InjectedFault } from "./faults.ts";
+import { sample, type TaskState } from "./task-state.ts";
+
+/** Returns how many claims' answers were lost (each excused, or reported as a violation). */
+export function checkCalls(tasks: TaskState[], calls: CallRecord[], faults: InjectedFault[], violations: string[]): number {
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const byTask = new Map<string, CallRecord[]>();
+  const strangers: string[] = [];
+  const untokened: string[] = [];
+  for (const call of calls) {
+    if (call.status === 400) violations.push(`a malformed request reached the provider (task ${call.taskId})`);
+    const task = call.taskId === null ? undefined : byId.get(call.taskId);
+    if (!task) strangers.push(`${call.taskId ?? "no task id"}@${iso(call.at)}`);
+    else if (!call.attempt) untokened.push(task.id);
+    else byTask.set(task.id, [...(byTask.get(task.id) ?? []), call]);
+  }
+  if (strangers.length > 0) violations.push(`${strangers.length} provider call(s) for no task of the run: ${sample(strangers)}`);
+  if (untokened.length > 0) violations.push(`${untokened.length} provider call(s) under no claim (no attempt token): ${sample(untokened)}`);
+
+  let repeated = 0;
+  const unexcused: string[] = [];
+  for (const task of tasks) {
+    const claims = new Map<string, CallRecord[]>();
+    for (const call of byTask.get(task.id) ?? []) claims.set(call.attempt!, [...(claims.get(call.attempt!) ?? []), call]);
+    // A claim given back after a 429 is no longer counted in attempts but in rate_limited.
+    if (claims.size > task.attempts + task.rate_limited) {
+      violations.push(`task ${task.id}: provider calls under ${claims.size} claims, it was claimed ${task.attempts + task.rate_limited} time(s)`);
+    }
+    for (const [token, list] of claims) {
+      if (list.length > PROVIDER_DEFAULTS.maxAttempts) violations.push(`task ${task.id}: ${list.length} calls under one claim (${token}), retries allow ${PROVIDER_DEFAULTS.maxAttempts}`);
+    }
+    if (task.status === "succeeded") {
+      const own = claims.get(task.token ?? "") ?? [];
+      if (!own.some((c) => c.status === 200 && task.result_at !== null && c.at <= task.result_at.getTime())) {
+        violations.push(`task ${task.id}: its result is not from its current claim (no answer under ${task.token} before it was written)`);
+      }
+    }
+    // Claims whose call the provider worked on (answered, or hung) but whose answer was not kept.
+    let lostAnswers = 0;
+    for (const [token, list] of claims) {
+      if (task.status === "succeeded" && token === task.token) continue;
+      const hung = list.find((c) => c.status === "hang");
+      if (hung) {
+        repeated += 1;
+        if (!faults.some((f) => f.kind === "provider_hang" && f.at <= hung.at)) unexcused.push(`${task.id}: hung at ${iso(hung.at)} with no injected hang`);
+      } else if (list.some((c) => c.status === 200)) {
+        repeated += 1;
+        lostAnswers += 1;
+      }
+    }
+    const struckInFlight = faults.filter((f) => ANSWER_LOSING.has(f.kind) && f.inFlight.includes(task.id)).length;
+    if (lostAnswers > struckInFlight) {
+      unexcused.push(`${task.id}: ${lostAnswers} answer(s) lost, in flight at ${struckInFlight} answer-losing fault(s)`);
+    }
+  }
+  if (unexcused.length > 0) violations.push(`${unexcused.length} task(s) answered more than once with no fault to explain it: ${sample(unexcused)}`);
+  return repeated;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
