@@ -13,7 +13,6 @@ export interface RunOptions {
   index: number;
   plan: RunPlan;
   expectedMs: number;
-  leaseMs: number;
   maxRunMs: number;
   /** No fault before this long into the run: the pace before it is what recovery returns to.
    * A planned fault's `at` is a fraction of the rest of the run's expected time. */
@@ -47,6 +46,9 @@ export interface RunRecord {
   /** Tasks not succeeded, each with the fault that explains it (seconds into the run). */
   explained: { task: string; status: string; fault: FaultKind; fault_at_s: number }[];
   closing_reconcile: ClosingReconcile | null;
+  /** Processors of the run that stopped on a budget (wall clock, CPU, the worker ending) and
+   * handed their work over: what the full soak's long runs are for. */
+  hand_overs: number;
   violations: string[];
 }
 
@@ -64,7 +66,7 @@ export async function soakRun(stack: SoakStack, o: RunOptions): Promise<RunRecor
     faults: injected.map((f) => ({
       kind: f.kind, at_s: (f.at - startedAt) / 1000, detail: f.detail, in_flight: f.inFlight.length, recovery_s: null, recovery_ended: false,
     })),
-    faults_skipped: skipped, tasks: null, repeated_answers: 0, explained: [], closing_reconcile: null, violations,
+    faults_skipped: skipped, tasks: null, repeated_answers: 0, explained: [], closing_reconcile: null, hand_overs: 0, violations,
   });
 
   if (o.plan.raceStart) injected.push(await raceStart(stack, schedule));
@@ -101,6 +103,9 @@ export async function soakRun(stack: SoakStack, o: RunOptions): Promise<RunRecor
     ...record(check.runStatus, violations, runId), duration_s: durationS, tasks: check.tasks, repeated_answers: check.repeatedAnswers,
     explained: check.explained.map((e) => ({ task: e.task, status: e.status, fault: e.fault, fault_at_s: (e.fault_at - startedAt) / 1000 })),
     closing_reconcile: reconcile,
+    hand_overs: await stack.read(async (sql) => (await sql<{ n: number }[]>`
+      select count(*)::int as n from scheduler.processors
+       where started_at >= to_timestamp(${startedAt / 1000}) and stop_reason not in ('no_work', 'lost', 'never_started')`)[0]!.n),
   };
   const completions = await stack.read(async (sql) => (await sql<{ at: Date }[]>`
     select completed_at as at from scheduler.batch_tasks
