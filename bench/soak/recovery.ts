@@ -19,14 +19,15 @@ export interface Recovery {
   ended: boolean;
 }
 
-/** completions: when each of the run's tasks was done (ms); startedAt: when the run started.
+/** completions: when each of the run's tasks was done (ms). The pre-fault pace runs from the
+ * run's first task done (its start-up, planning and the first kicks, is not pace) to the fault.
  * Null when there is no pre-fault pace to compare with, or nothing was done after the fault. */
-export function recoveryAfter(completions: number[], startedAt: number, faultAt: number): Recovery | null {
+export function recoveryAfter(completions: number[], faultAt: number): Recovery | null {
   const done = [...completions].sort((a, b) => a - b);
   const before = done.filter((t) => t < faultAt);
   const after = done.filter((t) => t >= faultAt);
-  const span = faultAt - startedAt;
-  if (span < MIN_PRE_FAULT_MS || before.length === 0 || after.length === 0) return null;
+  const span = before.length === 0 ? 0 : faultAt - before[0]!;
+  if (span < MIN_PRE_FAULT_MS || after.length === 0) return null;
   const preRate = before.length / (span / 1000);
   const needed = RECOVERY_SHARE * preRate * (RECOVERY_WINDOW_MS / 1000);
   const last = after.at(-1)!;

@@ -111,7 +111,7 @@ export async function soakRun(stack: SoakStack, o: RunOptions): Promise<RunRecor
     select completed_at as at from scheduler.batch_tasks
      where run_id = ${runId}::uuid and status in ('succeeded', 'failed') and completed_at is not null`).map((r) => r.at.getTime()));
   result.faults = injected.map((f, i) => {
-    const measured = PACE_FAULTS(f.kind) ? recoveryAfter(completions, startedAt, f.at) : null;
+    const measured = PACE_FAULTS(f.kind) ? recoveryAfter(completions, f.at) : null;
     return { ...result.faults[i]!, recovery_s: measured?.seconds ?? null, recovery_ended: measured?.ended ?? false };
   });
   return result;

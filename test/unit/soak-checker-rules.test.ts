@@ -108,12 +108,12 @@ describe("recovery to the pre-fault pace", () => {
     Array.from({ length: 160 }, (_, i) => T + 250 * i).filter((t) => t < T + stopFrom || t >= T + stopTo);
 
   it("is zero after a fault that did not slow the run", () => {
-    expect(recoveryAfter(steady(0, 0), T, T + 12_000)).toEqual({ seconds: 0, pre_rate: 4, ended: false });
+    expect(recoveryAfter(steady(0, 0), T + 12_000)).toEqual({ seconds: 0, pre_rate: 4, ended: false });
   });
 
   it("lasts about as long as the run stopped, not until the next task done", () => {
     const stopped = steady(12_000, 20_000).concat([T + 12_500]); // one call in flight comes back at once
-    const r = recoveryAfter(stopped, T, T + 12_000)!;
+    const r = recoveryAfter(stopped, T + 12_000)!;
     // A window is at 80% once four of its five seconds are at full pace: a second before the end.
     expect(r.seconds).toBeGreaterThanOrEqual(6.5);
     expect(r.seconds).toBeLessThanOrEqual(8);
@@ -121,11 +121,16 @@ describe("recovery to the pre-fault pace", () => {
 
   it("runs to the run's last task when it ran out of work before a full window at pace", () => {
     const tail = steady(12_000, 40_000).concat([T + 30_000, T + 31_000]);
-    expect(recoveryAfter(tail, T, T + 12_000)).toMatchObject({ seconds: 19, ended: true });
+    expect(recoveryAfter(tail, T + 12_000)).toMatchObject({ seconds: 19, ended: true });
+  });
+
+  it("takes the pre-fault pace from the run's first task done, not from its start-up", () => {
+    const lateStart = steady(0, 0).map((t) => t + 4000); // four seconds of planning and kicks first
+    expect(recoveryAfter(lateStart, T + 16_000)).toEqual({ seconds: 0, pre_rate: 4, ended: false });
   });
 
   it("is not measured without a pre-fault pace or work after the fault", () => {
-    expect(recoveryAfter(steady(0, 0), T, T + 3000)).toBeNull();
-    expect(recoveryAfter(steady(0, 0), T, T + 45_000)).toBeNull();
+    expect(recoveryAfter(steady(0, 0), T + 3000)).toBeNull();
+    expect(recoveryAfter(steady(0, 0), T + 45_000)).toBeNull();
   });
 });
