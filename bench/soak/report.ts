@@ -26,8 +26,9 @@ export interface RunSummary {
   seconds: number;
   tasks: RunRecord["tasks"];
   faults: { kind: FaultKind; at_s: number; recovery_s: number | null }[];
-  /** Tasks not succeeded, each with the fault that explains it. */
-  explained: { task: string; status: string; fault: FaultKind; fault_at_s: number }[];
+  /** The faults that explain the run's lost tasks, with how many each explains (by status); the
+   * tasks themselves are in run_records[].explained. */
+  explained: { fault: FaultKind; fault_at_s: number; failed: number; cancelled: number }[];
   violations: string[];
 }
 
@@ -112,10 +113,22 @@ export function summarize(records: RunRecord[], meta: { date: string; commit: st
     per_run: records.map((r) => ({
       run: r.index, status: r.status, seconds: round(r.duration_s, 1), tasks: r.tasks,
       faults: r.faults.map((f) => ({ kind: f.kind, at_s: round(f.at_s, 1), recovery_s: f.recovery_s === null ? null : round(f.recovery_s, 1) })),
-      explained: r.explained, violations: r.violations,
+      explained: lossesByFault(r.explained), violations: r.violations,
     })),
     run_records: records,
   };
+}
+
+function lossesByFault(explained: RunRecord["explained"]): RunSummary["explained"] {
+  const byFault = new Map<string, RunSummary["explained"][number]>();
+  for (const e of explained) {
+    const key = `${e.fault}@${e.fault_at_s}`;
+    const entry = byFault.get(key) ?? { fault: e.fault, fault_at_s: round(e.fault_at_s, 1), failed: 0, cancelled: 0 };
+    if (e.status === "failed") entry.failed += 1;
+    else entry.cancelled += 1;
+    byFault.set(key, entry);
+  }
+  return [...byFault.values()];
 }
 
 /** Whether an earlier fault of the run had not yet been recovered from when f struck. */
