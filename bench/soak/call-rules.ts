@@ -1,7 +1,9 @@
 // Rules on the mock provider's call log, read against the tasks' rows. Every call carries its
 // task's id and the token of the claim it was made under (x-daybreak-attempt), so:
 //   every call belongs to a task of the run, under no more claims than the task had, and no claim
-//   made more calls than its retries allow;
+//   made more calls than its retries allow; a call under the task's current claim comes after that
+//   claim was made (and before the task was done), a call under an earlier claim before it: no
+//   worker goes on calling for a claim that was taken from it;
 //   a succeeded task's result comes from its current claim: a call under the token the task still
 //   holds, answered before the result was written (a fenced-off claim's answer would not be);
 //   a task answered under more than one claim was in flight (claimed) when an answer-losing fault
@@ -29,6 +31,7 @@ export function checkCalls(tasks: TaskState[], calls: CallRecord[], faults: Inje
 
   let repeated = 0;
   const unexcused: string[] = [];
+  const outOfClaim: string[] = [];
   for (const task of tasks) {
     const claims = new Map<string, CallRecord[]>();
     for (const call of byTask.get(task.id) ?? []) claims.set(call.attempt!, [...(claims.get(call.attempt!) ?? []), call]);
@@ -36,6 +39,7 @@ export function checkCalls(tasks: TaskState[], calls: CallRecord[], faults: Inje
     if (claims.size > task.attempts + task.rate_limited) {
       violations.push(`task ${task.id}: provider calls under ${claims.size} claims, it was claimed ${task.attempts + task.rate_limited} time(s)`);
     }
+    outOfClaim.push(...callsOutsideTheirClaim(task, claims));
     for (const [token, list] of claims) {
       if (list.length > PROVIDER_DEFAULTS.maxAttempts) violations.push(`task ${task.id}: ${list.length} calls under one claim (${token}), retries allow ${PROVIDER_DEFAULTS.maxAttempts}`);
     }
@@ -63,8 +67,38 @@ export function checkCalls(tasks: TaskState[], calls: CallRecord[], faults: Inje
       unexcused.push(`${task.id}: ${lostAnswers} answer(s) lost, in flight at ${struckInFlight} answer-losing fault(s)`);
     }
   }
+  if (outOfClaim.length > 0) violations.push(`${outOfClaim.length} provider call(s) outside the claim they were made under: ${sample(outOfClaim)}`);
   if (unexcused.length > 0) violations.push(`${unexcused.length} task(s) answered more than once with no fault to explain it: ${sample(unexcused)}`);
   return repeated;
+}
+
+/** The database's and the mock's clocks are the same machine's; this only absorbs their rounding. */
+const CLOCK_SLACK_MS = 50;
+
+/** Calls made before their claim existed or after it was over: under the current claim, before it
+ * was made or after the task was done (a cancel may overtake a call in flight, so not for a
+ * cancelled task); under an earlier claim, after the current one was made. A task given back (a
+ * 429, a release, a rescue) no longer holds its last claim's token: the claim with the latest call
+ * is then taken for the last one and only the others are checked. */
+function callsOutsideTheirClaim(task: TaskState, claims: Map<string, CallRecord[]>): string[] {
+  if (task.claimed_at === null) return [];
+  const claimedAt = task.claimed_at.getTime();
+  const doneAt = task.status === "cancelled" ? null : task.completed_at?.getTime() ?? null;
+  const latest = task.token ?? [...claims].map(([token, list]) => ({ token, at: Math.max(...list.map((c) => c.at)) }))
+    .sort((a, b) => b.at - a.at)[0]?.token;
+  const outside: string[] = [];
+  for (const [token, list] of claims) {
+    for (const call of list) {
+      if (token !== latest) {
+        if (call.at > claimedAt + CLOCK_SLACK_MS) outside.push(`${task.id}@${iso(call.at)} under a claim taken over at ${iso(claimedAt)}`);
+      } else if (task.token !== null && call.at < claimedAt - CLOCK_SLACK_MS) {
+        outside.push(`${task.id}@${iso(call.at)} before its claim`);
+      } else if (task.token !== null && doneAt !== null && call.at > doneAt + CLOCK_SLACK_MS) {
+        outside.push(`${task.id}@${iso(call.at)} after the task was done`);
+      }
+    }
+  }
+  return outside;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

@@ -47,7 +47,7 @@ export async function checkRun(sql: Sql, input: CheckInput): Promise<CheckResult
   }
   const tasks = await sql<TaskState[]>`
     select t.id::text, t.status, t.attempts, t.rate_limited, t.attempt_token::text as token, t.last_error,
-           t.prompt_id::text, t.provider, t.region, r.task_id is not null as has_result, r.created_at as result_at
+           t.started_at as claimed_at, t.completed_at, t.prompt_id::text, t.provider, t.region, r.task_id is not null as has_result, r.created_at as result_at
       from scheduler.batch_tasks t left join public.prompt_results r on r.task_id = t.id
      where t.run_id = ${input.runId}::uuid order by t.id`;
   const [config] = await sql<{ max_rl: number }[]>`select scheduler.config_int('max_rate_limited_releases') as max_rl`;

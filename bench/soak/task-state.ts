@@ -17,6 +17,9 @@ export interface TaskState extends PlannedTask {
   /** The token of the task's latest claim (kept after it succeeded). */
   token: string | null;
   last_error: string | null;
+  /** When the latest claim was made (every claim sets it), and when the task was done. */
+  claimed_at: Date | null;
+  completed_at: Date | null;
   has_result: boolean;
   result_at: Date | null;
 }

@@ -10,7 +10,7 @@ import type { CallRecord } from "../../harness/mock-provider/index.ts";
 
 const T = 1_800_000_000_000;
 const task = (id: string, over: Partial<TaskState> = {}): TaskState => ({
-  id, status: "succeeded", attempts: 1, rate_limited: 0, token: `tok-${id}`, last_error: null,
+  id, status: "succeeded", attempts: 1, rate_limited: 0, token: `tok-${id}`, last_error: null, claimed_at: new Date(T), completed_at: new Date(T + 10_000),
   prompt_id: `p-${id}`, provider: "a", region: "global", has_result: true, result_at: new Date(T + 10_000), ...over,
 });
 const call = (taskId: string | null, attempt: string | null, at: number, status: CallRecord["status"] = 200): CallRecord =>
@@ -45,10 +45,26 @@ describe("the call rules", () => {
   });
 
   it("report a result with no answer under the task's current claim before it was written", () => {
-    expect(violationsOf([task("1")], [call("1", "tok-1", T + 20_000)])).toEqual([
+    expect(violationsOf([task("1", { result_at: new Date(T + 5000) })], [call("1", "tok-1", T + 8000)])).toEqual([
       "task 1: its result is not from its current claim (no answer under tok-1 before it was written)",
     ]);
     expect(violationsOf([task("1")], [call("1", "tok-1", T, 500)])).toHaveLength(1);
+  });
+
+  it("report a call outside the claim it was made under", () => {
+    expect(violationsOf([task("1")], [call("1", "tok-1", T - 1000)])).toEqual([expect.stringMatching(/^1 provider call\(s\) outside the claim they were made under: 1@.* before its claim$/)]);
+    const late = [call("1", "tok-1", T), call("1", "tok-1", T + 12_000, 500)];
+    expect(violationsOf([task("1")], late)).toEqual([expect.stringMatching(/^1 provider call\(s\) outside .* after the task was done$/)]);
+    // A cancel overtakes calls in flight.
+    expect(violationsOf([task("1", { status: "cancelled", has_result: false })], late, [fault("run_cancelled", T + 9000, ["1"])])).toEqual([]);
+    // A worker that goes on calling for a claim taken over (its lease expired, the task claimed again).
+    const zombie = [call("1", "tok-old", T - 20_000, 500), call("1", "tok-old", T + 2000, 500), call("1", "tok-1", T + 100)];
+    expect(violationsOf([task("1", { attempts: 2 })], zombie)).toEqual([expect.stringMatching(/under a claim taken over at /)]);
+    // Given back after its last 429, a task holds no token: its latest claim is the one called last.
+    const givenBack = task("1", { status: "failed", token: null, attempts: 0, rate_limited: 2, has_result: false });
+    expect(violationsOf([givenBack], [call("1", "tok-a", T - 3000, 429), call("1", "tok-b", T + 100, 429)])).toEqual([]);
+    expect(violationsOf([givenBack], [call("1", "tok-a", T + 50_000, 429), call("1", "tok-b", T + 60_000, 429)]))
+      .toEqual([expect.stringMatching(/under a claim taken over at /)]);
   });
 
   it("excuse a second answer only for a task in flight when an answer-losing fault struck, once per fault", () => {
