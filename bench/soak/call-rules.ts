@@ -51,6 +51,7 @@ export function checkCalls(tasks: TaskState[], calls: CallRecord[], faults: Inje
     }
     // Claims whose call the provider worked on (answered, or hung) but whose answer was not kept.
     let lostAnswers = 0;
+    let cutOff = 0;
     for (const [token, list] of claims) {
       if (task.status === "succeeded" && token === task.token) continue;
       const hung = list.find((c) => c.status === "hang");
@@ -60,11 +61,14 @@ export function checkCalls(tasks: TaskState[], calls: CallRecord[], faults: Inje
       } else if (list.some((c) => c.status === 200)) {
         repeated += 1;
         lostAnswers += 1;
+        if (list.some((c) => c.status === 200 && c.delivered === false)) cutOff += 1;
       }
     }
     const struckInFlight = faults.filter((f) => ANSWER_LOSING.has(f.kind) && f.inFlight.includes(task.id)).length;
     if (lostAnswers > struckInFlight) {
-      unexcused.push(`${task.id}: ${lostAnswers} answer(s) lost, in flight at ${struckInFlight} answer-losing fault(s)`);
+      // Said apart: an answer the caller went away from (a deadline, a death) or one it received and lost.
+      const how = cutOff > 0 ? `, ${cutOff} of them cut off before the answer was out` : "";
+      unexcused.push(`${task.id}: ${lostAnswers} answer(s) lost${how}, in flight at ${struckInFlight} answer-losing fault(s)`);
     }
   }
   if (outOfClaim.length > 0) violations.push(`${outOfClaim.length} provider call(s) outside the claim they were made under: ${sample(outOfClaim)}`);

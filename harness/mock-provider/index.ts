@@ -161,7 +161,10 @@ export async function startMockProvider(options: MockProviderOptions = {}): Prom
     }
 
     const status = rule?.hang ? "hang" : rule?.status ?? 200;
-    calls.push({ taskId, attempt, model, region, at, status });
+    const record: CallRecord = { taskId, attempt, model, region, at, status };
+    calls.push(record);
+    // Whether the caller stayed for the whole answer or went away first (its deadline, its death).
+    res.once("close", () => (record.delivered = res.writableFinished));
     if (status === "hang") {
       stats.answered(model, "hang");
       return; // never answered; close() destroys the socket

@@ -29,6 +29,9 @@ export interface CallRecord {
   /** Date.now() when the request arrived. */
   at: number;
   status: number | "hang";
+  /** Once the connection closed: whether the whole answer went out before it did (false: the
+   * caller went away mid-call). Absent while the call is open. */
+  delivered?: boolean;
 }
 
 export interface MockProvider {

@@ -80,6 +80,8 @@ describe("the call rules", () => {
     const three = [task("1", { attempts: 3 }), task("2")];
     expect(violationsOf(three, thrice, [fault("functions_kill", T - 4000, ["1"])])).toHaveLength(1);
     expect(violationsOf(three, thrice, [fault("functions_kill", T - 4000, ["1"]), fault("invocation_kill", T - 2000, ["1"])])).toEqual([]);
+    const cutOff = [{ ...call("1", "tok-lost", T - 5000), delivered: false }, ...clean];
+    expect(violationsOf(tasks, cutOff)).toEqual([expect.stringMatching(/1 answer\(s\) lost, 1 of them cut off before the answer was out, in flight at 0/)]);
   });
 
   it("excuse a hung call only after an injected hang", () => {
