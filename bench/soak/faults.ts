@@ -99,8 +99,11 @@ function pickWeighted(random: () => number): FaultKind {
   return MID_RUN[MID_RUN.length - 1]!;
 }
 
-/** Does the fault; resolves once it is over (a server back up, an outage ended). */
-export async function inject(stack: SoakStack, fault: PlannedFault, run: { id: string; schedule: string }): Promise<InjectedFault> {
+/** Does the fault; resolves once it is over (a server back up, an outage ended). struck is called
+ * as soon as a kill has killed, before the runtime is started again. */
+export async function inject(
+  stack: SoakStack, fault: PlannedFault, run: { id: string; schedule: string }, struck: () => Promise<void> = async () => {},
+): Promise<InjectedFault> {
   const at = Date.now();
   const done = (detail: string): InjectedFault => ({ kind: fault.kind, at, endAt: Date.now(), detail, inFlight: [] });
   const providerRule = (rule: FaultRule) => stack.mock.setRules([{ times: fault.calls, ...rule }]);
@@ -108,6 +111,7 @@ export async function inject(stack: SoakStack, fault: PlannedFault, run: { id: s
     case "functions_kill": {
       const downMs = Math.min(fault.forMs, 5000);
       await stack.killFunctions();
+      await struck();
       await sleep(downMs);
       await stack.startFunctions();
       return done(`kill -9, back after ${downMs} ms`);
@@ -115,6 +119,7 @@ export async function inject(stack: SoakStack, fault: PlannedFault, run: { id: s
     case "invocation_kill": {
       const victim = Math.floor(fault.forMs) % 2;
       await stack.killRuntime(victim);
+      await struck();
       await sleep(Math.min(fault.forMs, 5000));
       await stack.startFunctions();
       return done(`kill -9 of runtime ${victim + 1} of 2 (its invocations only)`);

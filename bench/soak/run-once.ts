@@ -129,15 +129,19 @@ export async function soakRun(stack: SoakStack, o: RunOptions): Promise<RunRecor
 const PACE_FAULTS = (kind: FaultKind) => kind !== "trigger_race" && kind !== "run_cancelled" && !NO_EFFECT_ON_LIVE_RUN.has(kind);
 
 /** Injects the fault; for one that may lose answers, also which of the run's tasks were claimed
- * when it struck: read just before it and just after (the union, as a claim between the read and
- * the fault is still held after it). */
+ * when it struck: read just before it and just after (the union, as a claim made between the read
+ * and the fault is still held after it); after a kill, read at once, before the runtime is back
+ * and the survivors' new claims blur it. */
 async function injectRecordingClaims(stack: SoakStack, fault: PlannedFault, run: { id: string; schedule: string }): Promise<InjectedFault> {
   if (!ANSWER_LOSING.has(fault.kind)) return inject(stack, fault, run);
   const claimed = () => stack.read(async (sql) => (await sql<{ id: string }[]>`
     select id::text from scheduler.batch_tasks where run_id = ${run.id}::uuid and status = 'processing'`).map((r) => r.id));
   const before = await claimed();
-  const injected = await inject(stack, fault, run);
-  return { ...injected, inFlight: [...new Set([...before, ...(await claimed())])] };
+  let after: string[] | null = null;
+  const injected = await inject(stack, fault, run, async () => {
+    after = await claimed();
+  });
+  return { ...injected, inFlight: [...new Set([...before, ...(after ?? (await claimed()))])] };
 }
 
 /** Two cron-style calls, a manual backfill of the same period and a pg_cron tick, all at once. */
