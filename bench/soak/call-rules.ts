@@ -6,14 +6,16 @@
 //   worker goes on calling for a claim that was taken from it;
 //   a succeeded task's result comes from its current claim: a call under the token the task still
 //   holds, answered before the result was written (a fenced-off claim's answer would not be);
-//   a task answered under more than one claim was in flight (claimed) when an answer-losing fault
-//   struck, once per such fault, or its earlier call hung in an injected hang.
+//   a provider answer no result was kept from (its claim was not the one that recorded the task)
+//   belongs to a task that was in flight (claimed) when an answer-losing fault struck, at most one
+//   per such fault; a hung call, to an injected hang.
 import type { CallRecord } from "../../harness/mock-provider/index.ts";
 import { PROVIDER_DEFAULTS } from "../../functions/_shared/providers/chat-completion.ts";
 import { ANSWER_LOSING, type InjectedFault } from "./faults.ts";
 import { sample, type TaskState } from "./task-state.ts";
 
-/** Returns how many claims' answers were lost (each excused, or reported as a violation). */
+/** Returns how many claims' calls the provider worked on (answered, or hung) with no result kept
+ * from them (each excused, or reported as a violation). */
 export function checkCalls(tasks: TaskState[], calls: CallRecord[], faults: InjectedFault[], violations: string[]): number {
   const byId = new Map(tasks.map((t) => [t.id, t]));
   const byTask = new Map<string, CallRecord[]>();
@@ -72,7 +74,7 @@ export function checkCalls(tasks: TaskState[], calls: CallRecord[], faults: Inje
     }
   }
   if (outOfClaim.length > 0) violations.push(`${outOfClaim.length} provider call(s) outside the claim they were made under: ${sample(outOfClaim)}`);
-  if (unexcused.length > 0) violations.push(`${unexcused.length} task(s) answered more than once with no fault to explain it: ${sample(unexcused)}`);
+  if (unexcused.length > 0) violations.push(`${unexcused.length} task(s) with provider answers no result was kept from and no fault to explain them: ${sample(unexcused)}`);
   return repeated;
 }
 

@@ -5,8 +5,8 @@
 //     task succeeded unless an injected fault explains each loss (a cancel, a 500 storm or hang
 //     that outlasted the retries); nothing is left pending, processing or running.
 //   call-rules.ts: every provider call belongs to a claim of its task; every result comes from the
-//     task's current claim; a task is answered more than once only if it was in flight when an
-//     answer-losing fault struck.
+//     task's current claim; an answer no result was kept from belongs to a task that was in
+//     flight when an answer-losing fault struck.
 //   reconcile-rule.ts: the closing reconcile repairs nothing unless a fault made it necessary.
 import type { CallRecord } from "../../harness/mock-provider/index.ts";
 import type { Sql } from "../lib/db.ts";
@@ -32,7 +32,7 @@ export interface CheckResult {
   violations: string[];
   runStatus: string;
   tasks: { planned: number; succeeded: number; failed: number; cancelled: number };
-  /** Tasks answered by the provider more than once (claims whose answer was lost), each excused. */
+  /** Claims whose provider call was answered (or hung) with no result kept from it. */
   repeatedAnswers: number;
   /** Tasks not succeeded, each with the injected fault that explains it. */
   explained: ExplainedLoss[];

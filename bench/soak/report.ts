@@ -147,7 +147,7 @@ export function renderSoakTable(s: SoakSummary): string {
     ["violations", s.violations],
     ["tasks planned / succeeded / failed / cancelled", `${s.tasks.planned} / ${s.tasks.succeeded} / ${s.tasks.failed} / ${s.tasks.cancelled}`],
     ["tasks lost, each tied to an injected fault", s.tasks_lost_to_faults],
-    ["tasks answered under more than one claim (each excused)", s.repeated_answers],
+    ["provider answers (or hung calls) no result was kept from", s.repeated_answers],
     ["run seconds p50 / p95 / max", `${s.run_seconds.p50} / ${s.run_seconds.p95} / ${s.run_seconds.max}`],
     ["runs by status", Object.entries(s.runs_by_status).map(([k, v]) => `${k} ${v}`).join(", ")],
   ]);

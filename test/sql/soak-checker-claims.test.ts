@@ -80,6 +80,6 @@ describe("the soak's checker, on state daybreak's functions leave", () => {
     const { calls, givenBack } = await workTheRun();
     const early = { ...call(givenBack), at: calls[0]!.at };
     const { violations } = await checkRun(sql, input([...calls.slice(0, 2), early, ...calls.slice(3)]));
-    expect(violations).toEqual([expect.stringMatching(/^1 task\(s\) answered more than once with no fault to explain it/)]);
+    expect(violations).toEqual([expect.stringMatching(/^1 task\(s\) with provider answers no result was kept from and no fault to explain them/)]);
   });
 });

@@ -128,7 +128,7 @@ describe("the soak's checker, on the database", () => {
     const { violations } = await checkRun(sql, input(calls));
     expect(violations).toEqual([
       `task ${taskIds[1]}: its result is not from its current claim (no answer under ${newer!.token} before it was written)`,
-      expect.stringMatching(/^1 task\(s\) answered more than once with no fault/), // the older claim's answer, not kept
+      expect.stringMatching(/^1 task\(s\) with provider answers no result was kept from and no fault/), // the older claim's answer, not kept
     ]);
     // The current claim's answer, arriving after the result was written, does not make it so.
     const late = call(taskIds[1]!, newer!.token, Date.now() + 1000);

@@ -70,7 +70,7 @@ describe("the call rules", () => {
   it("excuse a second answer only for a task in flight when an answer-losing fault struck, once per fault", () => {
     const tasks = [task("1", { attempts: 2 }), task("2")];
     const twice = [call("1", "tok-lost", T - 5000), ...clean];
-    expect(violationsOf(tasks, twice)).toEqual(["1 task(s) answered more than once with no fault to explain it: 1: 1 answer(s) lost, in flight at 0 answer-losing fault(s)"]);
+    expect(violationsOf(tasks, twice)).toEqual(["1 task(s) with provider answers no result was kept from and no fault to explain them: 1: 1 answer(s) lost, in flight at 0 answer-losing fault(s)"]);
     expect(violationsOf(tasks, twice, [fault("functions_kill", T - 4000, ["1"])])).toEqual([]);
     expect(violationsOf(tasks, twice, [fault("pg_restart_immediate", T - 4000, ["1"])])).toEqual([]);
     // A fault that was not holding this task, or one that loses no answers, excuses nothing.
@@ -87,7 +87,7 @@ describe("the call rules", () => {
   it("excuse a hung call only after an injected hang", () => {
     const tasks = [task("1", { attempts: 2 })];
     const hung = [call("1", "tok-hung", T - 15_000, "hang"), call("1", "tok-1", T)];
-    expect(violationsOf(tasks, hung)).toEqual([expect.stringMatching(/^1 task\(s\) answered more than once.*hung at .* with no injected hang/)]);
+    expect(violationsOf(tasks, hung)).toEqual([expect.stringMatching(/^1 task\(s\) with provider answers no result was kept from.*hung at .* with no injected hang/)]);
     expect(violationsOf(tasks, hung, [fault("provider_hang", T - 16_000)])).toEqual([]);
     expect(violationsOf(tasks, hung, [fault("provider_hang", T - 14_000)])).toHaveLength(1);
   });
