@@ -5,7 +5,7 @@
 import { timedCall } from "../../harness/timed-call.ts";
 import { checkRun, type CheckResult } from "./checker.ts";
 import { ANSWER_LOSING, inject, NO_EFFECT_ON_LIVE_RUN, sleep, type FaultKind, type InjectedFault, type PlannedFault, type RunPlan } from "./faults.ts";
-import type { ClosingReconcile } from "./reconcile-rule.ts";
+import { closingReconcile, type ClosingReconcile } from "./reconcile-rule.ts";
 import { recoveryAfter } from "./recovery.ts";
 import type { SoakStack } from "./stack.ts";
 
@@ -167,14 +167,7 @@ async function settle(stack: SoakStack): Promise<ClosingReconcile> {
     const [row] = await sql<{ n: number }[]>`select scheduler.live_processor_count() as n`;
     return row!.n === 0 ? true : null;
   }));
-  return stack.read(async (sql) => {
-    const [row] = await sql<{ report: ClosingReconcile["report"]; at: string }[]>`
-      with moment as (select now() + make_interval(mins => scheduler.config_int('abandoned_invocation_minutes') + 1) as at)
-      select scheduler.reconcile(false, at) as report, at::text from moment`;
-    const stopped = await sql<{ reason: string; n: number }[]>`
-      select stop_reason as reason, count(*)::int as n from scheduler.processors where stopped_at = ${row!.at}::timestamptz group by 1`;
-    return { report: row!.report, stopped: Object.fromEntries(stopped.map((r) => [r.reason, r.n])) };
-  });
+  return stack.read(closingReconcile);
 }
 
 async function waitFor<T>(timeoutMs: number, probe: () => Promise<T | null>): Promise<T | null> {

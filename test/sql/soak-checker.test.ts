@@ -4,6 +4,7 @@
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { checkRun, type CheckInput } from "../../bench/soak/checker.ts";
 import type { InjectedFault } from "../../bench/soak/faults.ts";
+import { closingReconcile } from "../../bench/soak/reconcile-rule.ts";
 import type { PlannedTask } from "../../bench/soak/task-state.ts";
 import type { CallRecord } from "../../harness/mock-provider/index.ts";
 import { connect } from "../../harness/db.ts";
@@ -133,6 +134,20 @@ describe("the soak's checker, on the database", () => {
     // The current claim's answer, arriving after the result was written, does not make it so.
     const late = call(taskIds[1]!, newer!.token, Date.now() + 1000);
     expect((await checkRun(sql, input([...calls, late]))).violations).toContain(violations[0]);
+  });
+
+  it("keeps the closing reconcile's report: a processor it found lost is a violation unless a kill explains it", async () => {
+    const calls = await finishCleanly();
+    await sql`insert into scheduler.processors (status, worker, started_at, last_seen)
+              values ('running', 'silent-worker', now() - interval '1 minute', now() - interval '1 minute')`;
+    const reconcile = await closingReconcile(sql);
+    expect(reconcile.stopped).toEqual({ lost: 1 });
+    expect(reconcile.report.rescued.processors).toBe(1);
+    expect((await checkRun(sql, { ...input(calls), reconcile })).violations)
+      .toEqual(["the closing reconcile repaired what no kill explains: lost_processors 1"]);
+    expect((await checkRun(sql, { ...input(calls, [fault("functions_kill", t0)]), reconcile })).violations).toEqual([]);
+    // Once repaired, the next closing reconcile finds nothing.
+    expect(await closingReconcile(sql)).toMatchObject({ report: { rescued: { processors: 0, tasks: 0 } }, stopped: {} });
   });
 
   it("reports a run whose status disagrees with its tasks", async () => {
