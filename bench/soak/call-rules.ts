@@ -47,7 +47,7 @@ export function checkCalls(tasks: TaskState[], calls: CallRecord[], faults: Inje
     }
     if (task.status === "succeeded") {
       const own = claims.get(task.token ?? "") ?? [];
-      if (!own.some((c) => c.status === 200 && task.result_at !== null && c.at <= task.result_at.getTime())) {
+      if (!own.some((c) => c.status === 200 && task.result_at !== null && c.at <= task.result_at.getTime() + CLOCK_SLACK_MS)) {
         violations.push(`task ${task.id}: its result is not from its current claim (no answer under ${task.token} before it was written)`);
       }
     }
