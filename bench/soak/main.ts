@@ -2,7 +2,8 @@
 // with a random schedule of faults at random moments, each checked by the invariant checker.
 // Prints a table (runs, faults by kind, violations, recovery per fault kind) and writes the
 // results as JSON after every run, so an interrupted soak still leaves what it measured.
-// Exits 1 when any invariant was violated.
+// Exits 1 when any rule was broken, when no fault was injected, or (--full) when a run crossed
+// fewer than two processor hand-overs.
 import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { seededRandom } from "../../harness/mock-provider/latency.ts";
