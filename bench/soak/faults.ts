@@ -21,11 +21,26 @@ export const FAULT_KINDS = [
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** Faults that may cut off a provider call whose answer then never reaches the database: the
- * only reason a task may be answered by the provider more than once. */
-export const CUTTING_FAULTS: ReadonlySet<FaultKind> = new Set([
-  "functions_kill", "invocation_kill", "pg_restart_fast", "pg_restart_immediate", "provider_hang",
+/** Kills of the edge runtime (all of it, or one of two): its processors die with their claims. */
+export const WORKER_KILLS: ReadonlySet<FaultKind> = new Set(["functions_kill", "invocation_kill"]);
+
+/** Faults after which an answered provider call may never reach the database (the processor died,
+ * the run was cancelled under it): a task then answered twice is excused only if it was claimed
+ * (in flight) when one of them struck. A database restart is on the list because an invocation
+ * may exhaust its retries while the database is down. */
+export const ANSWER_LOSING: ReadonlySet<FaultKind> = new Set([
+  ...WORKER_KILLS, "pg_restart_fast", "pg_restart_immediate", "run_cancelled",
 ]);
+
+/** Faults that may lose a kick (pg_net's queue is unlogged, its worker can be stopped): a
+ * processor that never starts is then rescued by the reconciler as never_started. */
+export const KICK_LOSING: ReadonlySet<FaultKind> = new Set([
+  ...WORKER_KILLS, "kicks_lost", "pg_net_stopped", "pg_restart_fast", "pg_restart_immediate",
+]);
+
+/** Operator actions that cannot touch a live run (pausing stops future periods only): injected to
+ * show that, not counted as faults. */
+export const NO_EFFECT_ON_LIVE_RUN: ReadonlySet<FaultKind> = new Set(["schedule_paused"]);
 
 /** Injected while the run is live; trigger_race is how a run starts instead. */
 const MID_RUN: readonly FaultKind[] = FAULT_KINDS.filter((k) => k !== "trigger_race");
@@ -48,6 +63,9 @@ export interface InjectedFault {
   at: number;
   endAt: number;
   detail: string;
+  /** The run's tasks held by a claim when an answer-losing fault struck (read just before and just
+   * after it): the only tasks whose answers it may have lost. Empty for the other kinds. */
+  inFlight: string[];
 }
 
 export interface RunPlan {
@@ -81,15 +99,19 @@ function pickWeighted(random: () => number): FaultKind {
   return MID_RUN[MID_RUN.length - 1]!;
 }
 
-/** Does the fault; resolves once it is over (a server back up, an outage ended). */
-export async function inject(stack: SoakStack, fault: PlannedFault, run: { id: string; schedule: string }): Promise<InjectedFault> {
+/** Does the fault; resolves once it is over (a server back up, an outage ended). struck is called
+ * as soon as a kill has killed, before the runtime is started again. */
+export async function inject(
+  stack: SoakStack, fault: PlannedFault, run: { id: string; schedule: string }, struck: () => Promise<void> = async () => {},
+): Promise<InjectedFault> {
   const at = Date.now();
-  const done = (detail: string): InjectedFault => ({ kind: fault.kind, at, endAt: Date.now(), detail });
+  const done = (detail: string): InjectedFault => ({ kind: fault.kind, at, endAt: Date.now(), detail, inFlight: [] });
   const providerRule = (rule: FaultRule) => stack.mock.setRules([{ times: fault.calls, ...rule }]);
   switch (fault.kind) {
     case "functions_kill": {
       const downMs = Math.min(fault.forMs, 5000);
       await stack.killFunctions();
+      await struck();
       await sleep(downMs);
       await stack.startFunctions();
       return done(`kill -9, back after ${downMs} ms`);
@@ -97,6 +119,7 @@ export async function inject(stack: SoakStack, fault: PlannedFault, run: { id: s
     case "invocation_kill": {
       const victim = Math.floor(fault.forMs) % 2;
       await stack.killRuntime(victim);
+      await struck();
       await sleep(Math.min(fault.forMs, 5000));
       await stack.startFunctions();
       return done(`kill -9 of runtime ${victim + 1} of 2 (its invocations only)`);

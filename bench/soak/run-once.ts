@@ -1,17 +1,22 @@
 // One soak run: a fresh schedule, started by a cron tick (through pg_net) or by a race of callers,
-// its faults injected at their moments while it is live, then the wait for it to end, a
-// reconcile, the checker, and the recovery time after each fault.
+// its faults injected at their moments while it is live (never in its first seconds, so there is
+// a pace to recover to), then the wait for it to end, the closing reconcile, the checker, and the
+// recovery after each fault.
 import { timedCall } from "../../harness/timed-call.ts";
 import { checkRun, type CheckResult } from "./checker.ts";
-import { inject, sleep, type FaultKind, type InjectedFault, type RunPlan } from "./faults.ts";
+import { ANSWER_LOSING, inject, NO_EFFECT_ON_LIVE_RUN, sleep, type FaultKind, type InjectedFault, type PlannedFault, type RunPlan } from "./faults.ts";
+import { closingReconcile, type ClosingReconcile } from "./reconcile-rule.ts";
+import { recoveryAfter } from "./recovery.ts";
 import type { SoakStack } from "./stack.ts";
 
 export interface RunOptions {
   index: number;
   plan: RunPlan;
   expectedMs: number;
-  leaseMs: number;
   maxRunMs: number;
+  /** No fault before this long into the run: the pace before it is what recovery returns to.
+   * A planned fault's `at` is a fraction of the rest of the run's expected time. */
+  preFaultMs: number;
   log: (line: string) => void;
 }
 
@@ -19,8 +24,13 @@ export interface FaultRecord {
   kind: FaultKind;
   at_s: number;
   detail: string;
-  /** From the fault to the run's next task done; null when nothing was left to do. */
+  /** The run's tasks held by a claim when it struck (answer-losing faults only). */
+  in_flight: number;
+  /** From the fault to the run back at 80% of its pre-fault pace over 5 s (recovery.ts); null
+   * for faults with no pace to recover (a start race, a cancel, a paused schedule) or no work left. */
   recovery_s: number | null;
+  /** Whether the run ran out of work before a full window at pace (recovery_s is to its end). */
+  recovery_ended: boolean;
 }
 
 export interface RunRecord {
@@ -33,6 +43,12 @@ export interface RunRecord {
   faults_skipped: FaultKind[];
   tasks: CheckResult["tasks"] | null;
   repeated_answers: number;
+  /** Tasks not succeeded, each with the fault that explains it (seconds into the run). */
+  explained: { task: string; status: string; fault: FaultKind; fault_at_s: number }[];
+  closing_reconcile: ClosingReconcile | null;
+  /** Processors of the run that stopped on a budget (wall clock, CPU, the worker ending) and
+   * handed their work over: what the full soak's long runs are for. */
+  hand_overs: number;
   violations: string[];
 }
 
@@ -47,8 +63,10 @@ export async function soakRun(stack: SoakStack, o: RunOptions): Promise<RunRecor
   const skipped: FaultKind[] = [];
   const record = (status: string, violations: string[], runId: string | null = null): RunRecord => ({
     index: o.index, schedule, run_id: runId, duration_s: (Date.now() - startedAt) / 1000, status,
-    faults: injected.map((f) => ({ kind: f.kind, at_s: (f.at - startedAt) / 1000, detail: f.detail, recovery_s: null })),
-    faults_skipped: skipped, tasks: null, repeated_answers: 0, violations,
+    faults: injected.map((f) => ({
+      kind: f.kind, at_s: (f.at - startedAt) / 1000, detail: f.detail, in_flight: f.inFlight.length, recovery_s: null, recovery_ended: false,
+    })),
+    faults_skipped: skipped, tasks: null, repeated_answers: 0, explained: [], closing_reconcile: null, hand_overs: 0, violations,
   });
 
   if (o.plan.raceStart) injected.push(await raceStart(stack, schedule));
@@ -62,13 +80,20 @@ export async function soakRun(stack: SoakStack, o: RunOptions): Promise<RunRecor
   const isRunning = () => stack.read(async (sql) => (await sql`select status from scheduler.runs where id = ${runId}::uuid`)[0]!.status === "running");
 
   for (const fault of o.plan.faults) {
-    await sleep(startedAt + fault.at * o.expectedMs - Date.now());
+    await sleep(startedAt + o.preFaultMs + fault.at * Math.max(0, o.expectedMs - o.preFaultMs) - Date.now());
     if (!(await isRunning())) {
       skipped.push(fault.kind);
       continue;
     }
     o.log(`  ${schedule}: ${fault.kind}`);
-    injected.push(await inject(stack, fault, { id: runId, schedule }));
+    try {
+      injected.push(await injectRecordingClaims(stack, fault, { id: runId, schedule }));
+    } catch (error) {
+      // The run ended between the look and the cancel: cancel_run refuses, nothing was injected
+      // (the checker would otherwise expect a cancelled run).
+      if (fault.kind !== "run_cancelled" || !/already ended/.test((error as Error).message)) throw error;
+      skipped.push(fault.kind);
+    }
   }
 
   // A provider fault lasts its number of calls, or until the run is over.
@@ -76,14 +101,47 @@ export async function soakRun(stack: SoakStack, o: RunOptions): Promise<RunRecor
   stack.mock.setRules([]);
   const durationS = (Date.now() - startedAt) / 1000;
   if (ended === null) o.log(`  ${schedule}: still running after ${o.maxRunMs / 1000} s`);
-  await settle(stack);
+  const reconcile = await settle(stack);
   const check = await stack.read((sql) => checkRun(sql, {
-    runId, schedule, startedAt, calls: stack.mock.calls(), faults: injected, leaseMs: o.leaseMs,
+    runId, startedAt, expected: stack.plannedTasks, calls: stack.mock.calls(), faults: injected, reconcile,
   }));
   const violations = ended === null ? [`run still running ${o.maxRunMs / 1000} s after it started`, ...check.violations] : check.violations;
-  const result = { ...record(check.runStatus, violations, runId), duration_s: durationS, tasks: check.tasks, repeated_answers: check.repeatedAnswers };
-  result.faults = await Promise.all(injected.map(async (f, i) => ({ ...result.faults[i]!, recovery_s: await recoverySeconds(stack, runId, f) })));
+  const result: RunRecord = {
+    ...record(check.runStatus, violations, runId), duration_s: durationS, tasks: check.tasks, repeated_answers: check.repeatedAnswers,
+    explained: check.explained.map((e) => ({ task: e.task, status: e.status, fault: e.fault, fault_at_s: (e.fault_at - startedAt) / 1000 })),
+    closing_reconcile: reconcile,
+    hand_overs: await stack.read(async (sql) => (await sql<{ n: number }[]>`
+      select count(*)::int as n from scheduler.processors
+       where started_at >= to_timestamp(${startedAt / 1000}) and stop_reason not in ('no_work', 'lost', 'never_started')`)[0]!.n),
+  };
+  const completions = await stack.read(async (sql) => (await sql<{ at: Date }[]>`
+    select completed_at as at from scheduler.batch_tasks
+     where run_id = ${runId}::uuid and status in ('succeeded', 'failed') and completed_at is not null`).map((r) => r.at.getTime()));
+  result.faults = injected.map((f, i) => {
+    const measured = PACE_FAULTS(f.kind) ? recoveryAfter(completions, f.at) : null;
+    return { ...result.faults[i]!, recovery_s: measured?.seconds ?? null, recovery_ended: measured?.ended ?? false };
+  });
   return result;
+}
+
+/** Faults whose effect on the run's pace is measured: not the start race, the cancel (it ends the
+ * run) nor the operator actions that cannot touch a live run. */
+const PACE_FAULTS = (kind: FaultKind) => kind !== "trigger_race" && kind !== "run_cancelled" && !NO_EFFECT_ON_LIVE_RUN.has(kind);
+
+/** Injects the fault; for one that may lose answers, also which of the run's tasks were claimed
+ * when it struck: read just before it and just after (the union, as a claim made between the read
+ * and the fault is still held after it); after a kill, read at once, before the runtime is back
+ * and the survivors' new claims blur it. */
+async function injectRecordingClaims(stack: SoakStack, fault: PlannedFault, run: { id: string; schedule: string }): Promise<InjectedFault> {
+  if (!ANSWER_LOSING.has(fault.kind)) return inject(stack, fault, run);
+  const claimed = () => stack.read(async (sql) => (await sql<{ id: string }[]>`
+    select id::text from scheduler.batch_tasks where run_id = ${run.id}::uuid and status = 'processing'`).map((r) => r.id));
+  const before = await claimed();
+  let after: string[] | null = null;
+  const injected = await inject(stack, fault, run, async () => {
+    after = await claimed();
+  });
+  return { ...injected, inFlight: [...new Set([...before, ...(after ?? (await claimed()))])] };
 }
 
 /** Two cron-style calls, a manual backfill of the same period and a pg_cron tick, all at once. */
@@ -98,40 +156,18 @@ async function raceStart(stack: SoakStack, schedule: string): Promise<InjectedFa
     stack.read((sql) => sql`select scheduler.cron_trigger_tick()`),
   ]);
   const started = answers.filter((a) => a.status === "fulfilled" && (a.value as { body?: { status?: string } }).body?.status === "started").length;
-  return { kind: "trigger_race", at, endAt: Date.now(), detail: `4 callers; ${started} HTTP caller(s) answered started` };
+  return { kind: "trigger_race", at, endAt: Date.now(), detail: `4 callers; ${started} HTTP caller(s) answered started`, inFlight: [] };
 }
 
 /** Lets the fleet wind down (no processor live), then reconciles as of when every threshold has
- * passed: the state the invariants speak of ("after a reconcile"). */
-async function settle(stack: SoakStack): Promise<void> {
+ * passed: the state the invariants speak of ("after a reconcile"). Returns what that reconcile
+ * repaired and the processors it stopped, for the checker (reconcile-rule.ts). */
+async function settle(stack: SoakStack): Promise<ClosingReconcile> {
   await waitFor(90_000, () => stack.read(async (sql) => {
     const [row] = await sql<{ n: number }[]>`select scheduler.live_processor_count() as n`;
     return row!.n === 0 ? true : null;
   }));
-  await stack.read((sql) => sql`
-    select scheduler.reconcile(false, now() + make_interval(mins => scheduler.config_int('abandoned_invocation_minutes') + 1))`);
-}
-
-/** From the fault to the run's next task done; for a single runtime's kill, whose sibling keeps
- * the run going, to the rescue of the last invocation it killed (null when it held none). */
-async function recoverySeconds(stack: SoakStack, runId: string, fault: InjectedFault): Promise<number | null> {
-  if (fault.kind === "trigger_race" || fault.kind === "run_cancelled") return null;
-  if (fault.kind === "invocation_kill") {
-    // The processors this kill silenced: alive at the fault, so heard from within two heartbeats
-    // before it (a processor an earlier kill silenced, and an earlier settle stopped as of a later
-    // moment, is not this fault's).
-    const [row] = await stack.read((sql) => sql<{ rescued: Date | null }[]>`
-      select max(stopped_at) as rescued from scheduler.processors
-       where stop_reason = 'lost'
-         and last_seen between to_timestamp(${fault.at / 1000}) - make_interval(secs => 2 * scheduler.config_int('heartbeat_seconds'))
-                           and to_timestamp(${fault.at / 1000})
-         and stopped_at between to_timestamp(${fault.at / 1000}) and to_timestamp(${fault.at / 1000}) + interval '3 minutes'`);
-    return row!.rescued ? (row!.rescued.getTime() - fault.at) / 1000 : null;
-  }
-  const [row] = await stack.read((sql) => sql<{ next: Date | null }[]>`
-    select min(completed_at) as next from scheduler.batch_tasks
-     where run_id = ${runId}::uuid and status in ('succeeded', 'failed') and completed_at > to_timestamp(${fault.at / 1000})`);
-  return row!.next ? Math.max(0, (row!.next.getTime() - fault.at) / 1000) : null;
+  return stack.read(closingReconcile);
 }
 
 async function waitFor<T>(timeoutMs: number, probe: () => Promise<T | null>): Promise<T | null> {

@@ -2,6 +2,7 @@
 // data directory, so it can be restarted with pg_ctl), two edge runtimes served by Deno behind one
 // URL (runtime-proxy.ts; each killed with SIGKILL and started again on its port), and the mock
 // provider in this process.
+import { DEFAULT_PROVIDER_TIMEOUT_MS } from "../../functions/_shared/providers/chat-completion.ts";
 import { retryThroughOutage } from "../../functions/_shared/transient.ts";
 import { startMockProvider, type MockProvider } from "../../harness/mock-provider/index.ts";
 import { seedOrganizations, setVault } from "../../harness/fixtures.ts";
@@ -10,6 +11,7 @@ import { startFunctions, TEST_CRON_SECRET } from "../../harness/processes.ts";
 import { connect, type Sql } from "../lib/db.ts";
 import { sleep } from "./faults.ts";
 import { RuntimeProxy } from "./runtime-proxy.ts";
+import type { PlannedTask } from "./task-state.ts";
 
 export interface StackOptions {
   datadir: string;
@@ -18,8 +20,9 @@ export interface StackOptions {
   promptsPerOrg: number;
   /** Requests per minute each mock model allows (and daybreak is told). */
   requestsPerMinute: number;
-  /** Task lease for the soak: short, so a call that hangs outlives it within a run. */
-  leaseSeconds: number;
+  /** Task lease for the soak: short, so a call that hangs outlives it within a run; null keeps the
+   * shipped lease, and the shipped provider timeout with it (the full soak). */
+  leaseSeconds: number | null;
   log: (line: string) => void;
 }
 
@@ -33,6 +36,9 @@ export class SoakStack {
   private readonly runtimes: (Functions | null)[] = Array.from({ length: RUNTIMES }, () => null);
   private readonly ports: (number | null)[] = Array.from({ length: RUNTIMES }, () => null);
   private proxy: RuntimeProxy | null = null;
+  /** What every run must plan, from the soak's own seed: each seeded prompt × each soak provider,
+   * in the one region the seed gives them. */
+  plannedTasks: PlannedTask[] = [];
 
   private constructor(readonly sql: Sql, readonly mock: MockProvider, private readonly options: StackOptions) {}
 
@@ -49,16 +55,21 @@ export class SoakStack {
     await setVault(sql, stack.functionsUrl, TEST_CRON_SECRET);
     // The soak's runs start from their own schedules; the real one stays out of the way.
     await sql`update scheduler.schedules set enabled = false where name = 'daily-batch'`;
-    await sql`update scheduler.config set value = ${sql.json(options.leaseSeconds)} where key = 'task_lease_seconds'`;
-    await seedOrganizations(sql, {
+    if (options.leaseSeconds !== null) {
+      await sql`update scheduler.config set value = ${sql.json(options.leaseSeconds)} where key = 'task_lease_seconds'`;
+    }
+    const { orgIds } = await seedOrganizations(sql, {
       organizations: options.organizations,
       promptsPerOrg: options.promptsPerOrg,
       providers: Object.fromEntries(SOAK_PROVIDERS.map((p) => [p, mock.url])),
     });
+    const prompts = await sql<{ id: string }[]>`select id::text from public.prompts where org_id = any(${orgIds}::uuid[])`;
+    if (prompts.length !== options.organizations * options.promptsPerOrg) throw new Error(`seeded ${prompts.length} prompts, expected ${options.organizations * options.promptsPerOrg}`);
+    stack.plannedTasks = prompts.flatMap((p) => SOAK_PROVIDERS.map((provider) => ({ prompt_id: p.id, provider, region: "global" })));
     // A provider timeout longer than the lease: a hanging call is cut off by the lease, as it
     // would be against a real provider with a generous timeout.
-    await sql`update public.providers set timeout_ms = ${(options.leaseSeconds + 30) * 1000},
-                                          requests_per_minute = ${options.requestsPerMinute}`;
+    const timeoutMs = options.leaseSeconds === null ? DEFAULT_PROVIDER_TIMEOUT_MS : (options.leaseSeconds + 30) * 1000;
+    await sql`update public.providers set timeout_ms = ${timeoutMs}, requests_per_minute = ${options.requestsPerMinute}`;
     return stack;
   }
 

@@ -150,7 +150,7 @@ export async function callProviderForTask(ctx: LaneContext, task: PacedTask): Pr
     ctx.recorder.attempt(toCallAttempt(info, task.run_id, claimed ? task.estimated_tokens : null));
   };
   try {
-    const result = await callWithFallback(primary, fallback, { taskId: task.task_id, prompt, region: task.region }, {
+    const result = await callWithFallback(primary, fallback, { taskId: task.task_id, prompt, region: task.region, attemptToken: task.attempt_token }, {
       env: ctx.env,
       fetch: ctx.fetch,
       signal,

@@ -112,6 +112,7 @@ export async function startMockProvider(options: MockProviderOptions = {}): Prom
   async function handleCompletion(req: http.IncomingMessage, res: http.ServerResponse, at: number): Promise<void> {
     const taskId = header(req, "x-daybreak-task-id");
     const region = header(req, "x-daybreak-region");
+    const attempt = header(req, "x-daybreak-attempt");
     const raw = await readBody(req);
     let parsedJson: unknown = undefined;
     try {
@@ -124,7 +125,7 @@ export async function startMockProvider(options: MockProviderOptions = {}): Prom
       const model = typeof (parsedJson as { model?: unknown } | null)?.model === "string"
         ? (parsedJson as { model: string }).model
         : "";
-      calls.push({ taskId, model, region, at, status: 400 });
+      calls.push({ taskId, attempt, model, region, at, status: 400 });
       const message = parsedJson === undefined
         ? "body is not JSON"
         : body.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
@@ -145,13 +146,13 @@ export async function startMockProvider(options: MockProviderOptions = {}): Prom
       const limitsHeaders = () => rateLimitHeaders(style, limiter.snapshot(Date.now()), Date.now());
       if (limits[model]?.quotaExhausted) {
         limiter.admit(promptTokens, now); // a refused call still counts
-        calls.push({ taskId, model, region, at, status: 429 });
+        calls.push({ taskId, attempt, model, region, at, status: 429 });
         stats.answered(model, 429);
         return sendJson(res, 429, QUOTA_BODY, limitsHeaders());
       }
       const verdict = limiter.admit(promptTokens + completionTokens, now);
       if (!verdict.admitted) {
-        calls.push({ taskId, model, region, at, status: 429 });
+        calls.push({ taskId, attempt, model, region, at, status: 429 });
         stats.answered(model, 429);
         return sendJson(res, 429, {
           error: { message: `Rate limit reached for ${model}: please try again in ${verdict.retryAfterMs}ms.`, type: "requests", code: "rate_limit_exceeded" },
@@ -160,7 +161,10 @@ export async function startMockProvider(options: MockProviderOptions = {}): Prom
     }
 
     const status = rule?.hang ? "hang" : rule?.status ?? 200;
-    calls.push({ taskId, model, region, at, status });
+    const record: CallRecord = { taskId, attempt, model, region, at, status };
+    calls.push(record);
+    // Whether the caller stayed for the whole answer or went away first (its deadline, its death).
+    res.once("close", () => (record.delivered = res.writableFinished));
     if (status === "hang") {
       stats.answered(model, "hang");
       return; // never answered; close() destroys the socket

@@ -22,11 +22,16 @@ export interface FaultRule {
 
 export interface CallRecord {
   taskId: string | null;
+  /** The x-daybreak-attempt header: the claim the call was made under; null when not sent. */
+  attempt?: string | null;
   model: string;
   region: string | null;
   /** Date.now() when the request arrived. */
   at: number;
   status: number | "hang";
+  /** Once the connection closed: whether the whole answer went out before it did (false: the
+   * caller went away mid-call). Absent while the call is open. */
+  delivered?: boolean;
 }
 
 export interface MockProvider {

@@ -154,6 +154,27 @@ describe("mock provider", () => {
     expect((await fetch(controlUrl("/nope"))).status).toBe(404);
   });
 
+  it("logs each call's claim (x-daybreak-attempt) and whether its caller stayed for the answer", async () => {
+    const own = await startMockProvider({ latencyMs: 300 });
+    const send = (taskId: string, signal?: AbortSignal) => fetch(`${own.url}/chat/completions`, {
+      method: "POST", signal,
+      headers: { "content-type": "application/json", "x-daybreak-task-id": taskId, "x-daybreak-attempt": `claim-${taskId}` },
+      body: JSON.stringify({ model: "gpt-mock", messages: [{ role: "user", content: "hi" }] }),
+    }).then((r) => r.text());
+    await send("stayed");
+    const leaving = new AbortController();
+    const left = send("left", leaving.signal).catch(() => "gone");
+    await vi.waitFor(() => expect(own.calls()).toHaveLength(2));
+    leaving.abort();
+    await left;
+    await vi.waitFor(() => expect(own.calls().map((c) => c.delivered)).toEqual([true, false]));
+    expect(own.calls()).toMatchObject([
+      { taskId: "stayed", attempt: "claim-stayed", status: 200, delivered: true },
+      { taskId: "left", attempt: "claim-left", status: 200, delivered: false },
+    ]);
+    await own.close();
+  });
+
   it("close() destroys a hanging connection instead of waiting for it", async () => {
     const own = await startMockProvider({ rules: [{ hang: true }] });
     const pending = complete("hang", "gpt-mock", "hello", "eu-west", own.url).then(

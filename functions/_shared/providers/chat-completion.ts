@@ -40,6 +40,9 @@ export interface CompletionRequest {
   taskId: string;
   prompt: string;
   region: string;
+  /** The claim this call belongs to (its attempt token): lets a provider's log, or the soak's
+   * mock, tell a retry within one claim from a second claim of the same task. */
+  attemptToken?: string;
 }
 
 export interface CompletionUsage {
@@ -111,6 +114,7 @@ export async function callChatCompletion(
     "x-daybreak-task-id": request.taskId,
     "x-daybreak-region": request.region,
   };
+  if (request.attemptToken !== undefined) headers["x-daybreak-attempt"] = request.attemptToken;
   let key: string | null = null;
   if (config.apiKeyEnv !== null) {
     const refused = keyVariableProblem(config.apiKeyEnv);
