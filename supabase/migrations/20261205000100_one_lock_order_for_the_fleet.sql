@@ -13,6 +13,8 @@
 --     tasks' batch jobs to processing. A claim holding the pace row waited for a round holding a
 --     batch job that waited for the pace row. Now a round takes the pace rows of the providers it
 --     reports on first, in provider order: one lock order for claims and rounds.
+-- Objects: functions scheduler.heartbeat_processor, scheduler.record_task_outcomes (redefined; same
+-- signatures, grants kept).
 -- The current schema, every function with its body: supabase/schema.sql.
 
 create or replace function scheduler.heartbeat_processor(p_processor_id uuid, p_worker text, p_tasks integer default null)
