@@ -2111,7 +2111,13 @@ CREATE FUNCTION scheduler.stop_processor(p_processor_id uuid, p_status text, p_r
      set status = p_status, stop_reason = p_reason, tasks = p_tasks, cpu_ms = p_cpu_ms, last_seen = clock_timestamp(),
          stopped_at = case when p_status = 'stopped' then clock_timestamp() end,
          details = details || coalesce(p_details, '{}')
-   where id = p_processor_id
+   where id = p_processor_id;
+  update scheduler.batch_tasks t
+     set status = 'pending', attempt_token = null, claimed_by = null, lease_expires_at = null,
+         attempts = greatest(t.attempts - 1, 0)
+   where p_status = 'stopped'
+     and t.status = 'processing'
+     and t.claimed_by = (select p.worker from scheduler.processors p where p.id = p_processor_id);
 $$;
 
 -- Name: store_prompt_suggestions(); Type: FUNCTION; Schema: scheduler
