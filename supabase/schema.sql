@@ -1047,9 +1047,11 @@ declare
   f record;
   v_pace scheduler.provider_pace;
   v_configured_rpm integer;
+  v_configured_tpm integer;
   v_known_rpm double precision;
   v_known_before double precision;
   v_window_rpm double precision;
+  v_window_share double precision;
   v_recent_rpm double precision;
   v_latency double precision;
   v_floor double precision;
@@ -1057,6 +1059,10 @@ declare
   v_first_reaction boolean;
   v_rise double precision := 1 + scheduler.config_num('pace_latency_rise_percent') / 100.0;
   v_queueing boolean;
+  v_recovered double precision;
+  v_cut double precision;
+  v_others boolean;
+  v_never_refused boolean;
 begin
   for f in
     with items as (
@@ -1090,7 +1096,7 @@ begin
   loop
     insert into scheduler.provider_pace (provider) values (f.provider) on conflict (provider) do nothing;
     select * into v_pace from scheduler.provider_pace where provider = f.provider for update;
-    select requests_per_minute into v_configured_rpm from public.providers where name = f.provider;
+    select requests_per_minute, tokens_per_minute into v_configured_rpm, v_configured_tpm from public.providers where name = f.provider;
 
     if f.successes > 0 or f.rate_limited > 0 then
       insert into scheduler.provider_seconds as s (provider, second, successes, tokens, rate_limited)
@@ -1104,7 +1110,12 @@ begin
     -- enforce (a 1 s window's limit shows there too; a 60 s window's may read high, and is found
     -- again at its next 429).
     -- Read only from ten calls up: fewer tell nothing (a 429 before anything got through).
-    select case when d.successes_per_minute * d.seconds / 60.0 >= 10 then d.successes_per_minute end into v_window_rpm
+    -- As a share of the limits known before this round (requests or tokens, whichever is nearer).
+    select case when d.successes_per_minute * d.seconds / 60.0 >= 10 then d.successes_per_minute end,
+           case when d.successes_per_minute * d.seconds / 60.0 >= 10 and d.seconds >= 9
+                then greatest(d.successes_per_minute / coalesce(v_configured_rpm, v_pace.learned_requests_per_minute),
+                              d.tokens_per_minute / coalesce(v_configured_tpm, v_pace.learned_tokens_per_minute)) end
+      into v_window_rpm, v_window_share
       from scheduler.delivered_per_minute(f.provider, p_now, interval '10 seconds') d;
     -- What it delivers now: the last three whole seconds.
     select case when sum(s.successes) >= 10 then sum(s.successes) * 20.0 end into v_recent_rpm from scheduler.provider_seconds s
@@ -1129,6 +1140,17 @@ begin
                                                     * (f.latency_ms - v_pace.latency_ms_ewma) end;
     v_floor := case when v_pace.calls_total + f.calls >= 50 then least(coalesce(v_pace.latency_floor_ms, v_latency), v_latency)
                     else v_pace.latency_floor_ms end;
+    -- The pace factor as recovered by now; the burst already at its shortest (a short window).
+    v_recovered := least(1.0, v_pace.backoff_factor + scheduler.config_num('pace_recovery_percent_per_second') / 100.0
+                                * greatest(0, extract(epoch from (p_now - coalesce(v_pace.backoff_at, p_now)))));
+    -- A 429 when less than 80 % of the pace in force got through over the last 10 s: others use the
+    -- key; the pace is cut to 90 % of what got through, by half (pace_backoff_percent) at most.
+    -- Otherwise it was the timing: the burst halves, and once at its shortest the share drops (below).
+    v_others := coalesce(v_window_share < 0.8 * v_recovered * coalesce(v_pace.target_percent, v_share * 100) / 100.0, false)
+                and (v_configured_rpm is not null or v_configured_tpm is not null or v_pace.limit_known_at <= p_now - interval '10 seconds');
+    v_cut := least(v_recovered, greatest(scheduler.config_num('pace_backoff_percent') / 100.0 * v_recovered,
+                                         0.9 * v_window_share / (coalesce(v_pace.target_percent, v_share * 100) / 100.0)));
+    v_never_refused := v_pace.rate_limited_total + f.rate_limited = 0;
     v_queueing := case when v_floor is null or v_latency is null then false
                        when v_latency > v_floor * v_rise then true
                        when v_latency < v_floor * (1 + (v_rise - 1) / 2) then false
@@ -1137,27 +1159,30 @@ begin
     update scheduler.provider_pace p
        set learned_requests_per_minute = coalesce(f.limit_requests, p.learned_requests_per_minute),
            learned_tokens_per_minute = coalesce(f.limit_tokens, p.learned_tokens_per_minute),
+           limit_known_at = case when f.limit_requests is not null or f.limit_tokens is not null then coalesce(p.limit_known_at, p_now)
+                                 else p.limit_known_at end,
            learned_at = case when f.limit_requests is not null or f.limit_tokens is not null then p_now else p.learned_at end,
            -- The provider's own count of what remains, every client of the key included.
            remaining_requests = coalesce(f.remaining_requests, p.remaining_requests),
            remaining_at = case when f.remaining_requests is not null then p_now else p.remaining_at end,
-           paused_until = case when f.rate_limited > 0
+           paused_until = case when f.rate_limited > 0 and p.paused_until > p_now and f.retry_after_ms is null then p.paused_until
+                               when f.rate_limited > 0
                                then greatest(p.paused_until, p_now + make_interval(secs => coalesce(
                                       nullif(f.retry_after_ms, 0), 1000 * power(2, least(p.pauses_in_a_row, 3))) / 1000.0))
                                else p.paused_until end,
-           pauses_in_a_row = case when f.rate_limited > 0 then p.pauses_in_a_row + 1
+           -- 429s to calls sent before the pause began do not lengthen it.
+           pauses_in_a_row = case when f.rate_limited > 0 and coalesce(p.paused_until, '-infinity') <= p_now then p.pauses_in_a_row + 1
                                   when f.successes > 0 then 0 else p.pauses_in_a_row end,
-           -- Multiplicative decrease from the rate in force now, under a known limit.
+           -- Under a known limit: the burst first; with it at its shortest, the pace (backoff_at is
+           -- reset, so the factor keeps what it recovered).
            backoff_factor = case when f.rate_limited > 0 and v_first_reaction and v_known_before is not null
-                                 then greatest(0.05, least(1.0, p.backoff_factor
-                                        + scheduler.config_num('pace_recovery_percent_per_second') / 100.0
-                                          * extract(epoch from (p_now - coalesce(p.backoff_at, p_now)))) * scheduler.config_num('pace_backoff_percent') / 100.0)
+                                 then greatest(0.05, case when v_others then v_cut else v_recovered end)
                                  else p.backoff_factor end,
-           burst_ms = case when f.rate_limited > 0 and v_first_reaction and v_known_before is not null
+           burst_ms = case when f.rate_limited > 0 and v_first_reaction and v_known_before is not null and not v_others
                            then greatest(scheduler.config_int('pace_min_burst_ms'),
                                          coalesce(p.burst_ms, scheduler.config_int('pace_burst_ms')) / 2)
                            else p.burst_ms end,
-           target_percent = case when f.rate_limited > 0 and v_first_reaction and v_known_before is not null
+           target_percent = case when f.rate_limited > 0 and v_first_reaction and v_known_before is not null and not v_others
                                   and coalesce(p.burst_ms, scheduler.config_int('pace_burst_ms')) <= scheduler.config_int('pace_min_burst_ms')
                                  then greatest(85, coalesce(p.target_percent, scheduler.config_num('pace_target_percent')) - 3)
                                  else p.target_percent end,
@@ -1168,16 +1193,18 @@ begin
                          when f.rate_limited > 0 and v_first_reaction
                            then greatest(1.0, least(p.probe_rpm * scheduler.config_num('pace_probe_backoff_percent') / 100.0,
                                                     v_window_rpm * v_share))
-                         when f.rate_limited = 0 and v_queueing and not p.queueing
+                         when v_never_refused and v_queueing and not p.queueing and p.probe_phase = 'slow_start'
                            then greatest(1.0, least(p.probe_rpm, v_recent_rpm * 0.9))
+                         when v_never_refused and v_queueing and not p.queueing
+                           then greatest(1.0, p.probe_rpm * 0.85, least(p.probe_rpm, v_recent_rpm))
                          else p.probe_rpm end,
            probe_phase = case
                            when v_known_rpm is null and p.probe_rpm is not null
-                                and ((f.rate_limited > 0 and v_first_reaction) or (v_queueing and not p.queueing))
+                                and ((f.rate_limited > 0 and v_first_reaction) or (v_never_refused and v_queueing and not p.queueing))
                              then 'steady'
                            else p.probe_phase end,
            backoff_at = case when f.rate_limited > 0 and v_first_reaction then p_now else p.backoff_at end,
-           queueing = v_queueing,
+           queueing = v_queueing and v_never_refused,
            -- After a 429 the buckets restart empty when the pause ends.
            bucket = case when f.rate_limited > 0 then least(p.bucket, 0) else p.bucket - f.extra_calls end,
            bucket_at = case when f.rate_limited > 0 then greatest(coalesce(p.bucket_at, p_now), p_now) else p.bucket_at end,
@@ -2675,10 +2702,15 @@ CREATE TABLE scheduler.provider_pace (
     completion_tokens_ewma double precision,
     token_bucket double precision,
     token_bucket_at timestamp with time zone,
+    limit_known_at timestamp with time zone,
     CONSTRAINT provider_pace_backoff_factor_check CHECK (((backoff_factor > (0)::double precision) AND (backoff_factor <= (1)::double precision))),
     CONSTRAINT provider_pace_probe_phase_check CHECK ((probe_phase = ANY (ARRAY['slow_start'::text, 'steady'::text]))),
     CONSTRAINT provider_pace_target_percent_check CHECK (((target_percent > (0)::double precision) AND (target_percent <= (100)::double precision)))
 );
+
+-- Name: COLUMN provider_pace.limit_known_at; Type: COMMENT; Schema: scheduler
+
+COMMENT ON COLUMN scheduler.provider_pace.limit_known_at IS 'When headers first stated a limit (learned_*): what got through before it was paced by the probe, not the limit';
 
 -- Name: provider_run_stats; Type: TABLE; Schema: scheduler
 
@@ -4038,7 +4070,7 @@ select cron.schedule('daybreak-trigger', '*/5 * * * *', 'select scheduler.cron_t
 -- max_rate_limited_releases = 20: a task given back this many times after 429s is failed
 -- max_task_attempts = 3: a task whose lease expired this many times is failed
 -- org_jitter_seconds = 900: organizations due at the same instant are spread over this many seconds (deterministic per organization and schedule)
--- pace_backoff_percent = 75: on a 429 the rate is multiplied by this percentage
+-- pace_backoff_percent = 50: a 429 under a known limit cuts the pace to what got through, by at most this percentage of it
 -- pace_burst_ms = 500: token bucket capacity, as this many milliseconds of the paced rate
 -- pace_default_completion_tokens = 256: completion tokens a call counts for (token budgets) before any was observed, when the provider has no max_tokens
 -- pace_default_latency_ms = 2000: latency assumed for fleet sizing before any call was observed
@@ -4048,7 +4080,7 @@ select cron.schedule('daybreak-trigger', '*/5 * * * *', 'select scheduler.cron_t
 -- pace_probe_backoff_percent = 90: probing: a 429 multiplies the probed pace by this (or sets it to what got through, when lower)
 -- pace_probe_burst_ms = 100: the burst (bucket capacity, in ms of the pace) while a provider's request limit is unknown
 -- pace_probe_growth_per_second = 1.5: slow start: a provider with no known request limit has its pace multiplied by this each second while the work presses and nothing refuses
--- pace_recovery_percent_per_second = 10: after a backoff the rate recovers by this share of the limit per second
+-- pace_recovery_percent_per_second = 0.5: after a backoff the rate recovers by this share of the limit per second
 -- pace_target_percent = 97: share of a provider's limit the pacer aims at
 -- pace_unknown_requests_per_minute = 300: rate ceiling for a provider with no configured or learned limit (AIMD finds the real one)
 -- pending_grace_seconds = 45: a pending batch job this long after planning with no processor is stale

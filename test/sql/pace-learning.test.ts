@@ -134,6 +134,16 @@ describe("probing a provider with no known limit", () => {
     expect(Number(p.probe_rpm)).toBeCloseTo(810, 5); // latency coming back does not raise it by itself
   });
 
+  it("latency does not steer the probe of a provider that refused a call: its 429s state its limit", async () => {
+    await seed();
+    await claim(64, 0);
+    await sql`update scheduler.provider_pace set probe_rpm = 3000, rate_limited_total = 1 where provider = 'a'`;
+    await learn(100, { calls: 60, successes: 60, latency_ms: 800 });
+    await delivered(2000, 5000, 15);
+    await learn(5500, { calls: 100, successes: 100, latency_ms: 2400 });
+    expect(await pace()).toMatchObject({ queueing: false, probe_phase: "slow_start", probe_rpm: 3000 });
+  });
+
   it("no more calls in flight than the probed pace needs at the provider's floor latency × 1.5", async () => {
     await seedOrganizations(sql, { organizations: 1, promptsPerOrg: 100, providers: { a: "http://127.0.0.1:9/v1" } });
     await startRunInSql(sql);
@@ -149,7 +159,7 @@ describe("probing a provider with no known limit", () => {
 });
 
 describe("limits that are known", () => {
-  it("a 429 stating the limit teaches it (no backoff for that one); a later 429 under it halves the burst and backs off to 75%", async () => {
+  it("a 429 stating the limit teaches it (no backoff for that one); a later 429 under it halves the burst and leaves the pace", async () => {
     await seed();
     await claim(64, 0);
     await learn(500, { calls: 2, rate_limited: 2, limit_requests: 600, retry_after_ms: 300 });
@@ -159,10 +169,52 @@ describe("limits that are known", () => {
     await learn(1000, { calls: 1, successes: 1 });
     await learn(3000, { calls: 1, rate_limited: 1, limit_requests: 600 });
     p = await pace();
-    expect(p).toMatchObject({ burst_ms: 250, backoff_factor: 0.75, probe_rpm: expect.anything() });
+    expect(p).toMatchObject({ burst_ms: 250, backoff_factor: 1, probe_rpm: expect.anything() });
     const [rate] = await sql`select * from scheduler.provider_rate('a', ${at(3000)})`;
     expect(rate).toMatchObject({ limit_per_minute: 600, limit_source: "learned" });
-    expect(Number(rate!.rate_per_minute)).toBeCloseTo(600 * 0.97 * 0.75, 5);
+    expect(Number(rate!.rate_per_minute)).toBeCloseTo(600 * 0.97, 5);
+  });
+
+  it("a 429 when less than 80% of the pace got through over 10 s: others use the key; the pace is cut to 90% of what got through, the burst kept", async () => {
+    await seed();
+    await claim(1, 0);
+    await sql`update scheduler.provider_pace set learned_requests_per_minute = 600, limit_known_at = ${at(-20_000)} where provider = 'a'`;
+    await delivered(-10_000, 0, 7); // 420/min: 70% of the limit
+    await learn(0, { calls: 1, rate_limited: 1 });
+    const cut = (0.9 * 0.7) / 0.97;
+    expect(await pace()).toMatchObject({ burst_ms: null, backoff_factor: expect.closeTo(cut, 5) });
+    const [rate] = await sql`select rate_per_minute from scheduler.provider_rate('a', ${at(10_000)})`;
+    expect(Number(rate!.rate_per_minute)).toBeCloseTo(600 * 0.97 * (cut + 0.005 * 10), 5); // recovering 0.5 %/s
+  });
+
+  it("a 429 within 10 s of the limit being stated is not read as others: slow start paced those seconds", async () => {
+    await seed();
+    await claim(1, 0);
+    await learn(-3000, { calls: 1, rate_limited: 1, limit_requests: 600 });
+    await learn(-1000, { calls: 1, successes: 1 });
+    await delivered(-10_000, 0, 7);
+    await learn(0, { calls: 1, rate_limited: 1 });
+    expect(await pace()).toMatchObject({ burst_ms: 250, backoff_factor: 1 });
+  });
+
+  it("a 429 when the pace got through is the timing: the burst halves, the pace stays", async () => {
+    await seed();
+    await claim(1, 0);
+    await sql`update scheduler.provider_pace set learned_requests_per_minute = 600 where provider = 'a'`;
+    await delivered(-10_000, 0, 10); // 600/min
+    await learn(0, { calls: 1, rate_limited: 1 });
+    expect(await pace()).toMatchObject({ burst_ms: 250, backoff_factor: 1 });
+  });
+
+  it("429s to calls sent before a pause do not lengthen it; one after it doubles the next", async () => {
+    await seed();
+    await claim(1, 0);
+    await learn(0, { calls: 1, rate_limited: 1 });
+    expect(await pace()).toMatchObject({ paused_until: at(1000), pauses_in_a_row: 1 });
+    await learn(500, { calls: 3, rate_limited: 3 }); // in flight when the first came back
+    expect(await pace()).toMatchObject({ paused_until: at(1000), pauses_in_a_row: 1 });
+    await learn(1500, { calls: 1, rate_limited: 1 });
+    expect(await pace()).toMatchObject({ paused_until: at(3500), pauses_in_a_row: 2 });
   });
 
   it("a 429 with the burst already at its shortest lowers the provider's share of its limit, 3 points at a time, to 85% at least", async () => {
