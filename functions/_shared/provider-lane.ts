@@ -15,6 +15,8 @@ import { loadSuggestionRequest, parseSuggestions, suggestionInstruction } from "
 const LEASE_MARGIN_MS = 5000;
 /** Floor for re-claiming when nothing was granted and the pacer gave no wait (others hold the rows). */
 const MIN_RECLAIM_MS = 25;
+/** Floor for a wait the pacer gave, once the claim's round trip is taken off it. */
+const MIN_PACED_WAIT_MS = 5;
 /** How often a lane with nothing in flight looks for a free slot of the invocation. */
 const SLOT_POLL_MS = 50;
 /** How long a lane holds its claims after a 429 that named no retry-after (the pacer's first pause). */
@@ -74,6 +76,7 @@ export class ProviderLane {
         continue;
       }
       let claim;
+      const claimedFrom = Date.now();
       try {
         claim = await retryThroughOutage(() => claimPacedTasks(ctx.sql, ctx.worker, this.provider, slots));
       } catch (error) {
@@ -89,7 +92,13 @@ export class ProviderLane {
         await this.sleep(null); // what is in flight may come back (a 429) and be claimable again
         continue;
       }
-      if (claim.tasks.length < slots) await this.sleep(Math.max(claim.wait_ms ?? 1000, MIN_RECLAIM_MS));
+      // The pacer's wait runs from when the claim ran in the database; the next claim reaches it a
+      // round trip after this sleep ends: taking the last round trip off keeps a lane on the pace
+      // (at one call per burst, every ms late is pace lost, as the bucket fills no further).
+      if (claim.tasks.length < slots) {
+        await this.sleep(!claim.wait_ms ? Math.max(claim.wait_ms ?? 1000, MIN_RECLAIM_MS)
+                                        : Math.max(claim.wait_ms - (Date.now() - claimedFrom), MIN_PACED_WAIT_MS));
+      }
     }
     while (this.inFlight > 0) await this.sleep(null);
   }
