@@ -167,6 +167,35 @@ CREATE FUNCTION scheduler.cadence_after(p_period text, p_weekday smallint, p_dat
   end
 $$;
 
+-- Name: call_deadline_ms(text, timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.call_deadline_ms(p_provider text, p_now timestamp with time zone DEFAULT clock_timestamp()) RETURNS integer
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with recent as (
+    -- The provider's last 200 answers of the last hour: its latency as it is today.
+    select r.latency_ms
+      from public.prompt_results r
+     where r.answered_by = p_provider and r.created_at > p_now - interval '1 hour' and r.created_at <= p_now
+     order by r.created_at desc
+     limit 200
+  ), observed as (
+    select count(*) as answers, percentile_cont(0.99) within group (order by latency_ms) as p99 from recent
+  )
+  select case when o.answers < 20 then p.timeout_ms
+              else least(p.timeout_ms,
+                         greatest(scheduler.config_int('call_deadline_min_ms'),
+                                  ceil(scheduler.config_num('call_deadline_latency_multiple') * o.p99)::integer))
+         end
+    from public.providers p cross join observed o
+   where p.name = p_provider
+$$;
+
+-- Name: FUNCTION call_deadline_ms(p_provider text, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.call_deadline_ms(p_provider text, p_now timestamp with time zone) IS 'How long a call to this provider may take: clamp(call_deadline_latency_multiple × p99 of its last 200 answers in the hour, call_deadline_min_ms, its timeout_ms); its timeout_ms until 20 answers are known; null for an unknown provider';
+
 -- Name: cancel_run(uuid, text); Type: FUNCTION; Schema: scheduler
 
 CREATE FUNCTION scheduler.cancel_run(p_run_id uuid, p_reason text) RETURNS jsonb
@@ -3466,6 +3495,10 @@ ALTER TABLE ONLY scheduler.schedules
 
 CREATE INDEX organization_providers_by_org ON public.organization_providers USING btree (org_id);
 
+-- Name: prompt_results_by_answerer; Type: INDEX; Schema: public
+
+CREATE INDEX prompt_results_by_answerer ON public.prompt_results USING btree (answered_by, created_at DESC);
+
 -- Name: prompt_results_by_run; Type: INDEX; Schema: public
 
 CREATE INDEX prompt_results_by_run ON public.prompt_results USING btree (run_id);
@@ -3787,6 +3820,10 @@ REVOKE ALL ON FUNCTION scheduler.abandoned_invocations(p_now timestamp with time
 
 REVOKE ALL ON FUNCTION scheduler.cadence_after(p_period text, p_weekday smallint, p_date date) FROM PUBLIC;
 
+-- Name: FUNCTION call_deadline_ms(p_provider text, p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.call_deadline_ms(p_provider text, p_now timestamp with time zone) FROM PUBLIC;
+
 -- Name: FUNCTION cancel_run(p_run_id uuid, p_reason text); Type: ACL; Schema: scheduler
 
 REVOKE ALL ON FUNCTION scheduler.cancel_run(p_run_id uuid, p_reason text) FROM PUBLIC;
@@ -4063,6 +4100,8 @@ select cron.schedule('daybreak-trigger', '*/5 * * * *', 'select scheduler.cron_t
 
 -- ---------------------------------------------------------------- scheduler.config as migrated
 -- abandoned_invocation_minutes = 3: scheduler_runs rows running longer are closed as abandoned
+-- call_deadline_latency_multiple = 3: a provider call is cut off after this many times the p99 of the provider's recent answers (at least call_deadline_min_ms, at most its timeout_ms)
+-- call_deadline_min_ms = 5000: the shortest deadline a provider call gets, however fast the provider answers
 -- function_call_timeout_ms = 2000: pg_net timeout (ms) for every call SQL makes to an edge function; functions answer these calls at once (202)
 -- heartbeat_seconds = 5: how often a live processor reports; the staleness thresholds are multiples of it
 -- max_batch_job_attempts = 5: a batch job resumed this many times is failed

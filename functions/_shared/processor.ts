@@ -9,6 +9,7 @@
 import { z } from "zod";
 import type { EnvReader } from "./auth.ts";
 import { countLiveTasksOfRunningRuns, finalizeBatchJob, settleBatchJobs } from "./batch-jobs.ts";
+import { CallDeadlines } from "./call-deadline.ts";
 import { FUNCTION_NAMES } from "./constants.ts";
 import type { Sql } from "./db.ts";
 import { acceptRequest, answerInternalErrors } from "./endpoint.ts";
@@ -137,7 +138,7 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
   const recorder = new RoundRecorder(sql, worker, settings.roundSize, settings.roundDelayMs);
   const lanes = new Map<string, ProviderLane>();
   const laneContext = {
-    sql, env: deps.env, fetch: deps.fetch, worker, providers, recorder, hardDeadline,
+    sql, env: deps.env, fetch: deps.fetch, worker, providers, recorder, hardDeadline, deadlines: new CallDeadlines(sql),
     claimBatch: settings.claimBatchSize,
     retryBaseDelayMs: settings.retryBaseDelayMs,
     takeSlots(n: number, held: number) {

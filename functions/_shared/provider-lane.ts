@@ -3,6 +3,7 @@
 // calls, so a slow or rate-limited provider never holds back the others. Each call's outcome goes
 // to the round recorder; the lane never writes task state itself.
 import type { EnvReader } from "./auth.ts";
+import type { CallDeadlines } from "./call-deadline.ts";
 import type { Sql } from "./db.ts";
 import { claimPacedTasks, type PacedTask, type TaskOutcome } from "./paced-claim.ts";
 import { retryThroughOutage } from "./transient.ts";
@@ -28,6 +29,8 @@ export interface LaneContext {
   fetch?: typeof globalThis.fetch;
   worker: string;
   providers: Map<string, ProviderConfig>;
+  /** Each provider's call deadline, from its recent latency. */
+  deadlines: CallDeadlines;
   recorder: RoundRecorder;
   claimBatch: number;
   retryBaseDelayMs: number;
@@ -149,7 +152,13 @@ export async function callProviderForTask(ctx: LaneContext, task: PacedTask): Pr
     prompt = suggestionInstruction(request.prompts);
     suggestions = true;
   }
-  const fallback = primary.fallbackProvider ? (ctx.providers.get(primary.fallbackProvider) ?? null) : null;
+  const configuredFallback = primary.fallbackProvider ? (ctx.providers.get(primary.fallbackProvider) ?? null) : null;
+  const [primaryMs, fallbackMs] = await Promise.all([
+    ctx.deadlines.forProvider(primary.name, primary.timeoutMs),
+    configuredFallback && ctx.deadlines.forProvider(configuredFallback.name, configuredFallback.timeoutMs),
+  ]);
+  const withDeadline = { ...primary, timeoutMs: primaryMs };
+  const fallback = configuredFallback && { ...configuredFallback, timeoutMs: fallbackMs ?? configuredFallback.timeoutMs };
   const signal = AbortSignal.any([ctx.hardDeadline, AbortSignal.timeout(Math.max(task.lease_ms - LEASE_MARGIN_MS, 1000))]);
   if (signal.aborted) return { outcome: "released", task, error: "", provider_called: false };
   let claimedCallUsed = false;
@@ -159,7 +168,7 @@ export async function callProviderForTask(ctx: LaneContext, task: PacedTask): Pr
     ctx.recorder.attempt(toCallAttempt(info, task.run_id, claimed ? task.estimated_tokens : null));
   };
   try {
-    const result = await callWithFallback(primary, fallback, { taskId: task.task_id, prompt, region: task.region, attemptToken: task.attempt_token }, {
+    const result = await callWithFallback(withDeadline, fallback, { taskId: task.task_id, prompt, region: task.region, attemptToken: task.attempt_token }, {
       env: ctx.env,
       fetch: ctx.fetch,
       signal,
