@@ -1,12 +1,16 @@
 // The faults the soak injects, and a run's random schedule of them. Each injector does the real
 // thing to the real part: kill -9 of the Deno server, pg_ctl restart, pg_net's worker terminated,
-// queued kicks deleted, the mock provider told to misbehave, the operator's own SQL calls.
+// queued kicks deleted, a processor's edge worker driven into its wall-clock, CPU or memory limit,
+// the mock provider told to misbehave, the operator's own SQL calls.
 import type { FaultRule } from "../../harness/mock-provider/index.ts";
 import type { SoakStack } from "./stack.ts";
 
 export const FAULT_KINDS = [
   "functions_kill",
   "invocation_kill",
+  "worker_cpu_kill",
+  "worker_memory_kill",
+  "worker_wall_clock_kill",
   "pg_restart_fast",
   "pg_restart_immediate",
   "pg_net_stopped",
@@ -21,8 +25,13 @@ export const FAULT_KINDS = [
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** Kills of the edge runtime (all of it, or one of two): its processors die with their claims. */
-export const WORKER_KILLS: ReadonlySet<FaultKind> = new Set(["functions_kill", "invocation_kill"]);
+/** The edge worker's limits each worker_*_kill drives a processor's worker into (gateway.ts, POST
+ * /_edge/limit): the runtime's supervisor warns it (beforeunload) and kills it as at that limit. */
+const LIMIT_OF = { worker_cpu_kill: "cpu", worker_memory_kill: "memory", worker_wall_clock_kill: "wall_clock" } as const;
+
+/** Kills of the edge runtime (all of it, or one of two) or of one worker for a limit: the
+ * processors they hold die with their claims. */
+export const WORKER_KILLS: ReadonlySet<FaultKind> = new Set(["functions_kill", "invocation_kill", ...(Object.keys(LIMIT_OF) as FaultKind[])]);
 
 /** Faults after which an answered provider call may never reach the database (the processor died,
  * the run was cancelled under it): a task then answered twice is excused only if it was claimed
@@ -41,6 +50,16 @@ export const KICK_LOSING: ReadonlySet<FaultKind> = new Set([
 /** Operator actions that cannot touch a live run (pausing stops future periods only): injected to
  * show that, not counted as faults. */
 export const NO_EFFECT_ON_LIVE_RUN: ReadonlySet<FaultKind> = new Set(["schedule_paused"]);
+
+/** Faults whose effect on a run's pace is measured (recovery.ts): not the start race, the cancel
+ * (it ends the run) nor the operator actions that cannot touch a live run. */
+export const PACE_MEASURED: readonly FaultKind[] = FAULT_KINDS.filter(
+  (k) => k !== "trigger_race" && k !== "run_cancelled" && !NO_EFFECT_ON_LIVE_RUN.has(k),
+);
+
+/** A fault that found nothing to strike (no worker of the processor holding work): recorded as
+ * skipped, like one whose run ended before its moment. */
+export class FaultSkipped extends Error {}
 
 /** Injected while the run is live; trigger_race is how a run starts instead. */
 const MID_RUN: readonly FaultKind[] = FAULT_KINDS.filter((k) => k !== "trigger_race");
@@ -123,6 +142,17 @@ export async function inject(
       await sleep(Math.min(fault.forMs, 5000));
       await stack.startFunctions();
       return done(`kill -9 of runtime ${victim + 1} of 2 (its invocations only)`);
+    }
+    case "worker_cpu_kill":
+    case "worker_memory_kill":
+    case "worker_wall_clock_kill": {
+      const reason = LIMIT_OF[fault.kind];
+      const hit = await stack.reachWorkerLimit(reason, Math.floor(fault.forMs) % 2);
+      if (hit === null) throw new FaultSkipped(`no runtime has a processor worker holding work to drive into its ${reason} limit`);
+      const end = await stack.workerEnd(hit, hit.killInMs + 10_000);
+      await struck();
+      const how = end.killed === null ? "it was dropped early (its work handed over) before the kill" : `killed for ${end.killed}`;
+      return done(`${reason} limit reached by worker ${hit.worker} of runtime ${hit.runtime + 1} of 2 (kill due in ${hit.killInMs} ms); ${how}`);
     }
     case "pg_restart_fast":
     case "pg_restart_immediate": {

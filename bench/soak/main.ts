@@ -1,5 +1,6 @@
 // The fault soak (`npm run soak`, started by bench/soak/run on its own cluster): many runs, each
-// with a random schedule of faults at random moments, each checked by the invariant checker.
+// with a schedule of faults (random by default; --full deals three per run from a balanced deck,
+// full-plan.ts), each run checked by the invariant checker.
 // Prints a table (runs, faults by kind, violations, recovery per fault kind) and writes the
 // results as JSON after every run, so an interrupted soak still leaves what it measured.
 // Exits 1 when any rule was broken, when no fault was injected, or (--full) when a run crossed
@@ -10,6 +11,7 @@ import { seededRandom } from "../../harness/mock-provider/latency.ts";
 import { ROOT } from "../../scripts/lib/root.ts";
 import { log, writeResults } from "../lib/report.ts";
 import { FAULT_KINDS, planRun, type FaultKind, type RunPlan } from "./faults.ts";
+import { BalancedPlanner } from "./full-plan.ts";
 import { renderSoakTable, summarize } from "./report.ts";
 import { soakRun, type RunRecord } from "./run-once.ts";
 import { SOAK_PROVIDERS, SoakStack } from "./stack.ts";
@@ -32,10 +34,11 @@ const { values: args } = parseArgs({
     rpm: { type: "string" },
     "lease-seconds": { type: "string" },
     faults: { type: "string", default: "1-2" },
-    // Every kind in turn, two per run, before random plans: the short soak in scripts/test.
+    // Every kind in turn, two or three per run, before random plans: the short soak in scripts/test.
     cover: { type: "boolean", default: false },
     // The soak that counts: the shipped lease and thresholds, runs long enough (1,200 tasks, about
     // two minutes) that each crosses processor hand-overs; a run that crossed fewer than two fails it.
+    // Three faults a run, dealt so every measured kind comes up equally often (full-plan.ts).
     full: { type: "boolean", default: false },
   },
 });
@@ -60,7 +63,8 @@ if (!datadir) throw new Error("DAYBREAK_SOAK_DATADIR is not set: run the soak th
 const options = {
   runs, seed, organizations: int("organizations", args.organizations ?? String(sizes.organizations)),
   prompts_per_org: int("prompts", args.prompts ?? String(sizes.prompts)), providers: SOAK_PROVIDERS.length, requests_per_minute: rpm,
-  lease_seconds: leaseSeconds ?? "shipped", faults_per_run: [faultsLo, faultsHi], cover: args.cover, full: args.full,
+  lease_seconds: leaseSeconds ?? "shipped", faults_per_run: args.full ? "3, dealt from a balanced deck" : [faultsLo, faultsHi],
+  cover: args.cover, full: args.full,
 };
 /** No fault in a run's first 10 s: the pace it keeps until then is what its recovery is measured against. */
 const PRE_FAULT_MS = 10_000;
@@ -68,6 +72,7 @@ const tasksPerRun = options.organizations * options.prompts_per_org * SOAK_PROVI
 const expectedMs = 1500 + (tasksPerRun / (SOAK_PROVIDERS.length * rpm * 0.97)) * 60_000;
 if (expectedMs < PRE_FAULT_MS + 10_000) throw new Error(`runs of ~${Math.round(expectedMs / 1000)} s are too short to measure recovery after ${PRE_FAULT_MS / 1000} s: lower --rpm or add --prompts`);
 const random = seededRandom(seed);
+const balanced = args.full ? new BalancedPlanner(random) : null;
 const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
 
 const stack = await SoakStack.start({
@@ -81,7 +86,7 @@ let shortRuns = 0;
 try {
   log(`soak: ${runs} runs of ${tasksPerRun} tasks (~${Math.round(expectedMs / 1000)} s each without faults), seed ${seed}`);
   for (let i = 0; i < runs; i++) {
-    const plan = args.cover ? coveragePlan(i) ?? planRun(random, [faultsLo, faultsHi]) : planRun(random, [faultsLo, faultsHi]);
+    const plan = (args.cover ? coveragePlan(i) : null) ?? balanced?.plan(i) ?? planRun(random, [faultsLo, faultsHi]);
     const rec = await soakRun(stack, { index: i, plan, expectedMs, maxRunMs: Math.max(300_000, 3 * expectedMs), preFaultMs: PRE_FAULT_MS, log });
     if (args.full && rec.status !== "cancelled" && rec.hand_overs < FULL_MIN_HAND_OVERS) {
       shortRuns += 1;
@@ -111,19 +116,20 @@ if (records.length > 0 && Object.values(summary.faults).reduce((a, b) => a + b, 
 }
 process.exit(exitCode);
 
-/** The coverage pass: every mid-run kind once, two per run, each pair a fault the run recovers from
- * within seconds and then one that holds it up longer (a kill, the second restart, a 429 storm, a
- * hang), so the second does not strike while the first is still being recovered from and both are
- * measured. schedule_paused (no fault) and run_cancelled (it ends its run) go alone, the cancel last. */
+/** The coverage pass: every mid-run kind once, two or three per run. Kills hold a run up longest
+ * (up to tens of seconds), so each comes last in its run, after a fault the run recovers from
+ * within a second or so, and both are measured; the provider faults (a few seconds) share the last
+ * two runs. schedule_paused (no fault) rides between two of them; run_cancelled (it ends its run)
+ * comes last. */
 function coveragePairs(): FaultKind[][] {
   const pairs: FaultKind[][] = [
     ["pg_net_stopped", "functions_kill"],
     ["kicks_lost", "invocation_kill"],
-    ["pg_restart_fast", "pg_restart_immediate"],
-    ["provider_500s", "provider_429_storm"],
-    ["provider_slow_body", "provider_hang"],
-    ["schedule_paused"],
-    ["run_cancelled"],
+    ["pg_restart_fast", "worker_cpu_kill"],
+    ["pg_restart_immediate", "worker_memory_kill"],
+    ["provider_slow_body", "worker_wall_clock_kill"],
+    ["provider_500s", "schedule_paused", "provider_hang"],
+    ["provider_429_storm", "run_cancelled"],
   ];
   const covered = new Set(pairs.flat());
   const missing = FAULT_KINDS.filter((k) => k !== "trigger_race" && !covered.has(k));
@@ -137,6 +143,6 @@ function coveragePlan(i: number): RunPlan | null {
   if (i >= pairs.length) return null;
   return {
     raceStart: i === 0,
-    faults: pairs[i]!.map((kind, j) => ({ kind, at: 0.25 + 0.3 * j, forMs: 3000, calls: 20 })),
+    faults: pairs[i]!.map((kind, j, all) => ({ kind, at: all.length === 3 ? 0.2 + 0.25 * j : 0.25 + 0.3 * j, forMs: 3000, calls: 20 })),
   };
 }

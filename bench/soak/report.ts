@@ -4,7 +4,7 @@
 // faults that explain its lost tasks).
 import { table } from "../lib/report.ts";
 import { percentile, round } from "../lib/stats.ts";
-import { FAULT_KINDS, NO_EFFECT_ON_LIVE_RUN, type FaultKind } from "./faults.ts";
+import { FAULT_KINDS, NO_EFFECT_ON_LIVE_RUN, PACE_MEASURED, type FaultKind } from "./faults.ts";
 import type { RunRecord } from "./run-once.ts";
 
 export interface RecoverySummary {
@@ -58,15 +58,13 @@ export interface SoakSummary {
 }
 
 const COUNTED: readonly FaultKind[] = FAULT_KINDS.filter((k) => !NO_EFFECT_ON_LIVE_RUN.has(k));
-/** Kinds whose recovery is measured: not the start race nor the cancel, which ends its run. */
-const MEASURED: readonly FaultKind[] = COUNTED.filter((k) => k !== "trigger_race" && k !== "run_cancelled");
 
 export function summarize(records: RunRecord[], meta: { date: string; commit: string; options: Record<string, unknown>; finished: boolean }): SoakSummary {
   const faults = Object.fromEntries(COUNTED.map((k) => [k, 0])) as Record<FaultKind, number>;
   const noEffect: Partial<Record<FaultKind, number>> = Object.fromEntries([...NO_EFFECT_ON_LIVE_RUN].map((k) => [k, 0]));
-  const recoveries = Object.fromEntries(MEASURED.map((k) => [k, [] as number[]])) as Record<FaultKind, number[]>;
-  const overlapped = Object.fromEntries(MEASURED.map((k) => [k, 0])) as Record<FaultKind, number>;
-  const ended = Object.fromEntries(MEASURED.map((k) => [k, 0])) as Record<FaultKind, number>;
+  const recoveries = Object.fromEntries(PACE_MEASURED.map((k) => [k, [] as number[]])) as Record<FaultKind, number[]>;
+  const overlapped = Object.fromEntries(PACE_MEASURED.map((k) => [k, 0])) as Record<FaultKind, number>;
+  const ended = Object.fromEntries(PACE_MEASURED.map((k) => [k, 0])) as Record<FaultKind, number>;
   const tasks = { planned: 0, succeeded: 0, failed: 0, cancelled: 0 };
   const byStatus: Record<string, number> = {};
   for (const r of records) {
@@ -99,7 +97,7 @@ export function summarize(records: RunRecord[], meta: { date: string; commit: st
     faults,
     no_effect_actions: noEffect,
     faults_skipped: records.reduce((n, r) => n + r.faults_skipped.length, 0),
-    recovery_seconds: Object.fromEntries(MEASURED.map((k) => {
+    recovery_seconds: Object.fromEntries(PACE_MEASURED.map((k) => {
       const xs = recoveries[k];
       return [k, { n: xs.length, overlapped: overlapped[k], ended: ended[k], p50: stat(xs, 50), p95: stat(xs, 95), max: xs.length === 0 ? null : round(Math.max(...xs), 1) }];
     })),

@@ -4,7 +4,7 @@
 // recovery after each fault.
 import { timedCall } from "../../harness/timed-call.ts";
 import { checkRun, type CheckResult } from "./checker.ts";
-import { ANSWER_LOSING, inject, NO_EFFECT_ON_LIVE_RUN, sleep, type FaultKind, type InjectedFault, type PlannedFault, type RunPlan } from "./faults.ts";
+import { ANSWER_LOSING, FaultSkipped, inject, PACE_MEASURED, sleep, type FaultKind, type InjectedFault, type PlannedFault, type RunPlan } from "./faults.ts";
 import { closingReconcile, type ClosingReconcile } from "./reconcile-rule.ts";
 import { recoveryAfter } from "./recovery.ts";
 import type { SoakStack } from "./stack.ts";
@@ -89,9 +89,12 @@ export async function soakRun(stack: SoakStack, o: RunOptions): Promise<RunRecor
     try {
       injected.push(await injectRecordingClaims(stack, fault, { id: runId, schedule }));
     } catch (error) {
-      // The run ended between the look and the cancel: cancel_run refuses, nothing was injected
-      // (the checker would otherwise expect a cancelled run).
-      if (fault.kind !== "run_cancelled" || !/already ended/.test((error as Error).message)) throw error;
+      // Nothing to strike (no processor worker holding work), or the run ended between the look
+      // and the cancel (cancel_run refuses): nothing was injected, and the checker must not expect
+      // its effects (a cancelled run, say).
+      const cancelTooLate = fault.kind === "run_cancelled" && /already ended/.test((error as Error).message);
+      if (!(error instanceof FaultSkipped) && !cancelTooLate) throw error;
+      o.log(`  ${schedule}: ${fault.kind} skipped: ${(error as Error).message}`);
       skipped.push(fault.kind);
     }
   }
@@ -118,15 +121,11 @@ export async function soakRun(stack: SoakStack, o: RunOptions): Promise<RunRecor
     select completed_at as at from scheduler.batch_tasks
      where run_id = ${runId}::uuid and status in ('succeeded', 'failed') and completed_at is not null`).map((r) => r.at.getTime()));
   result.faults = injected.map((f, i) => {
-    const measured = PACE_FAULTS(f.kind) ? recoveryAfter(completions, f.at) : null;
+    const measured = PACE_MEASURED.includes(f.kind) ? recoveryAfter(completions, f.at) : null;
     return { ...result.faults[i]!, recovery_s: measured?.seconds ?? null, recovery_ended: measured?.ended ?? false };
   });
   return result;
 }
-
-/** Faults whose effect on the run's pace is measured: not the start race, the cancel (it ends the
- * run) nor the operator actions that cannot touch a live run. */
-const PACE_FAULTS = (kind: FaultKind) => kind !== "trigger_race" && kind !== "run_cancelled" && !NO_EFFECT_ON_LIVE_RUN.has(kind);
 
 /** Injects the fault; for one that may lose answers, also which of the run's tasks were claimed
  * when it struck: read just before it and just after (the union, as a claim made between the read

@@ -2,12 +2,14 @@
 // data directory, so it can be restarted with pg_ctl), two edge runtimes served by Deno behind one
 // URL (runtime-proxy.ts; each killed with SIGKILL and started again on its port), and the mock
 // provider in this process.
+import { FUNCTION_NAMES } from "../../functions/_shared/constants.ts";
 import { DEFAULT_PROVIDER_TIMEOUT_MS } from "../../functions/_shared/providers/chat-completion.ts";
 import { retryThroughOutage } from "../../functions/_shared/transient.ts";
 import { startMockProvider, type MockProvider } from "../../harness/mock-provider/index.ts";
 import { seedOrganizations, setVault } from "../../harness/fixtures.ts";
 import { restartPostgres } from "../../harness/postgres-restart.ts";
 import { startFunctions, TEST_CRON_SECRET } from "../../harness/processes.ts";
+import type { KillReason, WorkerRecord } from "../../scripts/edge-runtime/supervisor.ts";
 import { connect, type Sql } from "../lib/db.ts";
 import { sleep } from "./faults.ts";
 import { RuntimeProxy } from "./runtime-proxy.ts";
@@ -27,6 +29,13 @@ export interface StackOptions {
 }
 
 type Functions = Awaited<ReturnType<typeof startFunctions>>;
+
+/** A processor's worker driven into a limit: on which runtime, which worker, when its kill is due. */
+export interface LimitReached {
+  runtime: number;
+  worker: string;
+  killInMs: number;
+}
 
 export const SOAK_PROVIDERS = ["soak-alpha", "soak-beta"] as const;
 
@@ -96,6 +105,37 @@ export class SoakStack {
   async killRuntime(i: number): Promise<void> {
     await this.runtimes[i]?.stop("SIGKILL");
     this.runtimes[i] = null;
+  }
+
+  /** Drives the processor's worker holding the most work into a limit (the runtime's own route,
+   * POST /_edge/limit): on runtime `first`, or on the other when that one has no such worker.
+   * Null when neither has one. */
+  async reachWorkerLimit(reason: KillReason, first: number): Promise<LimitReached | null> {
+    for (let k = 0; k < RUNTIMES; k++) {
+      const runtime = (first + k) % RUNTIMES;
+      if (!this.runtimes[runtime]) continue;
+      const res = await fetch(`http://127.0.0.1:${this.ports[runtime]}/_edge/limit`, {
+        method: "POST", body: JSON.stringify({ function: FUNCTION_NAMES.processor, reason }),
+      });
+      const body = (await res.json()) as { worker?: string; kill_in_ms?: number };
+      if (res.status === 409) continue;
+      if (res.status !== 200) throw new Error(`runtime ${runtime + 1} refused a ${reason} limit: ${res.status} ${JSON.stringify(body)}`);
+      return { runtime, worker: body.worker!, killInMs: body.kill_in_ms! };
+    }
+    return null;
+  }
+
+  /** The worker's record once its process is gone (killed, or dropped early), read from its
+   * runtime's report; throws when it outlives timeoutMs. */
+  async workerEnd(hit: LimitReached, timeoutMs: number): Promise<WorkerRecord> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const workers = (await (await fetch(`http://127.0.0.1:${this.ports[hit.runtime]}/_edge/workers`)).json()) as WorkerRecord[];
+      const worker = workers.find((w) => w.id === hit.worker);
+      if (worker !== undefined && worker.endedAt !== null) return worker;
+      if (Date.now() >= until) throw new Error(`worker ${hit.worker} of runtime ${hit.runtime + 1} still alive ${timeoutMs} ms after its limit`);
+      await sleep(50);
+    }
   }
 
   restartPostgres(mode: "fast" | "immediate"): Promise<void> {

@@ -3,7 +3,8 @@
 // lives and dies by the plan's limits (supervisor.ts, limits.ts). As on hosted: a request whose
 // answer has not started within the idle timeout gets 504; a request cut off by a worker killed for
 // a limit gets 546 WORKER_LIMIT; a GET answered with text/html is rewritten to text/plain unless a
-// custom domain is configured.
+// custom domain is configured. `GET /_edge/workers` reports every worker; `POST /_edge/limit`
+// drives a function's busiest worker into a limit now (reachLimit below), for the fault soak.
 // Usage: node --import tsx scripts/edge-runtime/gateway.ts --port N   (limits from the environment:
 // limits.ts; DAYBREAK_EDGE_FUNCTIONS_DIR serves another folder of functions, as the runtime's own
 // tests do)
@@ -15,7 +16,7 @@ import { ROOT } from "../lib/root.ts";
 import { DENO_DIR, workerCommand } from "./deno-command.ts";
 import { limitsFromEnv } from "./limits.ts";
 import { WorkerPool } from "./pool.ts";
-import type { EdgeWorker } from "./supervisor.ts";
+import type { EdgeWorker, KillReason } from "./supervisor.ts";
 
 const FUNCTIONS_DIR = path.resolve(ROOT, process.env.DAYBREAK_EDGE_FUNCTIONS_DIR ?? "functions");
 const ROUTE = /^\/functions\/v1\/([a-z0-9][a-z0-9_-]*)(\/[^?]*)?(\?.*)?$/;
@@ -47,6 +48,7 @@ const pool = new WorkerPool({
 async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   // The runtime's own report (not a function): every worker's CPU, memory, requests and end.
   if (req.url === "/_edge/workers" && req.method === "GET") return json(res, 200, pool.report());
+  if (req.url === "/_edge/limit" && req.method === "POST") return reachLimit(req, res);
   const match = ROUTE.exec(req.url ?? "");
   const name = match?.[1];
   if (!name || !functionNames.has(name)) return json(res, 404, { error: "not_found" });
@@ -87,6 +89,32 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse): Promi
     if (!worker.killed) json(res, 502, { error: "worker_unreachable" });
   });
   req.pipe(upstream);
+}
+
+const KILL_REASONS: readonly KillReason[] = ["wall_clock", "cpu", "memory"];
+
+/** Not a hosted route: how the fault soak makes a limit kill happen when it wants one, to the
+ * worker of {"function"} holding the most work (the one running a processor invocation), with
+ * {"reason"}: wall_clock, cpu or memory. The supervisor then does exactly what it does when that
+ * limit is reached (supervisor.ts, reachLimit), and requests in flight at the kill answer 546 as
+ * for any limit kill. 409 when no worker of the function holds work. */
+async function reachLimit(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  let body = "";
+  for await (const chunk of req) body += String(chunk);
+  let asked: { function?: unknown; reason?: unknown };
+  try {
+    asked = JSON.parse(body) as typeof asked;
+  } catch {
+    return json(res, 400, { error: "invalid_json" });
+  }
+  const reason = KILL_REASONS.find((r) => r === asked.reason);
+  if (typeof asked.function !== "string" || !functionNames.has(asked.function) || reason === undefined) {
+    return json(res, 400, { error: "invalid_request", message: `want {"function": one of the served functions, "reason": ${KILL_REASONS.join(" | ")}}` });
+  }
+  const worker = pool.busiestWorker(asked.function);
+  if (worker === null) return json(res, 409, { error: "no_live_worker", message: `no worker of ${asked.function} holds work` });
+  const killInMs = worker.reachLimit(reason);
+  return json(res, 200, { function: worker.name, worker: worker.id, reason, kill_in_ms: killInMs });
 }
 
 const { values } = parseArgs({ options: { port: { type: "string", default: "54321" }, host: { type: "string", default: "127.0.0.1" } } });

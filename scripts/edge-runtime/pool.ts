@@ -53,6 +53,16 @@ export class WorkerPool {
     return worker;
   }
 
+  /** The live worker of the function holding the most work (requests in flight plus background
+   * work), or null when none of its workers holds any. */
+  busiestWorker(name: string): EdgeWorker | null {
+    let busiest: EdgeWorker | null = null;
+    for (const w of this.all) {
+      if (w.name === name && w.workHeld > 0 && w.workHeld > (busiest?.workHeld ?? 0)) busiest = w;
+    }
+    return busiest;
+  }
+
   /** Every worker's process, killed: the runtime is shutting down. */
   stopAll(): void {
     for (const worker of this.all) worker.stop();

@@ -14,6 +14,9 @@ import { cpuMs, residentBytes } from "./proc-stats.ts";
 import { CONTROL_PREFIX, type SupervisorMessage, type UnloadReason, type WorkerMessage } from "./protocol.ts";
 
 const POLL_MS = 50;
+/** How long after its warning a worker driven to its CPU or memory limit on demand is killed: the
+ * poll or two in which a burst of CPU or an allocation would cross the limit after crossing 90%. */
+const BURST_TO_LIMIT_MS = 2 * POLL_MS;
 
 export type KillReason = "wall_clock" | "cpu" | "memory";
 
@@ -117,6 +120,28 @@ export class EdgeWorker {
     this.settle();
   }
 
+  /** What the work this worker holds comes to: requests not answered plus waitUntil promises not
+   * settled (a processor kicked with respond-async answers 202 and works in the background). */
+  get workHeld(): number {
+    return this.exited ? 0 : this.inFlight + this.pending;
+  }
+
+  /** The worker runs into a limit now, and the supervisor does what it does at that limit: for
+   * CPU, retired and warned (the soft limit and 90% of the hard one passed in one burst), killed a
+   * poll or two later; for memory, warned, then killed likewise; for the wall clock, at 90% of it:
+   * retired, warned, killed at 100% (10% of the wall clock later). This is how the soak reaches a
+   * limit on demand (gateway.ts, POST /_edge/limit); the limits themselves are enforced as always.
+   * Returns when the kill is due, in ms from now. */
+  reachLimit(reason: KillReason): number {
+    const l = this.limits;
+    const killInMs = reason === "wall_clock" ? (l.wallClockMs * (100 - l.beforeunloadPercent)) / 100 : BURST_TO_LIMIT_MS;
+    if (reason === "cpu") this.retire("CPU soft limit");
+    if (reason === "wall_clock") this.retire("wall clock half");
+    this.warn(reason);
+    this.at(killInMs, () => this.kill(reason));
+    return killInMs;
+  }
+
   /** The runtime shutting down: the worker goes at once. */
   stop(): void {
     this.clearTimers();
@@ -169,7 +194,8 @@ export class EdgeWorker {
   }
 
   private kill(reason: KillReason): void {
-    if (this.exited) return;
+    // Killed once: a second limit reached before the process is gone does not rename the first.
+    if (this.exited || this.killed !== null) return;
     this.killed = reason;
     this.events.log(`[${this.name} ${this.id}] killed: ${reason} limit`);
     this.child.kill("SIGKILL");

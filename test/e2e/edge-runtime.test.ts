@@ -136,6 +136,72 @@ describe("a worker's life", () => {
   });
 });
 
+describe("a limit reached on demand (POST /_edge/limit, the fault soak's way to a limit kill)", () => {
+  const reachLimit = (fns: { port: number }, body: unknown) =>
+    fetch(`http://127.0.0.1:${fns.port}/_edge/limit`, { method: "POST", body: JSON.stringify(body) })
+      .then(async (res) => ({ status: res.status, body: (await res.json()) as Record<string, unknown> }));
+
+  for (const reason of ["cpu", "memory"] as const) {
+    it(`${reason}: the busy worker is warned with beforeunload ${reason} and killed for it at once; its open request answers 546`, async () => {
+      const fns = await runtime({ DAYBREAK_EDGE_WALL_CLOCK_MS: "60000" });
+      try {
+        expect((await reachLimit(fns, { function: "probe", reason })).status).toBe(409); // no worker yet
+        const { body: hello } = await probe(fns, "hello");
+        const open = probe(fns, "hold=10000");
+        await waitFor("the request to be in flight", async () => (await fetch(`http://127.0.0.1:${fns.port}/_edge/workers`).then((r) => r.json())) as { requests: number }[],
+          (ws) => ws.some((w) => w.requests === 2), 3000, 20);
+        const asked = await reachLimit(fns, { function: "probe", reason });
+        expect(asked).toMatchObject({ status: 200, body: { function: "probe", reason } });
+        expect(Number(asked.body.kill_in_ms)).toBeLessThan(500);
+        const cut = await open;
+        expect(cut.status).toBe(546);
+        expect(cut.body).toMatchObject({ code: "WORKER_LIMIT" });
+        expect(String(cut.body.message)).toMatch(new RegExp(reason));
+        await waitFor("the warning", async () => eventsOf(hello.pid), (e) => e.includes(`beforeunload:${reason}`), 3000);
+        expect(alive(Number(hello.pid))).toBe(false);
+        const workers = (await fetch(`http://127.0.0.1:${fns.port}/_edge/workers`).then((r) => r.json())) as { id: string; killed: string | null }[];
+        expect(workers.find((w) => w.id === asked.body.worker)?.killed).toBe(reason);
+        expect((await probe(fns, "hello")).body.pid).not.toBe(hello.pid); // the next request gets a new worker
+      } finally {
+        await fns.stop();
+      }
+    });
+  }
+
+  it("wall_clock: the worker is at 90% of its wall clock: retired and warned now, killed 10% of the wall clock later", async () => {
+    const fns = await runtime({ DAYBREAK_EDGE_WALL_CLOCK_MS: "30000" });
+    try {
+      const open = probe(fns, "hold=10000");
+      const asked = await waitFor("a busy worker", () => reachLimit(fns, { function: "probe", reason: "wall_clock" }), (r) => r.status === 200, 5000, 50);
+      const warnedAt = Date.now();
+      expect(asked.body.kill_in_ms).toBe(3000);
+      const fresh = await probe(fns, "hello"); // retired: a new request goes to a new worker
+      const cut = await open;
+      expect(cut.status).toBe(546);
+      expect(String(cut.body.message)).toMatch(/wall_clock/);
+      expect(Date.now() - warnedAt).toBeGreaterThanOrEqual(2900);
+      const workers = (await fetch(`http://127.0.0.1:${fns.port}/_edge/workers`).then((r) => r.json())) as { id: string; pid: number; killed: string | null }[];
+      const victim = workers.find((w) => w.id === asked.body.worker)!;
+      expect(victim.killed).toBe("wall_clock");
+      expect(fresh.body.pid).not.toBe(victim.pid);
+      const warning = events.find((e) => e.pid === victim.pid && e.event === "beforeunload" && e.reason === "wall_clock");
+      expect(warning?.at).toBeLessThan(warnedAt + 1000);
+    } finally {
+      await fns.stop();
+    }
+  });
+
+  it("refuses a reason that is not a limit, and a function it does not serve", async () => {
+    const fns = await runtime({});
+    try {
+      expect((await reachLimit(fns, { function: "probe", reason: "boredom" })).status).toBe(400);
+      expect((await reachLimit(fns, { function: "nope", reason: "cpu" })).status).toBe(400);
+    } finally {
+      await fns.stop();
+    }
+  });
+});
+
 describe("what a user worker sees", () => {
   it("EdgeRuntime is { waitUntil } only, there are no Web Workers, and process.cpuUsage() reads 0 with a warning", async () => {
     const fns = await runtime({});
