@@ -49,6 +49,9 @@ export interface RunRecord {
   /** Processors of the run that stopped on a budget (wall clock, CPU, the worker ending) and
    * handed their work over: what the full soak's long runs are for. */
   hand_overs: number;
+  /** Processors of the run found lost (killed with their worker) whose work a rescue handed to a
+   * successor: hand-overs forced by a kill, which restart the survivors' budgets. */
+  rescues: number;
   violations: string[];
 }
 
@@ -66,7 +69,7 @@ export async function soakRun(stack: SoakStack, o: RunOptions): Promise<RunRecor
     faults: injected.map((f) => ({
       kind: f.kind, at_s: (f.at - startedAt) / 1000, detail: f.detail, in_flight: f.inFlight.length, recovery_s: null, recovery_ended: false,
     })),
-    faults_skipped: skipped, tasks: null, repeated_answers: 0, explained: [], closing_reconcile: null, hand_overs: 0, violations,
+    faults_skipped: skipped, tasks: null, repeated_answers: 0, explained: [], closing_reconcile: null, hand_overs: 0, rescues: 0, violations,
   });
 
   if (o.plan.raceStart) injected.push(await raceStart(stack, schedule));
@@ -113,9 +116,10 @@ export async function soakRun(stack: SoakStack, o: RunOptions): Promise<RunRecor
     ...record(check.runStatus, violations, runId), duration_s: durationS, tasks: check.tasks, repeated_answers: check.repeatedAnswers,
     explained: check.explained.map((e) => ({ task: e.task, status: e.status, fault: e.fault, fault_at_s: (e.fault_at - startedAt) / 1000 })),
     closing_reconcile: reconcile,
-    hand_overs: await stack.read(async (sql) => (await sql<{ n: number }[]>`
-      select count(*)::int as n from scheduler.processors
-       where started_at >= to_timestamp(${startedAt / 1000}) and stop_reason not in ('no_work', 'lost', 'never_started')`)[0]!.n),
+    ...await stack.read(async (sql) => (await sql<{ hand_overs: number; rescues: number }[]>`
+      select count(*) filter (where stop_reason not in ('no_work', 'lost', 'never_started'))::int as hand_overs,
+             count(*) filter (where stop_reason = 'lost')::int as rescues
+        from scheduler.processors where started_at >= to_timestamp(${startedAt / 1000})`)[0]!),
   };
   const completions = await stack.read(async (sql) => (await sql<{ at: Date }[]>`
     select completed_at as at from scheduler.batch_tasks

@@ -12,7 +12,7 @@ function run(index: number, faults: FaultRecord[], over: Partial<RunRecord> = {}
   return {
     index, schedule: `soak-${index}`, run_id: null, duration_s: 30, status: "completed", faults, faults_skipped: [],
     tasks: { planned: 120, succeeded: 120, failed: 0, cancelled: 0 }, repeated_answers: 0, explained: [],
-    closing_reconcile: null, hand_overs: 0, violations: [], ...over,
+    closing_reconcile: null, hand_overs: 0, rescues: 0, violations: [], ...over,
   };
 }
 const meta = { date: "2026-12-01T00:00:00Z", commit: "abc", options: {}, finished: true };
