@@ -176,7 +176,7 @@ export async function inject(
       return done(`${fault.calls} calls answered 500`);
     case "provider_hang":
       providerRule({ hang: true, times: Math.min(fault.calls, 4) });
-      return done(`${Math.min(fault.calls, 4)} calls hang past the lease`);
+      return done(`${Math.min(fault.calls, 4)} calls hang (cut off at their deadline; past the lease with a short one)`);
     case "provider_slow_body":
       providerRule({ slowBodyMs: 3000 });
       return done(`${fault.calls} bodies trickle over 3 s`);

@@ -75,10 +75,15 @@ export class SoakStack {
     const prompts = await sql<{ id: string }[]>`select id::text from public.prompts where org_id = any(${orgIds}::uuid[])`;
     if (prompts.length !== options.organizations * options.promptsPerOrg) throw new Error(`seeded ${prompts.length} prompts, expected ${options.organizations * options.promptsPerOrg}`);
     stack.plannedTasks = prompts.flatMap((p) => SOAK_PROVIDERS.map((provider) => ({ prompt_id: p.id, provider, region: "global" })));
-    // A provider timeout longer than the lease: a hanging call is cut off by the lease, as it
-    // would be against a real provider with a generous timeout.
+    // With a short lease (the short soak), a provider timeout and a shortest call deadline longer
+    // than the lease: a hanging call is cut off by the lease and fenced, the path a call slower than
+    // its claim takes. With the shipped lease (the full soak), the shipped timeout and deadline: a
+    // hanging call is cut off at its deadline, seconds after it began.
     const timeoutMs = options.leaseSeconds === null ? DEFAULT_PROVIDER_TIMEOUT_MS : (options.leaseSeconds + 30) * 1000;
     await sql`update public.providers set timeout_ms = ${timeoutMs}, requests_per_minute = ${options.requestsPerMinute}`;
+    if (options.leaseSeconds !== null) {
+      await sql`update scheduler.config set value = ${sql.json(timeoutMs)} where key = 'call_deadline_min_ms'`;
+    }
     return stack;
   }
 

@@ -1,37 +1,49 @@
-// How long a provider call may take before it is cut off and retried: the provider's recent
-// latency decides it in Postgres (scheduler.call_deadline_ms: 3 × the p99 of its last answers, at
-// least 5 s, at most its configured timeout), so one hung call costs seconds, not the timeout.
-// Read per provider at most every REFRESH_MS; while the database cannot say, the last deadline it
-// gave stands, and before it ever said, the configured timeout.
+// How long a provider call's first attempt may take before it is cut off and tried again: the
+// provider's recent latency decides it in Postgres (scheduler.call_deadline_ms: 3 × the p99 of its
+// last answers, at least 5 s, at most its configured timeout), so one hung call costs seconds, not
+// the timeout (retries double it and the last attempt gets the timeout: retry-policy.ts).
+// Read per provider at most every REFRESH_MS, behind the calls: a call waits for the database only
+// for the first read, and then at most FIRST_READ_WAIT_MS; until the database has said, and while
+// it cannot, the configured timeout or the last deadline it gave stands.
 import type { Sql } from "./db.ts";
 
 const REFRESH_MS = 5000;
+const FIRST_READ_WAIT_MS = 1000;
+
+interface Known {
+  ms: number;
+  at: number;
+  refreshing: Promise<void> | null;
+}
 
 export class CallDeadlines {
-  private readonly known = new Map<string, { ms: number; at: number; refreshing: Promise<void> | null }>();
+  private readonly known = new Map<string, Known>();
 
-  constructor(private readonly sql: Sql, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly sql: Sql,
+    private readonly now: () => number = Date.now,
+    private readonly firstReadWaitMs = FIRST_READ_WAIT_MS,
+  ) {}
 
-  /** The deadline for a call to this provider, in ms, never above its configured timeout. */
+  /** The first attempt's deadline for a call to this provider, in ms, never above its timeout. */
   async forProvider(provider: string, configuredTimeoutMs: number): Promise<number> {
     let entry = this.known.get(provider);
+    const first = !entry;
     if (!entry) {
       entry = { ms: configuredTimeoutMs, at: -Infinity, refreshing: null };
       this.known.set(provider, entry);
     }
-    if (this.now() - entry.at >= REFRESH_MS) {
-      const known = entry.at > -Infinity;
-      entry.refreshing ??= this.refresh(provider, entry).finally(() => {
-        entry.refreshing = null;
+    if (this.now() - entry.at >= REFRESH_MS && entry.refreshing === null) {
+      const e = entry;
+      e.refreshing = this.refresh(provider, e).finally(() => {
+        e.refreshing = null;
       });
-      // Only the first read is waited for; later ones refresh behind the calls, which keep the
-      // deadline they have (so a database outage never holds a call up).
-      if (!known) await entry.refreshing;
     }
+    if (first || entry.at === -Infinity) await withinMs(entry.refreshing, this.firstReadWaitMs);
     return Math.min(entry.ms, configuredTimeoutMs);
   }
 
-  private async refresh(provider: string, entry: { ms: number; at: number }): Promise<void> {
+  private async refresh(provider: string, entry: Known): Promise<void> {
     try {
       const [row] = await this.sql<{ ms: number | null }[]>`select scheduler.call_deadline_ms(${provider}) as ms`;
       if (row?.ms != null) entry.ms = row.ms;
@@ -40,4 +52,12 @@ export class CallDeadlines {
     }
     entry.at = this.now();
   }
+}
+
+/** Waits for the promise, but no longer than ms. */
+async function withinMs(promise: Promise<void> | null, ms: number): Promise<void> {
+  if (promise === null) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

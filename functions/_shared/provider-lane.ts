@@ -152,14 +152,13 @@ export async function callProviderForTask(ctx: LaneContext, task: PacedTask): Pr
     prompt = suggestionInstruction(request.prompts);
     suggestions = true;
   }
-  const configuredFallback = primary.fallbackProvider ? (ctx.providers.get(primary.fallbackProvider) ?? null) : null;
-  const [primaryMs, fallbackMs] = await Promise.all([
-    ctx.deadlines.forProvider(primary.name, primary.timeoutMs),
-    configuredFallback && ctx.deadlines.forProvider(configuredFallback.name, configuredFallback.timeoutMs),
-  ]);
-  const withDeadline = { ...primary, timeoutMs: primaryMs };
-  const fallback = configuredFallback && { ...configuredFallback, timeoutMs: fallbackMs ?? configuredFallback.timeoutMs };
   const signal = AbortSignal.any([ctx.hardDeadline, AbortSignal.timeout(Math.max(task.lease_ms - LEASE_MARGIN_MS, 1000))]);
+  const configuredFallback = primary.fallbackProvider ? (ctx.providers.get(primary.fallbackProvider) ?? null) : null;
+  // A suggestions call asks for more than the daily answers the deadline is learned from: it keeps
+  // the configured timeout.
+  const withDeadline = async (config: ProviderConfig): Promise<ProviderConfig> =>
+    suggestions ? config : { ...config, deadlineMs: await ctx.deadlines.forProvider(config.name, config.timeoutMs) };
+  const [first, fallback] = await Promise.all([withDeadline(primary), configuredFallback && withDeadline(configuredFallback)]);
   if (signal.aborted) return { outcome: "released", task, error: "", provider_called: false };
   let claimedCallUsed = false;
   const onAttempt = (info: AttemptInfo) => {
@@ -168,7 +167,7 @@ export async function callProviderForTask(ctx: LaneContext, task: PacedTask): Pr
     ctx.recorder.attempt(toCallAttempt(info, task.run_id, claimed ? task.estimated_tokens : null));
   };
   try {
-    const result = await callWithFallback(withDeadline, fallback, { taskId: task.task_id, prompt, region: task.region, attemptToken: task.attempt_token }, {
+    const result = await callWithFallback(first, fallback, { taskId: task.task_id, prompt, region: task.region, attemptToken: task.attempt_token }, {
       env: ctx.env,
       fetch: ctx.fetch,
       signal,

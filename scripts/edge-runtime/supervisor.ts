@@ -15,8 +15,8 @@ import { CONTROL_PREFIX, type SupervisorMessage, type UnloadReason, type WorkerM
 
 const POLL_MS = 50;
 /** How long after its warning a worker driven to its CPU or memory limit on demand is killed: the
- * poll or two in which a burst of CPU or an allocation would cross the limit after crossing 90%. */
-const BURST_TO_LIMIT_MS = 2 * POLL_MS;
+ * last 10% of the default 2 s CPU limit at full burn (200 ms), four polls. */
+const BURST_TO_LIMIT_MS = 4 * POLL_MS;
 
 export type KillReason = "wall_clock" | "cpu" | "memory";
 
@@ -49,6 +49,8 @@ export class EdgeWorker {
   port: number | null = null;
   retiredBecause: string | null = null;
   killed: KillReason | null = null;
+  /** A limit reached on demand (reachLimit): its kill is due, so the worker is not picked again. */
+  private limitReached: KillReason | null = null;
   inFlight = 0;
   private pending = 0;
   private readonly child: ChildProcess;
@@ -123,7 +125,7 @@ export class EdgeWorker {
   /** What the work this worker holds comes to: requests not answered plus waitUntil promises not
    * settled (a processor kicked with respond-async answers 202 and works in the background). */
   get workHeld(): number {
-    return this.exited ? 0 : this.inFlight + this.pending;
+    return this.exited || this.killed !== null || this.limitReached !== null ? 0 : this.inFlight + this.pending;
   }
 
   /** The worker runs into a limit now, and the supervisor does what it does at that limit: for
@@ -133,6 +135,7 @@ export class EdgeWorker {
    * limit on demand (gateway.ts, POST /_edge/limit); the limits themselves are enforced as always.
    * Returns when the kill is due, in ms from now. */
   reachLimit(reason: KillReason): number {
+    this.limitReached = reason;
     const l = this.limits;
     const killInMs = reason === "wall_clock" ? (l.wallClockMs * (100 - l.beforeunloadPercent)) / 100 : BURST_TO_LIMIT_MS;
     if (reason === "cpu") this.retire("CPU soft limit");

@@ -1,5 +1,5 @@
 // A hung provider call against the real processor (Deno, over HTTP): with the provider's answers
-// of the last hour known, the call is cut off at 3 × their p99 (5 s at least) and retried, not held
+// of the last hour known (a run before), the call is cut off at 3 × their p99 (5 s at least) and retried, not held
 // for the provider's configured timeout (120 s), so the run ends seconds after the hang.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { connect, type Sql } from "../../harness/db.ts";
@@ -25,7 +25,7 @@ beforeEach(async () => {
 });
 
 describe("a hung call costs seconds, not the provider's timeout", () => {
-  it("after a day of quick answers, a hang is cut off at 5 s and retried within its claim; the run ends in seconds", async () => {
+  it("after a run of quick answers, a hang is cut off at 5 s and retried within its claim; the run ends in seconds", async () => {
     await seedOrganizations(sql, { organizations: 1, promptsPerOrg: 30, providers: { fast: mock.url } });
     // The shipped timeout; a stated limit, so the pace is not probed up from nothing.
     await sql`update public.providers set timeout_ms = 120000, requests_per_minute = 6000 where name = 'fast'`;

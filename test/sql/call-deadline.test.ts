@@ -61,11 +61,14 @@ describe("a call's deadline follows the provider's recent latency", () => {
     expect(await deadline()).toBe(30_000);
   });
 
-  it("counts only the provider's own answers of the last hour", async () => {
+  it("counts only the provider's own answers of the hour before the moment asked about", async () => {
     await answers(Array(100).fill(4000), "fast", 2 * 3600_000);
     await answers(Array(100).fill(4000), "fallback", 60_000, 100);
     expect(await deadline()).toBe(120_000);
     await answers(Array(40).fill(2000), "fast", 60_000, 200);
+    expect(await deadline()).toBe(6000);
+    // Answers after the moment asked about are not known at that moment.
+    await answers(Array(40).fill(9000), "fast", -60_000, 240);
     expect(await deadline()).toBe(6000);
   });
 

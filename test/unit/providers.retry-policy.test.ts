@@ -119,6 +119,38 @@ describe("callWithRetries", () => {
   });
 });
 
+describe("a deadline from the provider's latency", () => {
+  it("cuts the first attempt at the deadline, doubles it for the next, and gives the last the full timeout", async () => {
+    mock.setRules([{ hang: true, times: 2 }]);
+    const { delays, sleep } = fakeSleep();
+    const attempts: AttemptInfo[] = [];
+    const result = await callWithRetries(config({ deadlineMs: 100, timeoutMs: 5000 }), request, {
+      sleep, random: () => 0, onAttempt: (a) => attempts.push(a),
+    });
+    expect(result.attempts).toBe(3);
+    expect(attempts.map((a) => a.error?.message ?? "ok")).toEqual([
+      expect.stringMatching(/timed out after 100 ms/), expect.stringMatching(/timed out after 200 ms/), "ok",
+    ]);
+    expect(delays).toHaveLength(2);
+  });
+
+  it("a provider that slowed past the deadline is still waited out by the last attempt", async () => {
+    mock.setLatency(700);
+    const { sleep } = fakeSleep();
+    const result = await callWithRetries(config({ deadlineMs: 150, timeoutMs: 5000 }), request, { sleep, random: () => 0 });
+    expect(result.attempts).toBe(3); // cut at 150 and 300 ms, answered within the timeout
+    expect(result.latencyMs).toBeGreaterThanOrEqual(700);
+  });
+
+  it("never gives an attempt more than the timeout", async () => {
+    mock.setRules([{ hang: true }]);
+    const { sleep } = fakeSleep();
+    const attempts: AttemptInfo[] = [];
+    await rejection(callWithRetries(config({ deadlineMs: 300, timeoutMs: 400 }), request, { sleep, onAttempt: (a) => attempts.push(a) }));
+    expect(attempts.map((a) => /after (\d+) ms/.exec(a.error!.message)![1])).toEqual(["300", "400", "400"]);
+  });
+});
+
 describe("callWithFallback", () => {
   const fallback = () => config({ name: "openai-fallback", model: "gpt-fallback" });
 

@@ -31,6 +31,10 @@ export interface ProviderConfig {
   model: string;
   apiKeyEnv: string | null;
   timeoutMs: number;
+  /** The first attempt's deadline, from the provider's recent latency (call-deadline.ts); each retry
+   * gets twice the one before and the last attempt gets timeoutMs, so a provider that slowed down
+   * is still waited out. Absent: every attempt gets timeoutMs. */
+  deadlineMs?: number;
   fallbackProvider: string | null;
   /** max_tokens sent with every call; null: the provider's default. */
   maxTokens: number | null;

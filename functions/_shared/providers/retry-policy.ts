@@ -58,7 +58,7 @@ export async function callWithRetries(
   for (let attempt = 1; ; attempt++) {
     let error: ProviderError;
     try {
-      const result = await callChatCompletion(config, request, deps);
+      const result = await callChatCompletion({ ...config, timeoutMs: attemptTimeoutMs(config, attempt, maxAttempts) }, request, deps);
       deps.onAttempt?.({
         provider: config.name, attempt, status: result.status, latencyMs: result.latencyMs, rateLimit: result.rateLimit, usage: result.usage,
       });
@@ -84,6 +84,13 @@ export async function callWithRetries(
     await sleep(delayMs);
     if (deps.signal?.aborted) throw gaveUp(error, attempt, "aborted by caller");
   }
+}
+
+/** The attempt's timeout: the config's deadline doubled for each attempt before it, never above
+ * timeoutMs, and timeoutMs itself for the last attempt. */
+export function attemptTimeoutMs(config: ProviderConfig, attempt: number, maxAttempts: number): number {
+  if (config.deadlineMs === undefined || attempt >= maxAttempts) return config.timeoutMs;
+  return Math.min(config.timeoutMs, config.deadlineMs * 2 ** (attempt - 1));
 }
 
 function gaveUp(error: ProviderError, attempts: number, why: string | null): ProviderError {

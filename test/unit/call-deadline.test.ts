@@ -1,0 +1,78 @@
+// CallDeadlines (functions/_shared/call-deadline.ts): how the processor reads a provider's call
+// deadline from Postgres: once, then every 5 s behind the calls, never waiting on the database for
+// more than a second, keeping what it knew when a read fails. The database is a stand-in whose
+// answers the test releases by hand; the clock is injected.
+import { describe, expect, it } from "vitest";
+import { CallDeadlines } from "../../functions/_shared/call-deadline.ts";
+import type { Sql } from "../../functions/_shared/db.ts";
+
+/** A stand-in for the sql tag: every query waits until the test answers it (a number, or an error). */
+function database() {
+  const pending: { provider: unknown; answer: (ms: number | Error) => void }[] = [];
+  const sql = ((_strings: TemplateStringsArray, ...values: unknown[]) =>
+    new Promise((resolve, reject) => {
+      pending.push({ provider: values[0], answer: (v) => (v instanceof Error ? reject(v) : resolve([{ ms: v }])) });
+    })) as unknown as Sql;
+  return { sql, pending };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 0));
+
+describe("the processor's view of a provider's call deadline", () => {
+  it("waits for the first read, then answers from it for 5 s without asking again", async () => {
+    const db = database();
+    let now = 0;
+    const deadlines = new CallDeadlines(db.sql, () => now);
+    const first = deadlines.forProvider("a", 120_000);
+    await settle();
+    expect(db.pending.map((p) => p.provider)).toEqual(["a"]);
+    db.pending.shift()!.answer(6000);
+    expect(await first).toBe(6000);
+    now = 4999;
+    expect(await deadlines.forProvider("a", 120_000)).toBe(6000);
+    expect(db.pending).toHaveLength(0);
+  });
+
+  it("refreshes behind the calls after 5 s: the call gets the deadline it had, the next one the new", async () => {
+    const db = database();
+    let now = 0;
+    const deadlines = new CallDeadlines(db.sql, () => now);
+    const first = deadlines.forProvider("a", 120_000);
+    await settle();
+    db.pending.shift()!.answer(6000);
+    await first;
+    now = 5000;
+    expect(await deadlines.forProvider("a", 120_000)).toBe(6000); // not held for the read
+    expect(db.pending).toHaveLength(1);
+    expect(await deadlines.forProvider("a", 120_000)).toBe(6000); // one read at a time
+    expect(db.pending).toHaveLength(1);
+    db.pending.shift()!.answer(9000);
+    await settle();
+    expect(await deadlines.forProvider("a", 120_000)).toBe(9000);
+  });
+
+  it("a first read the database does not answer within the wait leaves the configured timeout", async () => {
+    const db = database();
+    const deadlines = new CallDeadlines(db.sql, Date.now, 20);
+    expect(await deadlines.forProvider("a", 120_000)).toBe(120_000);
+    db.pending.shift()!.answer(5000);
+    await settle();
+    expect(await deadlines.forProvider("a", 120_000)).toBe(5000);
+  });
+
+  it("a failed read keeps what was known; the configured timeout caps whatever the database says", async () => {
+    const db = database();
+    let now = 0;
+    const deadlines = new CallDeadlines(db.sql, () => now);
+    const first = deadlines.forProvider("a", 120_000);
+    await settle();
+    db.pending.shift()!.answer(7000);
+    await first;
+    now = 6000;
+    await deadlines.forProvider("a", 120_000);
+    db.pending.shift()!.answer(new Error("connection refused"));
+    await settle();
+    expect(await deadlines.forProvider("a", 120_000)).toBe(7000);
+    expect(await deadlines.forProvider("a", 3000)).toBe(3000);
+  });
+});
