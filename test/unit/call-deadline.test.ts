@@ -18,30 +18,30 @@ function database() {
 
 const settle = () => new Promise((r) => setTimeout(r, 0));
 
+/** Deadlines on a clock the test moves, whose first read of provider "a" the database answered with ms. */
+async function primed(ms: number) {
+  const db = database();
+  const clock = { now: 0 };
+  const deadlines = new CallDeadlines(db.sql, () => clock.now);
+  const first = deadlines.forProvider("a", 120_000);
+  await settle();
+  expect(db.pending.map((p) => p.provider)).toEqual(["a"]);
+  db.pending.shift()!.answer(ms);
+  expect(await first).toBe(ms);
+  return { db, clock, deadlines };
+}
+
 describe("the processor's view of a provider's call deadline", () => {
   it("waits for the first read, then answers from it for 5 s without asking again", async () => {
-    const db = database();
-    let now = 0;
-    const deadlines = new CallDeadlines(db.sql, () => now);
-    const first = deadlines.forProvider("a", 120_000);
-    await settle();
-    expect(db.pending.map((p) => p.provider)).toEqual(["a"]);
-    db.pending.shift()!.answer(6000);
-    expect(await first).toBe(6000);
-    now = 4999;
+    const { db, clock, deadlines } = await primed(6000);
+    clock.now = 4999;
     expect(await deadlines.forProvider("a", 120_000)).toBe(6000);
     expect(db.pending).toHaveLength(0);
   });
 
   it("refreshes behind the calls after 5 s: the call gets the deadline it had, the next one the new", async () => {
-    const db = database();
-    let now = 0;
-    const deadlines = new CallDeadlines(db.sql, () => now);
-    const first = deadlines.forProvider("a", 120_000);
-    await settle();
-    db.pending.shift()!.answer(6000);
-    await first;
-    now = 5000;
+    const { db, clock, deadlines } = await primed(6000);
+    clock.now = 5000;
     expect(await deadlines.forProvider("a", 120_000)).toBe(6000); // not held for the read
     expect(db.pending).toHaveLength(1);
     expect(await deadlines.forProvider("a", 120_000)).toBe(6000); // one read at a time
@@ -61,14 +61,8 @@ describe("the processor's view of a provider's call deadline", () => {
   });
 
   it("a failed read keeps what was known; the configured timeout caps whatever the database says", async () => {
-    const db = database();
-    let now = 0;
-    const deadlines = new CallDeadlines(db.sql, () => now);
-    const first = deadlines.forProvider("a", 120_000);
-    await settle();
-    db.pending.shift()!.answer(7000);
-    await first;
-    now = 6000;
+    const { db, clock, deadlines } = await primed(7000);
+    clock.now = 6000;
     await deadlines.forProvider("a", 120_000);
     db.pending.shift()!.answer(new Error("connection refused"));
     await settle();
