@@ -1736,10 +1736,12 @@ begin
     end case;
   end loop;
 
+  -- Still running when its row is locked: an invocation that recorded its end while this pass was
+  -- waiting for the row keeps the end it recorded (the set was read before the lock).
   update scheduler.scheduler_runs
      set status = 'failed', reason = 'abandoned', completed_at = p_now,
          error_message = coalesce(error_message, 'no outcome recorded within the abandon threshold')
-   where id in (select scheduler.abandoned_invocations(p_now));
+   where status = 'running' and id in (select scheduler.abandoned_invocations(p_now));
   get diagnostics v_runs_closed = row_count;
   v_runs_closed := v_runs_closed + (v_rescued ->> 'invocations')::integer;
 
