@@ -8,6 +8,8 @@
 //     task's current claim; an answer no result was kept from belongs to a task that was in
 //     flight when an answer-losing fault struck.
 //   reconcile-rule.ts: the closing reconcile repairs nothing unless a fault made it necessary.
+//   worker-rule.ts: no worker was killed at a limit unless the soak drove it there (no invocation
+//     outlived its worker).
 import type { CallRecord } from "../../harness/mock-provider/index.ts";
 import type { Sql } from "../lib/db.ts";
 import { checkCalls } from "./call-rules.ts";
@@ -15,6 +17,7 @@ import type { InjectedFault } from "./faults.ts";
 import { checkOutcome, checkPlanned, type ExplainedLoss } from "./outcome-rules.ts";
 import { checkClosingReconcile, type ClosingReconcile } from "./reconcile-rule.ts";
 import type { PlannedTask, TaskState } from "./task-state.ts";
+import { checkLimitKills, type LimitKill } from "./worker-rule.ts";
 
 export interface CheckInput {
   runId: string;
@@ -26,6 +29,8 @@ export interface CheckInput {
   calls: CallRecord[];
   faults: InjectedFault[];
   reconcile: ClosingReconcile;
+  /** Workers the runtimes killed at a limit during the run. */
+  limitKills: LimitKill[];
 }
 
 export interface CheckResult {
@@ -57,6 +62,7 @@ export async function checkRun(sql: Sql, input: CheckInput): Promise<CheckResult
   const explained = checkOutcome({ status: run.status, tasks, calls: input.calls, faults: input.faults, maxRateLimited }, violations);
   const repeated = checkCalls(tasks, input.calls, input.faults, violations);
   checkClosingReconcile(input.reconcile, input.faults, violations);
+  checkLimitKills(input.limitKills, input.faults, violations);
 
   const [left] = await sql<{ jobs: number; processors: number; invocations: number }[]>`
     select (select count(*)::int from scheduler.batch_jobs where run_id = ${input.runId}::uuid and status in ('pending', 'processing')) as jobs,

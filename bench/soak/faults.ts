@@ -85,6 +85,8 @@ export interface InjectedFault {
   /** The run's tasks held by a claim when an answer-losing fault struck (read just before and just
    * after it): the only tasks whose answers it may have lost. Empty for the other kinds. */
   inFlight: string[];
+  /** The worker a limit kill drove into its limit, in which of the soak's runtimes. */
+  victim?: { runtime: number; worker: string };
 }
 
 export interface RunPlan {
@@ -152,7 +154,10 @@ export async function inject(
       const end = await stack.workerEnd(hit, hit.killInMs + 10_000);
       await struck();
       const how = end.killed === null ? "it was dropped early (its work handed over) before the kill" : `killed for ${end.killed}`;
-      return done(`${reason} limit reached by worker ${hit.worker} of runtime ${hit.runtime + 1} of 2 (kill due in ${hit.killInMs} ms); ${how}`);
+      return {
+        ...done(`${reason} limit reached by worker ${hit.worker} of runtime ${hit.runtime + 1} of 2 (kill due in ${hit.killInMs} ms); ${how}`),
+        victim: { runtime: hit.runtime, worker: hit.worker },
+      };
     }
     case "pg_restart_fast":
     case "pg_restart_immediate": {

@@ -108,8 +108,9 @@ export async function soakRun(stack: SoakStack, o: RunOptions): Promise<RunRecor
   const durationS = (Date.now() - startedAt) / 1000;
   if (ended === null) o.log(`  ${schedule}: still running after ${o.maxRunMs / 1000} s`);
   const reconcile = await settle(stack);
+  const limitKills = await stack.limitKillsSince(startedAt);
   const check = await stack.read((sql) => checkRun(sql, {
-    runId, startedAt, expected: stack.plannedTasks, calls: stack.mock.calls(), faults: injected, reconcile,
+    runId, startedAt, expected: stack.plannedTasks, calls: stack.mock.calls(), faults: injected, reconcile, limitKills,
   }));
   const violations = ended === null ? [`run still running ${o.maxRunMs / 1000} s after it started`, ...check.violations] : check.violations;
   const result: RunRecord = {

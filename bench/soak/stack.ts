@@ -14,6 +14,7 @@ import { connect, type Sql } from "../lib/db.ts";
 import { sleep } from "./faults.ts";
 import { RuntimeProxy } from "./runtime-proxy.ts";
 import type { PlannedTask } from "./task-state.ts";
+import type { LimitKill } from "./worker-rule.ts";
 
 export interface StackOptions {
   datadir: string;
@@ -128,6 +129,19 @@ export class SoakStack {
       return { runtime, worker: body.worker!, killInMs: body.kill_in_ms! };
     }
     return null;
+  }
+
+  /** Every worker the live runtimes killed at a limit since `since` (Date.now() ms), from their reports. */
+  async limitKillsSince(since: number): Promise<LimitKill[]> {
+    const kills: LimitKill[] = [];
+    for (let runtime = 0; runtime < RUNTIMES; runtime++) {
+      if (!this.runtimes[runtime]) continue;
+      const workers = (await (await fetch(`http://127.0.0.1:${this.ports[runtime]}/_edge/workers`)).json()) as WorkerRecord[];
+      for (const w of workers) {
+        if (w.killed !== null && (w.endedAt ?? 0) >= since) kills.push({ runtime, worker: w.id, function: w.function, killed: w.killed });
+      }
+    }
+    return kills;
   }
 
   /** The worker's record once its process is gone (killed, or dropped early), read from its

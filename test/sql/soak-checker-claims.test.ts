@@ -37,7 +37,7 @@ const call = (t: Claimed, status: CallRecord["status"] = 200): CallRecord =>
 const succeeded = (t: Claimed) => ({ ...t, outcome: "succeeded", answered_by: "a", model: "a-model", response: "ok", attempts: 1, latency_ms: 5 });
 function input(calls: CallRecord[]): CheckInput {
   return {
-    runId, startedAt: t0 - 60_000, expected, calls, faults: [],
+    runId, startedAt: t0 - 60_000, expected, calls, faults: [], limitKills: [],
     reconcile: { report: { stale: 0, resumed: 0, finalized: 0, failed: 0, runs_closed: 0, rescued: { processors: 0, tasks: 0 } }, stopped: {} },
   };
 }

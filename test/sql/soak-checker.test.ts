@@ -34,7 +34,7 @@ const CLEAN_RECONCILE: CheckInput["reconcile"] = {
   stopped: {},
 };
 function input(calls: CallRecord[], faults: InjectedFault[] = []): CheckInput {
-  return { runId, startedAt: t0 - 60_000, expected, calls, faults, reconcile: CLEAN_RECONCILE };
+  return { runId, startedAt: t0 - 60_000, expected, calls, faults, reconcile: CLEAN_RECONCILE, limitKills: [] };
 }
 const fault = (kind: InjectedFault["kind"], at: number, inFlight: string[] = []): InjectedFault => ({ kind, at, endAt: at, detail: "", inFlight });
 

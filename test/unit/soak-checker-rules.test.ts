@@ -6,6 +6,7 @@ import type { InjectedFault } from "../../bench/soak/faults.ts";
 import { checkClosingReconcile, type ClosingReconcile } from "../../bench/soak/reconcile-rule.ts";
 import { recoveryAfter } from "../../bench/soak/recovery.ts";
 import type { TaskState } from "../../bench/soak/task-state.ts";
+import { checkLimitKills, type LimitKill } from "../../bench/soak/worker-rule.ts";
 import type { CallRecord } from "../../harness/mock-provider/index.ts";
 
 const T = 1_800_000_000_000;
@@ -117,6 +118,25 @@ describe("the closing reconcile rule", () => {
     expect(check(neverStarted, [fault("provider_hang", T)])).toEqual(["the closing reconcile stopped 2 processor(s) that never started, with no lost kick to explain it"]);
     expect(check(neverStarted, [fault("kicks_lost", T)])).toEqual([]);
     expect(check(neverStarted, [fault("pg_restart_immediate", T)])).toEqual([]);
+  });
+});
+
+describe("no invocation outlives its worker", () => {
+  const kill = (runtime: number, worker: string, killed = "wall_clock"): LimitKill => ({ runtime, worker, function: "robust-batch-processor", killed });
+  const driven = (runtime: number, worker: string): InjectedFault =>
+    ({ kind: "worker_cpu_kill", at: 0, endAt: 0, detail: "", inFlight: [], victim: { runtime, worker } });
+
+  it("a worker killed at a limit the soak did not drive it to is a violation", () => {
+    const violations: string[] = [];
+    checkLimitKills([kill(1, "w7")], [], violations);
+    expect(violations).toEqual([expect.stringMatching(/w7 .*runtime 2 was killed at its wall_clock limit: an invocation outlived its worker/)]);
+  });
+
+  it("the victim of a limit kill is excused, on its own runtime only", () => {
+    const violations: string[] = [];
+    checkLimitKills([kill(0, "w3", "cpu"), kill(1, "w3", "cpu")], [driven(0, "w3")], violations);
+    expect(violations).toHaveLength(1);
+    expect(violations[0]).toMatch(/runtime 2/);
   });
 });
 
