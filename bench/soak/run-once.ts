@@ -134,16 +134,15 @@ export async function soakRun(stack: SoakStack, o: RunOptions): Promise<RunRecor
 
 /** Injects the fault; for one that may lose answers, also which of the run's tasks were claimed
  * when it struck: read just before it and just after (the union, as a claim made between the read
- * and the fault is still held after it, or, after a cancel, cancelled with its claim's start later
- * than the first read); after a kill, read at once, before the runtime is back and the survivors'
- * new claims blur it. */
+ * and the fault is still held after it, or, after a cancel, cancelled with its claim on it: a task
+ * given back or rescued before the cancel lost its claimed_by); after a kill, read at once, before
+ * the runtime is back and the survivors' new claims blur it. */
 async function injectRecordingClaims(stack: SoakStack, fault: PlannedFault, run: { id: string; schedule: string }): Promise<InjectedFault> {
   if (!ANSWER_LOSING.has(fault.kind)) return inject(stack, fault, run);
-  const [{ at: firstRead }] = await stack.read((sql) => sql<{ at: Date }[]>`select clock_timestamp() as at`);
   const claimed = () => stack.read(async (sql) => (await sql<{ id: string }[]>`
     select id::text from scheduler.batch_tasks
      where run_id = ${run.id}::uuid
-       and (status = 'processing' or (status = 'cancelled' and started_at >= ${firstRead}))`).map((r) => r.id));
+       and (status = 'processing' or (status = 'cancelled' and claimed_by is not null))`).map((r) => r.id));
   const before = await claimed();
   let after: string[] | null = null;
   const injected = await inject(stack, fault, run, async () => {
