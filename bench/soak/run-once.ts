@@ -169,13 +169,15 @@ async function raceStart(stack: SoakStack, schedule: string): Promise<InjectedFa
 /** Lets the fleet wind down (no processor live), then reconciles as of when every threshold has
  * passed: the state the invariants speak of ("after a reconcile"). Returns what that reconcile
  * repaired and the processors it stopped, for the checker (reconcile-rule.ts). */
-/** Waits for the fleet to wind down: no live processor, and no invocation still recording its
- * end (a processor stops before its invocation writes its outcome; a reconcile between the two
- * would find the invocation open, and the reconcile is dated past its abandon threshold). */
+/** Waits for the fleet to wind down: every processor stopped (kicked, running or handing over: a
+ * run cancelled as a processor hands over still gets its successor, which finds no work), and no
+ * invocation still recording its end (a processor stops before its invocation writes its outcome).
+ * The closing reconcile is dated past every threshold, so anything still moving would read to it
+ * as lost or abandoned. */
 async function settle(stack: SoakStack): Promise<ClosingReconcile> {
   await waitFor(90_000, () => stack.read(async (sql) => {
     const [row] = await sql<{ n: number }[]>`
-      select scheduler.live_processor_count()
+      select (select count(*) from scheduler.processors where status <> 'stopped')::int
              + (select count(*) from scheduler.scheduler_runs where status = 'running')::int as n`;
     return row!.n === 0 ? true : null;
   }));
