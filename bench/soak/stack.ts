@@ -138,7 +138,11 @@ export class SoakStack {
       if (!this.runtimes[runtime]) continue;
       const workers = (await (await fetch(`http://127.0.0.1:${this.ports[runtime]}/_edge/workers`)).json()) as WorkerRecord[];
       for (const w of workers) {
-        if (w.killed !== null && (w.endedAt ?? 0) >= since) kills.push({ runtime, worker: w.id, function: w.function, killed: w.killed });
+        if (w.killed === null || (w.endedAt ?? 0) < since) continue;
+        kills.push({
+          runtime, worker: w.id, function: w.function, killed: w.killed,
+          cpuMs: w.cpuMs, lifeMs: w.endedAt! - w.startedAt, requests: w.requests, retired: w.retired,
+        });
       }
     }
     return kills;

@@ -12,12 +12,18 @@ export interface LimitKill {
   worker: string;
   function: string;
   killed: string;
+  /** What the runtime saw of the worker: its CPU, life, requests taken, and why it retired. */
+  cpuMs: number;
+  lifeMs: number;
+  requests: number;
+  retired: string | null;
 }
 
 export function checkLimitKills(kills: LimitKill[], faults: InjectedFault[], violations: string[]): void {
   const driven = new Set(faults.flatMap((f) => (f.victim ? [`${f.victim.runtime}:${f.victim.worker}`] : [])));
   for (const k of kills) {
     if (driven.has(`${k.runtime}:${k.worker}`)) continue;
-    violations.push(`worker ${k.worker} (${k.function}) of runtime ${k.runtime + 1} was killed at its ${k.killed} limit: an invocation outlived its worker`);
+    violations.push(`worker ${k.worker} (${k.function}) of runtime ${k.runtime + 1} was killed at its ${k.killed} limit: an invocation outlived its worker ` +
+      `(${k.cpuMs} ms of CPU over ${(k.lifeMs / 1000).toFixed(1)} s, ${k.requests} request(s), retired: ${k.retired ?? "no"})`);
   }
 }

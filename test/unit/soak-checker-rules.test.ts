@@ -122,14 +122,16 @@ describe("the closing reconcile rule", () => {
 });
 
 describe("no invocation outlives its worker", () => {
-  const kill = (runtime: number, worker: string, killed = "wall_clock"): LimitKill => ({ runtime, worker, function: "robust-batch-processor", killed });
+  const kill = (runtime: number, worker: string, killed = "wall_clock"): LimitKill =>
+    ({ runtime, worker, function: "robust-batch-processor", killed, cpuMs: 2010, lifeMs: 21_300, requests: 4, retired: "CPU soft limit" });
   const driven = (runtime: number, worker: string): InjectedFault =>
     ({ kind: "worker_cpu_kill", at: 0, endAt: 0, detail: "", inFlight: [], victim: { runtime, worker } });
 
   it("a worker killed at a limit the soak did not drive it to is a violation", () => {
     const violations: string[] = [];
     checkLimitKills([kill(1, "w7")], [], violations);
-    expect(violations).toEqual([expect.stringMatching(/w7 .*runtime 2 was killed at its wall_clock limit: an invocation outlived its worker/)]);
+    expect(violations).toEqual([expect.stringMatching(
+      /w7 .*runtime 2 was killed at its wall_clock limit: an invocation outlived its worker \(2010 ms of CPU over 21\.3 s, 4 request\(s\), retired: CPU soft limit\)/)]);
   });
 
   it("the victim of a limit kill is excused, on its own runtime only", () => {
