@@ -45,9 +45,12 @@ export async function ensureProcessorFleet(sql: Sql, triggerSource: string): Pro
   return row!.kicked;
 }
 
-/** Whether another processor started since `since` (a successor this one's hand-over kicked). */
-export async function successorStarted(sql: Sql, processorId: string, since: Date): Promise<boolean> {
-  const [row] = await sql<{ started: boolean }[]>`
-    select exists (select from scheduler.processors where id <> ${processorId}::uuid and started_at >= ${since}) as started`;
-  return row!.started;
+/** Whether a processor started since `since` is claiming (holds a task in flight): the successor a
+ * hand-over kicked has taken up the pace, not only registered. */
+export async function successorClaiming(sql: Sql, processorId: string, since: Date): Promise<boolean> {
+  const [row] = await sql<{ claiming: boolean }[]>`
+    select exists (select from scheduler.processors p
+                    where p.id <> ${processorId}::uuid and p.started_at >= ${since}
+                      and exists (select from scheduler.batch_tasks t where t.claimed_by = p.worker and t.status = 'processing')) as claiming`;
+  return row!.claiming;
 }

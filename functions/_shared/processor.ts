@@ -22,7 +22,7 @@ import {
   registerProcessor,
   rescueLostProcessors,
   stopProcessor,
-  successorStarted,
+  successorClaiming,
 } from "./fleet.ts";
 import { providersWithWork } from "./paced-claim.ts";
 import { InvocationBudget, type StopReason } from "./processor-budget.ts";
@@ -113,9 +113,9 @@ const DISCOVERY_MS = 1000;
 /** How often a working invocation re-sizes the fleet (the demand grows once limits are learned). */
 const FLEET_CHECK_MS = 5000;
 /** Handing over for a reason that leaves the worker time (retired, or half its wall clock), an
- * invocation claims on until its successor started, at most this long, so the providers' pace has
- * no gap while a fresh worker boots. Short: a worker retired at the CPU soft limit has about a
- * second of CPU left before the hard one. */
+ * invocation claims on until a successor is claiming, at most this long, so the providers' pace has
+ * no gap while a fresh worker boots (every invocation of a retired worker hands over at once).
+ * Short: a worker retired at the CPU soft limit has about a second of CPU left before the hard one. */
 const HAND_OVER_OVERLAP_MS = 1000;
 const SUCCESSOR_POLL_MS = 100;
 const OVERLAPPING_REASONS: ReadonlySet<StopReason> = new Set(["worker_drain", "wall_clock_budget"]);
@@ -131,10 +131,20 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
   let slotsFree = settings.maxInFlight;
   /** While handing over for an overlapping reason: claims go on until then. */
   let overlapUntil = 0;
+  /** Whichever sees the budget spent first (a lane, or the invocation's loop) starts the overlap. */
+  const overBudget = (): StopReason | null => {
+    const over = budget.overBudget();
+    if (over !== null && OVERLAPPING_REASONS.has(over) && overlapUntil === 0) overlapUntil = Date.now() + HAND_OVER_OVERLAP_MS;
+    return over;
+  };
 
-  const processorId = await durably(() => registerProcessor(sql, request.processorId, worker));
-  const heartbeatMs = settings.heartbeatMs ?? (await durably(() => heartbeatIntervalMs(sql)));
-  const providers = await durably(() => loadProviders(sql));
+  // At once, not one after another: a successor's first claim ends its predecessors' overlap.
+  const [processorId, heartbeatMs, providers, firstWork] = await Promise.all([
+    durably(() => registerProcessor(sql, request.processorId, worker)),
+    settings.heartbeatMs ?? durably(() => heartbeatIntervalMs(sql)),
+    durably(() => loadProviders(sql)),
+    durably(() => providersWithWork(sql)),
+  ]);
   const recorder = new RoundRecorder(sql, worker, settings.roundSize, settings.roundDelayMs);
   const lanes = new Map<string, ProviderLane>();
   const laneContext = {
@@ -154,11 +164,7 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
       slotsFree += 1;
     },
     mayClaim: () => {
-      if (state === "working") {
-        const over = budget.overBudget();
-        if (over === null) return true;
-        if (OVERLAPPING_REASONS.has(over) && overlapUntil === 0) overlapUntil = Date.now() + HAND_OVER_OVERLAP_MS;
-      }
+      if (state === "working" && overBudget() === null) return true;
       return state !== "draining" && state !== "stopped" && Date.now() < overlapUntil;
     },
     onTaskStarted: () => budget.taskStarted(),
@@ -173,16 +179,18 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
   try {
     state = "working";
     let lastFleetCheck = Date.now();
+    let withWork: string[] | null = firstWork;
     while (state === "working") {
-      const over = budget.overBudget();
+      const over = overBudget();
       if (over) {
         stopReason = over;
         state = "handing_over";
         break;
       }
-      for (const provider of await durably(() => providersWithWork(sql))) {
+      for (const provider of withWork ?? (await durably(() => providersWithWork(sql)))) {
         if (!lanes.has(provider)) lanes.set(provider, new ProviderLane(provider, laneContext));
       }
+      withWork = null;
       for (const [provider, lane] of lanes) {
         if (lane.finished) lanes.delete(provider);
       }
@@ -204,7 +212,7 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
       await durably(() => stopProcessor(sql, processorId, "handing_over", stopReason, budget.tasksStarted, null));
       continued = (await durably(() => ensureProcessorFleet(sql, "api"))) > 0;
       while (continued && Date.now() < overlapUntil && !hardDeadline.aborted) {
-        if (await successorStarted(sql, processorId, handingOverAt).catch(() => true)) break;
+        if (await successorClaiming(sql, processorId, handingOverAt).catch(() => true)) break;
         await budget.sleep(SUCCESSOR_POLL_MS);
       }
     }

@@ -1,0 +1,93 @@
+// A processor whose worker drains (retired at the CPU soft limit) hands over without a gap in the
+// provider's pace: it claims on until a successor is claiming, for at most a second, whichever of
+// its lanes or its own loop hears the drain first. The processor is the real one
+// (functions/_shared/processor.ts) in this process, against the mock provider; the test plays the
+// runtime's drain event and the successor.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { readEnv } from "../../functions/_shared/env.ts";
+import { processorSettingsFromEnv, runProcessor } from "../../functions/_shared/processor.ts";
+import { workerLife } from "../../functions/_shared/worker-life.ts";
+import { connect, waitFor, type Sql } from "../../harness/db.ts";
+import { seedOrganizations, setVault } from "../../harness/fixtures.ts";
+import { startMockProvider, type MockProvider } from "../../harness/mock-provider/index.ts";
+import { startRunInSql } from "../../harness/runs.ts";
+import { freshState, stopSuite } from "../helpers/suite.ts";
+
+let sql: Sql;
+/** The processor's own pool, as a worker has: the test's reads never wait behind its queries. */
+let processorSql: Sql;
+let mock: MockProvider;
+
+beforeAll(async () => {
+  sql = connect(4);
+  processorSql = connect(4);
+  mock = await startMockProvider({ latencyMs: 200 });
+});
+afterAll(async () => {
+  await processorSql.end();
+  await stopSuite({ mock, sql });
+});
+beforeEach(async () => {
+  await freshState(sql, mock);
+  workerLife.ending = null;
+  await sql`delete from scheduler.processors`; // a kick queued by the test before counts as live
+  await seedOrganizations(sql, { organizations: 4, promptsPerOrg: 40, providers: { paced: mock.url } });
+  await sql`update public.providers set requests_per_minute = 600`; // paced at 9.7 calls/s
+});
+
+/** What the edge runtime's `drain` event does to the worker's processors (worker-life.ts). */
+function drainTheWorker(): void {
+  workerLife.ending = "drain";
+  for (const listener of workerLife.listeners) listener("drain");
+}
+
+/** Starts the processor as a worker's only invocation, and waits until it is working at the pace. */
+async function startProcessor(worker: string) {
+  const settings = {
+    ...processorSettingsFromEnv(),
+    taskBudget: Number.MAX_SAFE_INTEGER, cpuHandoverMs: Number.MAX_SAFE_INTEGER, heartbeatMs: 200, workerStartedAt: Date.now(),
+  };
+  await startRunInSql(sql); // Vault is empty: planning kicks nothing
+  // From here kicks are queued (and captured), never sent: the test plays the successor.
+  await setVault(sql, "http://127.0.0.1:9/functions/v1", "s".repeat(40));
+  const report = runProcessor({ sql: processorSql, env: readEnv, settings }, { processorId: null, worker });
+  await waitFor("answers", () => sql`select count(*)::int as n from public.prompt_results`, (r) => r[0]!.n >= 10, 20_000, 50);
+  return { report }; // not the promise itself: an async function would wait for it
+}
+
+async function dbNow(): Promise<Date> {
+  return (await sql<{ now: Date }[]>`select clock_timestamp() as now`)[0]!.now;
+}
+
+const claimsSince = async (worker: string, since: Date) =>
+  (await sql<{ n: number }[]>`select count(*)::int as n from scheduler.batch_tasks where claimed_by = ${worker} and started_at > ${since}`)[0]!.n;
+
+describe("a processor whose worker drains", () => {
+  it("claims on for a second when no successor comes, then stops claiming", async () => {
+    const { report } = await startProcessor("processor-old");
+    const drainedAt = await dbNow();
+    drainTheWorker();
+    expect(await report).toMatchObject({ stop_reason: "worker_drain", continued: true });
+    // About 9 calls at the pace in the second; before, its loop heard the drain first and no lane claimed again.
+    expect(await claimsSince("processor-old", drainedAt)).toBeGreaterThanOrEqual(3);
+    expect(await claimsSince("processor-old", new Date(drainedAt.getTime() + 1500))).toBe(0);
+  });
+
+  it("claims on while its successor only registered, and stops once the successor is claiming", async () => {
+    const { report } = await startProcessor("processor-old");
+    drainTheWorker();
+    const [kicked] = await waitFor("the successor's kick", () => sql<{ id: string }[]>`select id::text from scheduler.processors where status = 'kicked'`,
+      (r) => r.length === 1, 5000, 10);
+    await sql`select scheduler.register_processor(${kicked!.id}::uuid, 'processor-new')`;
+    const registeredAt = await dbNow();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // booting: registered, not claiming yet
+    await waitFor("the successor's first claim",
+      () => sql<{ c: { tasks: unknown[] } }[]>`select scheduler.claim_paced_tasks('processor-new', 'paced', 1) as c`,
+      (r) => r[0]!.c.tasks.length === 1, 5000, 20);
+    const successorClaimedAt = await dbNow();
+    expect(await report).toMatchObject({ stop_reason: "worker_drain", continued: true });
+    // Its lanes poll every 100 ms (and a claim may be on its way): the margins are for that.
+    expect(await claimsSince("processor-old", new Date(registeredAt.getTime() + 150))).toBeGreaterThanOrEqual(1);
+    expect(await claimsSince("processor-old", new Date(successorClaimedAt.getTime() + 350))).toBe(0);
+  });
+});
