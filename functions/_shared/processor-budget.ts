@@ -27,6 +27,7 @@ export class InvocationBudget {
   readonly hardDeadline: AbortSignal;
   tasksStarted = 0;
   private readonly handOverAt: number;
+  private readonly cutOffAt: number;
   private readonly cpuAtStart = processorCpuMs();
   private readonly edge = inEdgeRuntime();
   private readonly stopListening: () => void;
@@ -35,8 +36,8 @@ export class InvocationBudget {
   constructor(private readonly settings: ProcessorSettings) {
     const workerEnd = settings.workerStartedAt + settings.workerWallClockMs;
     this.handOverAt = Math.min(this.startedAt + settings.budgetMs, settings.workerStartedAt + settings.workerWallClockMs / 2);
-    const cutOffAt = Math.min(this.startedAt + settings.hardDeadlineMs, workerEnd - CUT_OFF_BEFORE_KILL_MS);
-    this.hardDeadline = AbortSignal.timeout(Math.max(0, cutOffAt - this.startedAt));
+    this.cutOffAt = Math.min(this.startedAt + settings.hardDeadlineMs, workerEnd - CUT_OFF_BEFORE_KILL_MS);
+    this.hardDeadline = AbortSignal.timeout(Math.max(0, this.cutOffAt - this.startedAt));
     this.stopListening = onWorkerEnding(() => this.wake?.());
   }
 
@@ -49,6 +50,12 @@ export class InvocationBudget {
     const cpu = processorCpuMs();
     if (this.cpuAtStart !== null && cpu !== null && cpu - this.cpuAtStart >= this.settings.cpuHandoverMs) return "cpu_budget";
     return null;
+  }
+
+  /** Until when a hand-over may claim on: ms from now at most, and never so near the cut-off that
+   * what it claims is cut off (the same margin the cut-off keeps before the kill). */
+  overlapUntil(ms: number): number {
+    return Math.min(Date.now() + ms, this.cutOffAt - CUT_OFF_BEFORE_KILL_MS);
   }
 
   /** Tasks this invocation may still start out of n, by its task budget (not counted on the edge). */

@@ -134,7 +134,7 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
   /** Whichever sees the budget spent first (a lane, or the invocation's loop) starts the overlap. */
   const overBudget = (): StopReason | null => {
     const over = budget.overBudget();
-    if (over !== null && OVERLAPPING_REASONS.has(over) && overlapUntil === 0) overlapUntil = Date.now() + HAND_OVER_OVERLAP_MS;
+    if (over !== null && OVERLAPPING_REASONS.has(over) && overlapUntil === 0) overlapUntil = budget.overlapUntil(HAND_OVER_OVERLAP_MS);
     return over;
   };
 
