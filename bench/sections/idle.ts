@@ -16,7 +16,7 @@ import { clearVault, type Sql } from "../lib/db.ts";
 import { ROOT } from "../../scripts/lib/root.ts";
 import { table } from "../lib/report.ts";
 
-// The cron jobs' cadences (supabase/schema.sql, "cron jobs"): */5 * * * * and '10 seconds'.
+// The cron jobs' cadences (supabase/schema/cron.sql, "cron jobs"): */5 * * * * and '10 seconds'.
 const TRIGGER_TICK_SECONDS = 300;
 const RECONCILE_TICK_SECONDS = 10;
 const LEGACY_FIXTURE = "test/fixtures/legacy-cron-jobs.sql";

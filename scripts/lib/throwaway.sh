@@ -39,7 +39,17 @@ use_throwaway_cluster() {
   prepare_database "$THROWAWAY_URL"
 }
 
-# dump_schema URL: daybreak's current schema as one readable SQL file (supabase/schema.sql): the
+# write_schema URL OUT (after use_throwaway_cluster): daybreak's current schema as readable files,
+# OUT/schema.sql (the index) and OUT/schema/<concept>.sql; into supabase/ (scripts/schema), or
+# elsewhere for test/sql/schema.test.ts to compare with what is committed (scripts/test).
+write_schema() {
+  local url="$1" out="$2"
+  dump_schema "$url" >"$THROWAWAY_DIR/schema-dump.sql"
+  "$DAYBREAK_ROOT/node_modules/.bin/tsx" "$DAYBREAK_ROOT/scripts/lib/schema-split.ts" "$THROWAWAY_DIR/schema-dump.sql" "$out" \
+    || die "splitting the schema failed"
+}
+
+# dump_schema URL: daybreak's current schema as one SQL file, split by write_schema: the
 # extensions, then pg_dump of schemas scheduler and public (tables, indexes, views, every function
 # with its body, grants, row security), then the cron jobs and the config rows, in a stable order.
 # Only from PostgreSQL PG_SCHEMA_MAJOR: pg_dump's output differs between majors.
@@ -47,14 +57,7 @@ dump_schema() {
   local url="$1"
   [ "$PG_MAJOR" = "$PG_SCHEMA_MAJOR" ] \
     || die "supabase/schema.sql is dumped from PostgreSQL $PG_SCHEMA_MAJOR (pg_dump's output differs between majors), not $PG_MAJOR"
-  cat <<'HEADER'
--- daybreak: the current schema in one file, generated from a database freshly migrated by the
--- Supabase CLI (scripts/schema writes it; scripts/test fails when it differs from what the
--- migrations make). Read it for the current body of any function; change the schema with a new
--- migration in supabase/migrations/, never here. The design: docs/design/ARCHITECTURE.md.
-
--- ---------------------------------------------------------------- extensions
-HEADER
+  printf -- '-- ---------------------------------------------------------------- extensions\n'
   psql_run "$url" -At -c "
     select format('create extension if not exists %I with schema %I; -- version %s', e.extname, n.nspname, e.extversion)
       from pg_extension e join pg_namespace n on n.oid = e.extnamespace

@@ -1,5 +1,5 @@
 // Migrations tested as migrations: re-pushing changes nothing, and each file says what it is. The
-// schema they make is compared with the committed supabase/schema.sql in schema.test.ts.
+// schema they make is compared with the committed supabase/schema.sql and supabase/schema/ in schema.test.ts.
 import { afterAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
