@@ -142,6 +142,7 @@ export class SoakStack {
         kills.push({
           runtime, worker: w.id, function: w.function, killed: w.killed,
           cpuMs: w.cpuMs, lifeMs: w.endedAt! - w.startedAt, requests: w.requests, retired: w.retired,
+          cpuAtRetireMs: w.cpuAtRetireMs,
         });
       }
     }

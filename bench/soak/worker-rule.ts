@@ -12,11 +12,12 @@ export interface LimitKill {
   worker: string;
   function: string;
   killed: string;
-  /** What the runtime saw of the worker: its CPU, life, requests taken, and why it retired. */
+  /** What the runtime saw of the worker: its CPU, life, requests taken, why it retired and its CPU then. */
   cpuMs: number;
   lifeMs: number;
   requests: number;
   retired: string | null;
+  cpuAtRetireMs: number | null;
 }
 
 export function checkLimitKills(kills: LimitKill[], faults: InjectedFault[], violations: string[]): void {
@@ -24,6 +25,6 @@ export function checkLimitKills(kills: LimitKill[], faults: InjectedFault[], vio
   for (const k of kills) {
     if (driven.has(`${k.runtime}:${k.worker}`)) continue;
     violations.push(`worker ${k.worker} (${k.function}) of runtime ${k.runtime + 1} was killed at its ${k.killed} limit: an invocation outlived its worker ` +
-      `(${k.cpuMs} ms of CPU over ${(k.lifeMs / 1000).toFixed(1)} s, ${k.requests} request(s), retired: ${k.retired ?? "no"})`);
+      `(${k.cpuMs} ms of CPU over ${(k.lifeMs / 1000).toFixed(1)} s, ${k.requests} request(s), retired: ${k.retired === null ? "no" : `${k.retired} at ${k.cpuAtRetireMs} ms of CPU`})`);
   }
 }

@@ -63,6 +63,34 @@ export class InvocationBudget {
     return this.edge ? n : Math.max(0, Math.min(n, this.settings.taskBudget - this.tasksStarted - inFlight));
   }
 
+  /** Whether a hand-over's overlap may go on: not once the runtime warns of a limit (beforeunload),
+   * when what the worker has left is for finishing its calls. */
+  mayOverlap(): boolean {
+    return workerLife.ending === null || workerLife.ending === "drain";
+  }
+
+  /** Takes up to n of the tasks a hand-over may start: any number after a retirement at half the
+   * wall clock (the CPU is not near its limit), OVERLAP_TASKS_AFTER_CPU_RETIREMENT for the whole
+   * worker after a drain that came before it (the CPU soft limit retired the worker). */
+  takeOverlapTasks(n: number): number {
+    if (!this.retiredForCpu()) return n;
+    const taken = Math.max(0, Math.min(n, workerLife.overlapTasksLeft));
+    workerLife.overlapTasksLeft -= taken;
+    return taken;
+  }
+
+  /** Gives back overlap tasks a claim took and did not start. */
+  returnOverlapTasks(n: number): void {
+    if (this.retiredForCpu()) workerLife.overlapTasksLeft += n;
+  }
+
+  /** The runtime drained the worker before half its wall clock (a few seconds' margin for timers):
+   * only the CPU soft limit retires a worker that young. */
+  private retiredForCpu(): boolean {
+    const halfLife = this.settings.workerStartedAt + this.settings.workerWallClockMs / 2;
+    return workerLife.drainedAt !== null && workerLife.drainedAt < halfLife - CUT_OFF_BEFORE_KILL_MS;
+  }
+
   taskStarted(): void {
     this.tasksStarted += 1;
     workerLife.tasksStarted += 1;

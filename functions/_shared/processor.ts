@@ -147,25 +147,38 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
   ]);
   const recorder = new RoundRecorder(sql, worker, settings.roundSize, settings.roundDelayMs);
   const lanes = new Map<string, ProviderLane>();
+  /** Each lane's last take from the overlap's tasks (a lane has one claim out at a time). */
+  const overlapTaken = new Map<string, number>();
   const laneContext = {
     sql, env: deps.env, fetch: deps.fetch, worker, providers, recorder, hardDeadline, deadlines: new CallDeadlines(sql),
     claimBatch: settings.claimBatchSize,
     retryBaseDelayMs: settings.retryBaseDelayMs,
-    takeSlots(n: number, held: number) {
+    takeSlots(provider: string, n: number, held: number) {
       // A lane holding its fair share or more leaves a claim's worth of slots to the others, so a
       // provider probing upwards cannot starve the rest of the invocation.
       const fairShare = Math.ceil(settings.maxInFlight / Math.max(1, lanes.size));
       const room = held >= fairShare ? slotsFree - settings.claimBatchSize : slotsFree;
-      const granted = Math.max(0, Math.min(room, budget.tasksAllowed(n, settings.maxInFlight - slotsFree)));
+      let granted = Math.max(0, Math.min(room, budget.tasksAllowed(n, settings.maxInFlight - slotsFree)));
+      if (overlapUntil > 0) {
+        granted = budget.takeOverlapTasks(granted);
+        overlapTaken.set(provider, granted);
+      }
       slotsFree -= granted;
       return granted;
+    },
+    returnUnusedSlots(provider: string, unused: number) {
+      slotsFree += unused;
+      const taken = overlapTaken.get(provider);
+      if (taken === undefined) return;
+      overlapTaken.delete(provider);
+      budget.returnOverlapTasks(Math.min(unused, taken));
     },
     releaseSlot() {
       slotsFree += 1;
     },
     mayClaim: () => {
       if (state === "working" && overBudget() === null) return true;
-      return state !== "draining" && state !== "stopped" && Date.now() < overlapUntil;
+      return state !== "draining" && state !== "stopped" && Date.now() < overlapUntil && budget.mayOverlap();
     },
     onTaskStarted: () => budget.taskStarted(),
   };
@@ -211,7 +224,7 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
       const handingOverAt = new Date();
       await durably(() => stopProcessor(sql, processorId, "handing_over", stopReason, budget.tasksStarted, null));
       continued = (await durably(() => ensureProcessorFleet(sql, "api"))) > 0;
-      while (continued && Date.now() < overlapUntil && !hardDeadline.aborted) {
+      while (continued && Date.now() < overlapUntil && budget.mayOverlap() && !hardDeadline.aborted) {
         if (await successorClaiming(sql, processorId, handingOverAt).catch(() => true)) break;
         await budget.sleep(SUCCESSOR_POLL_MS);
       }

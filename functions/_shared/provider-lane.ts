@@ -36,9 +36,12 @@ export interface LaneContext {
   retryBaseDelayMs: number;
   /** Aborts in-flight calls at the invocation's hard deadline. */
   hardDeadline: AbortSignal;
-  /** Calls this invocation may still start (shared by its lanes); takes up to n for a lane that
-   * holds `held`, returns how many. */
-  takeSlots(n: number, held: number): number;
+  /** Calls this invocation may still start (shared by its lanes); takes up to n for the lane of
+   * `provider`, which holds `held`, and returns how many. */
+  takeSlots(provider: string, n: number, held: number): number;
+  /** Gives back the slots of the lane's last take that its claim did not fill. */
+  returnUnusedSlots(provider: string, unused: number): void;
+  /** Gives back the slot of a call that came back. */
   releaseSlot(): void;
   /** Whether the lane may claim more (false once the invocation hands over or runs out of budget). */
   mayClaim(): boolean;
@@ -72,7 +75,7 @@ export class ProviderLane {
         await this.sleep(hold);
         continue;
       }
-      const slots = ctx.takeSlots(ctx.claimBatch, this.inFlight);
+      const slots = ctx.takeSlots(this.provider, ctx.claimBatch, this.inFlight);
       if (slots === 0) {
         // The invocation's slots are held by other lanes too, whose completions do not wake this one.
         await this.sleep(this.inFlight > 0 ? null : SLOT_POLL_MS);
@@ -83,12 +86,12 @@ export class ProviderLane {
       try {
         claim = await retryThroughOutage(() => claimPacedTasks(ctx.sql, ctx.worker, this.provider, slots));
       } catch (error) {
-        for (let i = 0; i < slots; i++) ctx.releaseSlot();
+        ctx.returnUnusedSlots(this.provider, slots);
         console.error(`${ctx.worker}: claiming ${this.provider} tasks failed: ${(error as Error).message}`);
         await this.sleep(1000);
         continue;
       }
-      for (let i = claim.tasks.length; i < slots; i++) ctx.releaseSlot();
+      ctx.returnUnusedSlots(this.provider, slots - claim.tasks.length);
       for (const task of claim.tasks) this.start(task);
       if (claim.tasks.length === 0 && !claim.has_work) {
         if (this.inFlight === 0) break;

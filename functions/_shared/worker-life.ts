@@ -22,14 +22,26 @@ interface WorkerLife {
   /** When this worker (this module instance) started: its wall clock runs from here, not from an invocation's start. */
   startedAt: number;
   ending: WorkerEnding | null;
+  /** When the runtime said `drain`: before half the wall clock, the CPU soft limit retired the worker. */
+  drainedAt: number | null;
+  /** Tasks the worker's invocations may still start while handing over after a CPU retirement. */
+  overlapTasksLeft: number;
   /** Tasks every invocation in this worker started: the worker's CPU is spent by all of them. */
   tasksStarted: number;
   listeners: Set<(ending: WorkerEnding) => void>;
 }
 
-export const workerLife: WorkerLife = { startedAt: Date.now(), ending: null, tasksStarted: 0, listeners: new Set() };
+/** After a CPU retirement the worker has only the gap to the hard limit left, and the calls it holds
+ * spend most of it as they come back: its hand-over may start this many more, all invocations
+ * together (about a tenth of what a worker starts before the soft limit), not a second's worth. */
+export const OVERLAP_TASKS_AFTER_CPU_RETIREMENT = 32;
+
+export const workerLife: WorkerLife = {
+  startedAt: Date.now(), ending: null, drainedAt: null, overlapTasksLeft: OVERLAP_TASKS_AFTER_CPU_RETIREMENT, tasksStarted: 0, listeners: new Set(),
+};
 
 function ended(ending: WorkerEnding): void {
+  if (ending === "drain" && workerLife.drainedAt === null) workerLife.drainedAt = Date.now();
   if (workerLife.ending === null || workerLife.ending === "drain") workerLife.ending = ending;
   for (const listener of workerLife.listeners) listener(ending);
 }

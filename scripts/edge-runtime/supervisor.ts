@@ -40,6 +40,8 @@ export interface WorkerRecord {
   peakMemoryBytes: number;
   requests: number;
   retired: string | null;
+  /** CPU when it retired: what it spent after is what finishing its work cost (a hand-over's). */
+  cpuAtRetireMs: number | null;
   killed: KillReason | null;
 }
 
@@ -62,6 +64,7 @@ export class EdgeWorker {
   private cpuAtReady = 0;
   private memoryAtReady = 0;
   private cpuSpent = 0;
+  private cpuAtRetire: number | null = null;
   private peakMemory = 0;
   private requests = 0;
   private exited = false;
@@ -113,7 +116,7 @@ export class EdgeWorker {
     return {
       function: this.name, id: this.id, pid: this.child.pid ?? null, startedAt: this.startedAt, endedAt: this.endedAt,
       cpuMs: Math.round(this.cpuSpent), peakMemoryBytes: this.peakMemory, requests: this.requests,
-      retired: this.retiredBecause, killed: this.killed,
+      retired: this.retiredBecause, cpuAtRetireMs: this.cpuAtRetire === null ? null : Math.round(this.cpuAtRetire), killed: this.killed,
     };
   }
 
@@ -172,6 +175,7 @@ export class EdgeWorker {
   private retire(why: string): void {
     if (this.retiredBecause !== null || this.exited) return;
     this.retiredBecause = why;
+    this.cpuAtRetire = this.cpuSpent;
     this.events.log(`[${this.name} ${this.id}] retired: ${why}`);
     this.events.retired(this);
     this.settle();

@@ -123,7 +123,7 @@ describe("the closing reconcile rule", () => {
 
 describe("no invocation outlives its worker", () => {
   const kill = (runtime: number, worker: string, killed = "wall_clock"): LimitKill =>
-    ({ runtime, worker, function: "robust-batch-processor", killed, cpuMs: 2010, lifeMs: 21_300, requests: 4, retired: "CPU soft limit" });
+    ({ runtime, worker, function: "robust-batch-processor", killed, cpuMs: 2010, lifeMs: 21_300, requests: 4, retired: "CPU soft limit", cpuAtRetireMs: 1040 });
   const driven = (runtime: number, worker: string): InjectedFault =>
     ({ kind: "worker_cpu_kill", at: 0, endAt: 0, detail: "", inFlight: [], victim: { runtime, worker } });
 
@@ -131,7 +131,7 @@ describe("no invocation outlives its worker", () => {
     const violations: string[] = [];
     checkLimitKills([kill(1, "w7")], [], violations);
     expect(violations).toEqual([expect.stringMatching(
-      /w7 .*runtime 2 was killed at its wall_clock limit: an invocation outlived its worker \(2010 ms of CPU over 21\.3 s, 4 request\(s\), retired: CPU soft limit\)/)]);
+      /w7 .*runtime 2 was killed at its wall_clock limit: an invocation outlived its worker \(2010 ms of CPU over 21\.3 s, 4 request\(s\), retired: CPU soft limit at 1040 ms of CPU\)/)]);
   });
 
   it("the victim of a limit kill is excused, on its own runtime only", () => {

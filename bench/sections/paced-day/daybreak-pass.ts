@@ -30,6 +30,8 @@ export interface DaybreakPass {
   cpuMsPerTask: number | null;
   workers: number;
   maxWorkerCpuMs: number;
+  /** The most CPU a worker spent after it retired: the hand-over's cost, against the hard limit. */
+  maxCpuAfterRetireMs: number;
   workerKills: Record<string, number>;
   peakConnections: number;
   /** Cores the database and the whole machine kept busy over the run. */
@@ -98,6 +100,7 @@ export async function runDaybreakDay(
     cpuMsPerTask: db!.tasks ? round(workerCpu.cpuMs / db!.tasks, 3) : null,
     workers: workerCpu.workers,
     maxWorkerCpuMs: workerCpu.maxWorkerCpuMs,
+    maxCpuAfterRetireMs: workerCpu.maxCpuAfterRetireMs,
     workerKills: workerCpu.kills,
     peakConnections,
     cpu,

@@ -7,13 +7,23 @@ interface WorkerRecord {
   function: string;
   id: string;
   cpuMs: number;
+  cpuAtRetireMs: number | null;
   killed: string | null;
+}
+
+export interface WorkerCpu {
+  cpuMs: number;
+  workers: number;
+  maxWorkerCpuMs: number;
+  /** The most a worker spent after it retired (finishing its calls, handing over). */
+  maxCpuAfterRetireMs: number;
+  kills: Record<string, number>;
 }
 
 export interface CpuSnapshot {
   byWorker: Map<string, WorkerRecord>;
   /** CPU and workers of robust-batch-processor since an earlier snapshot. */
-  since(before: CpuSnapshot): { cpuMs: number; workers: number; maxWorkerCpuMs: number; kills: Record<string, number> };
+  since(before: CpuSnapshot): WorkerCpu;
 }
 
 export async function edgeWorkerCpu(functionsUrl: string): Promise<CpuSnapshot> {
@@ -27,6 +37,7 @@ export async function edgeWorkerCpu(functionsUrl: string): Promise<CpuSnapshot> 
       let cpuMs = 0;
       let workers = 0;
       let maxWorkerCpuMs = 0;
+      let maxCpuAfterRetireMs = 0;
       const kills: Record<string, number> = {};
       for (const [id, w] of byWorker) {
         const spent = w.cpuMs - (before.byWorker.get(id)?.cpuMs ?? 0);
@@ -34,9 +45,10 @@ export async function edgeWorkerCpu(functionsUrl: string): Promise<CpuSnapshot> 
         workers += before.byWorker.has(id) ? 0 : 1;
         cpuMs += spent;
         maxWorkerCpuMs = Math.max(maxWorkerCpuMs, w.cpuMs);
+        if (w.cpuAtRetireMs !== null) maxCpuAfterRetireMs = Math.max(maxCpuAfterRetireMs, w.cpuMs - w.cpuAtRetireMs);
         if (w.killed && !before.byWorker.get(id)?.killed) kills[w.killed] = (kills[w.killed] ?? 0) + 1;
       }
-      return { cpuMs, workers, maxWorkerCpuMs, kills };
+      return { cpuMs, workers, maxWorkerCpuMs, maxCpuAfterRetireMs, kills };
     },
   };
 }

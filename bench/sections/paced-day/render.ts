@@ -17,10 +17,10 @@ export function render(r: PacedDayResult): string {
     ]),
   );
   const passes = table("Paced day: daybreak's passes", [
-    "repeat", "makespan s", "tasks", "failed", "not terminal", "dup", "invocations", "CPU ms/task", "workers", "max worker CPU ms", "kills",
+    "repeat", "makespan s", "tasks", "failed", "not terminal", "dup", "invocations", "CPU ms/task", "workers", "max worker CPU ms", "after retiring", "kills",
     "peak connections", "pg cores", "smallest orgs p99 ÷ makespan", "stop reasons",
   ], r.passes.map((p, i) => [
-    i + 1, p.makespanSeconds, p.tasks, p.failed, p.notTerminal, p.duplicates, p.invocations, p.cpuMsPerTask ?? "-", p.workers, p.maxWorkerCpuMs,
+    i + 1, p.makespanSeconds, p.tasks, p.failed, p.notTerminal, p.duplicates, p.invocations, p.cpuMsPerTask ?? "-", p.workers, p.maxWorkerCpuMs, p.maxCpuAfterRetireMs ?? "-",
     Object.entries(p.workerKills).map(([k, v]) => `${k} ${v}`).join(", ") || "0", p.peakConnections, p.cpu.postgres ?? "-",
     p.fairness?.smallestP99 ?? "-", Object.entries(p.stopReasons).map(([k, v]) => `${k} ${v}`).join(", "),
   ]));
