@@ -47,6 +47,8 @@ export interface SoakSummary {
   recovery_seconds: Partial<Record<FaultKind, RecoverySummary>>;
   recovery_rule: string;
   run_seconds: { p50: number; p95: number; max: number };
+  /** Per run, the most CPU a processor worker spent after it retired: p50, p95 and max over runs. */
+  cpu_after_retire_ms: { runs: number; p50: number | null; p95: number | null; max: number | null };
   runs_by_status: Record<string, number>;
   tasks: { planned: number; succeeded: number; failed: number; cancelled: number };
   /** Tasks lost, each tied to an injected fault (per_run says which). */
@@ -85,6 +87,7 @@ export function summarize(records: RunRecord[], meta: { date: string; commit: st
     for (const k of Object.keys(tasks) as (keyof typeof tasks)[]) tasks[k] += r.tasks?.[k] ?? 0;
   }
   const durations = records.map((r) => r.duration_s);
+  const afterRetire = records.flatMap((r) => (r.max_cpu_after_retire_ms == null ? [] : [r.max_cpu_after_retire_ms]));
   const stat = (xs: number[], p: number) => (xs.length === 0 ? null : round(percentile(xs, p), 1));
   return {
     date: meta.date,
@@ -103,6 +106,9 @@ export function summarize(records: RunRecord[], meta: { date: string; commit: st
     })),
     recovery_rule: "seconds from the fault to the start of the first 5 s window in which the run completes tasks at >= 80% of its pace before the fault (faults come after the run's first 10 s); to the run's last task when it ran out of work first (ended); a fault that strikes before an earlier one of its run has recovered is overlapped, not measured",
     run_seconds: { p50: stat(durations, 50) ?? 0, p95: stat(durations, 95) ?? 0, max: round(Math.max(0, ...durations), 1) },
+    cpu_after_retire_ms: {
+      runs: afterRetire.length, p50: stat(afterRetire, 50), p95: stat(afterRetire, 95), max: afterRetire.length === 0 ? null : Math.max(...afterRetire),
+    },
     runs_by_status: byStatus,
     tasks,
     tasks_lost_to_faults: records.reduce((n, r) => n + r.explained.length, 0),
@@ -147,6 +153,8 @@ export function renderSoakTable(s: SoakSummary): string {
     ["tasks lost, each tied to an injected fault", s.tasks_lost_to_faults],
     ["provider answers (or hung calls) no result was kept from", s.repeated_answers],
     ["run seconds p50 / p95 / max", `${s.run_seconds.p50} / ${s.run_seconds.p95} / ${s.run_seconds.max}`],
+    ["CPU a worker spent after it retired, ms (run's most; p50 / p95 / max; the kill is 1,000 past)",
+      s.cpu_after_retire_ms ? `${s.cpu_after_retire_ms.p50 ?? "-"} / ${s.cpu_after_retire_ms.p95 ?? "-"} / ${s.cpu_after_retire_ms.max ?? "-"}` : "-"],
     ["runs by status", Object.entries(s.runs_by_status).map(([k, v]) => `${k} ${v}`).join(", ")],
   ]);
   const fmt = (v: number | null) => (v === null ? "-" : v.toFixed(1));

@@ -52,6 +52,9 @@ export interface RunRecord {
   /** Processors of the run found lost (killed with their worker) whose work a rescue handed to a
    * successor: hand-overs forced by a kill, which restart the survivors' budgets. */
   rescues: number;
+  /** The most CPU a processor worker of the run spent after it retired (ms; the hard limit is
+   * 1,000 ms past the soft one that retires it): what a hand-over costs, against the kill. */
+  max_cpu_after_retire_ms?: number | null;
   violations: string[];
 }
 
@@ -69,7 +72,7 @@ export async function soakRun(stack: SoakStack, o: RunOptions): Promise<RunRecor
     faults: injected.map((f) => ({
       kind: f.kind, at_s: (f.at - startedAt) / 1000, detail: f.detail, in_flight: f.inFlight.length, recovery_s: null, recovery_ended: false,
     })),
-    faults_skipped: skipped, tasks: null, repeated_answers: 0, explained: [], closing_reconcile: null, hand_overs: 0, rescues: 0, violations,
+    faults_skipped: skipped, tasks: null, repeated_answers: 0, explained: [], closing_reconcile: null, hand_overs: 0, rescues: 0, max_cpu_after_retire_ms: null, violations,
   });
 
   if (o.plan.raceStart) injected.push(await raceStart(stack, schedule));
@@ -108,7 +111,7 @@ export async function soakRun(stack: SoakStack, o: RunOptions): Promise<RunRecor
   const durationS = (Date.now() - startedAt) / 1000;
   if (ended === null) o.log(`  ${schedule}: still running after ${o.maxRunMs / 1000} s`);
   const reconcile = await settle(stack);
-  const limitKills = await stack.limitKillsSince(startedAt);
+  const { limitKills, maxCpuAfterRetireMs } = await stack.workersSince(startedAt);
   const check = await stack.read((sql) => checkRun(sql, {
     runId, startedAt, expected: stack.plannedTasks, calls: stack.mock.calls(), faults: injected, reconcile, limitKills,
   }));
@@ -117,6 +120,7 @@ export async function soakRun(stack: SoakStack, o: RunOptions): Promise<RunRecor
     ...record(check.runStatus, violations, runId), duration_s: durationS, tasks: check.tasks, repeated_answers: check.repeatedAnswers,
     explained: check.explained.map((e) => ({ task: e.task, status: e.status, fault: e.fault, fault_at_s: (e.fault_at - startedAt) / 1000 })),
     closing_reconcile: reconcile,
+    max_cpu_after_retire_ms: maxCpuAfterRetireMs,
     ...await stack.read(async (sql) => (await sql<{ hand_overs: number; rescues: number }[]>`
       select count(*) filter (where stop_reason not in ('no_work', 'lost', 'never_started'))::int as hand_overs,
              count(*) filter (where stop_reason = 'lost')::int as rescues

@@ -131,22 +131,28 @@ export class SoakStack {
     return null;
   }
 
-  /** Every worker the live runtimes killed at a limit since `since` (Date.now() ms), from their reports. */
-  async limitKillsSince(since: number): Promise<LimitKill[]> {
-    const kills: LimitKill[] = [];
+  /** What the live runtimes report of the workers that ended (or still run) since `since`
+   * (Date.now() ms): each one killed at a limit, and the most CPU one spent after it retired. */
+  async workersSince(since: number): Promise<{ limitKills: LimitKill[]; maxCpuAfterRetireMs: number | null }> {
+    const limitKills: LimitKill[] = [];
+    let maxCpuAfterRetireMs: number | null = null;
     for (let runtime = 0; runtime < RUNTIMES; runtime++) {
       if (!this.runtimes[runtime]) continue;
       const workers = (await (await fetch(`http://127.0.0.1:${this.ports[runtime]}/_edge/workers`)).json()) as WorkerRecord[];
       for (const w of workers) {
-        if (w.killed === null || (w.endedAt ?? 0) < since) continue;
-        kills.push({
+        if ((w.endedAt ?? Date.now()) < since) continue;
+        if (w.cpuAtRetireMs !== null && w.function === FUNCTION_NAMES.processor) {
+          maxCpuAfterRetireMs = Math.max(maxCpuAfterRetireMs ?? 0, w.cpuMs - w.cpuAtRetireMs);
+        }
+        if (w.killed === null) continue;
+        limitKills.push({
           runtime, worker: w.id, function: w.function, killed: w.killed,
           cpuMs: w.cpuMs, lifeMs: w.endedAt! - w.startedAt, requests: w.requests, retired: w.retired,
           cpuAtRetireMs: w.cpuAtRetireMs,
         });
       }
     }
-    return kills;
+    return { limitKills, maxCpuAfterRetireMs };
   }
 
   /** The worker's record once its process is gone (killed, or dropped early), read from its

@@ -50,4 +50,9 @@ describe("the soak's summary", () => {
     ]);
     expect(s.tasks_lost_to_faults).toBe(3);
   });
+
+  it("reports the CPU workers spent after they retired over the runs that measured it", () => {
+    const s = summarize([run(0, [], { max_cpu_after_retire_ms: 420 }), run(1, [], { max_cpu_after_retire_ms: null }), run(2, [], { max_cpu_after_retire_ms: 610 })], meta);
+    expect(s.cpu_after_retire_ms).toMatchObject({ runs: 2, max: 610 });
+  });
 });
