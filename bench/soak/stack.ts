@@ -9,7 +9,7 @@ import { startMockProvider, type MockProvider } from "../../harness/mock-provide
 import { seedOrganizations, setVault } from "../../harness/fixtures.ts";
 import { restartPostgres } from "../../harness/postgres-restart.ts";
 import { startFunctions, TEST_CRON_SECRET } from "../../harness/processes.ts";
-import type { KillReason, WorkerRecord } from "../../scripts/edge-runtime/supervisor.ts";
+import { CPU_RETIREMENT, type KillReason, type WorkerRecord } from "../../scripts/edge-runtime/supervisor.ts";
 import { connect, type Sql } from "../lib/db.ts";
 import { sleep } from "./faults.ts";
 import { RuntimeProxy } from "./runtime-proxy.ts";
@@ -131,8 +131,9 @@ export class SoakStack {
     return null;
   }
 
-  /** What the live runtimes report of the workers that ended (or still run) since `since`
-   * (Date.now() ms): each one killed at a limit, and the most CPU one spent after it retired. */
+  /** What the live runtimes report of the workers that ended since `since` (Date.now() ms): each
+   * one killed at a limit, and the most CPU one the CPU soft limit retired spent after it (a
+   * worker the soak drove to a limit is killed, not counted). */
   async workersSince(since: number): Promise<{ limitKills: LimitKill[]; maxCpuAfterRetireMs: number | null }> {
     const limitKills: LimitKill[] = [];
     let maxCpuAfterRetireMs: number | null = null;
@@ -140,8 +141,8 @@ export class SoakStack {
       if (!this.runtimes[runtime]) continue;
       const workers = (await (await fetch(`http://127.0.0.1:${this.ports[runtime]}/_edge/workers`)).json()) as WorkerRecord[];
       for (const w of workers) {
-        if ((w.endedAt ?? Date.now()) < since) continue;
-        if (w.cpuAtRetireMs !== null && w.function === FUNCTION_NAMES.processor) {
+        if (w.endedAt === null || w.endedAt < since) continue;
+        if (w.retired === CPU_RETIREMENT && w.killed === null && w.cpuAtRetireMs !== null && w.function === FUNCTION_NAMES.processor) {
           maxCpuAfterRetireMs = Math.max(maxCpuAfterRetireMs ?? 0, w.cpuMs - w.cpuAtRetireMs);
         }
         if (w.killed === null) continue;

@@ -71,21 +71,22 @@ export class InvocationBudget {
 
   /** Takes up to n of the tasks a hand-over may start: any number after a retirement at half the
    * wall clock (the CPU is not near its limit), OVERLAP_TASKS_AFTER_CPU_RETIREMENT for the whole
-   * worker after a drain that came before it (the CPU soft limit retired the worker). */
-  takeOverlapTasks(n: number): number {
-    if (!this.retiredForCpu()) return n;
-    const taken = Math.max(0, Math.min(n, workerLife.overlapTasksLeft));
-    workerLife.overlapTasksLeft -= taken;
-    return taken;
+   * worker after a drain that came before it (the CPU soft limit retired the worker). `charged`:
+   * how many of them count against that, to give back with returnOverlapTasks if not started. */
+  takeOverlapTasks(n: number): { granted: number; charged: number } {
+    if (!this.retiredForCpu()) return { granted: n, charged: 0 };
+    const charged = Math.max(0, Math.min(n, workerLife.overlapTasksLeft));
+    workerLife.overlapTasksLeft -= charged;
+    return { granted: charged, charged };
   }
 
-  /** Gives back overlap tasks a claim took and did not start. */
-  returnOverlapTasks(n: number): void {
-    if (this.retiredForCpu()) workerLife.overlapTasksLeft += n;
+  /** Gives back charged overlap tasks a claim did not start. */
+  returnOverlapTasks(charged: number): void {
+    workerLife.overlapTasksLeft += charged;
   }
 
-  /** The runtime drained the worker before half its wall clock (a few seconds' margin for timers):
-   * only the CPU soft limit retires a worker that young. */
+  /** The runtime drained the worker more than a few seconds (timers' slack) before half its wall
+   * clock: only the CPU soft limit retires a worker that young. */
   private retiredForCpu(): boolean {
     const halfLife = this.settings.workerStartedAt + this.settings.workerWallClockMs / 2;
     return workerLife.drainedAt !== null && workerLife.drainedAt < halfLife - CUT_OFF_BEFORE_KILL_MS;

@@ -147,8 +147,8 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
   ]);
   const recorder = new RoundRecorder(sql, worker, settings.roundSize, settings.roundDelayMs);
   const lanes = new Map<string, ProviderLane>();
-  /** Each lane's last take from the overlap's tasks (a lane has one claim out at a time). */
-  const overlapTaken = new Map<string, number>();
+  /** What each lane's last take charged to the overlap's tasks (a lane has one claim out at a time). */
+  const overlapCharged = new Map<string, number>();
   const laneContext = {
     sql, env: deps.env, fetch: deps.fetch, worker, providers, recorder, hardDeadline, deadlines: new CallDeadlines(sql),
     claimBatch: settings.claimBatchSize,
@@ -160,18 +160,19 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
       const room = held >= fairShare ? slotsFree - settings.claimBatchSize : slotsFree;
       let granted = Math.max(0, Math.min(room, budget.tasksAllowed(n, settings.maxInFlight - slotsFree)));
       if (overlapUntil > 0) {
-        granted = budget.takeOverlapTasks(granted);
-        overlapTaken.set(provider, granted);
+        const overlap = budget.takeOverlapTasks(granted);
+        granted = overlap.granted;
+        if (overlap.charged > 0) overlapCharged.set(provider, overlap.charged);
       }
       slotsFree -= granted;
       return granted;
     },
     returnUnusedSlots(provider: string, unused: number) {
       slotsFree += unused;
-      const taken = overlapTaken.get(provider);
-      if (taken === undefined) return;
-      overlapTaken.delete(provider);
-      budget.returnOverlapTasks(Math.min(unused, taken));
+      const charged = overlapCharged.get(provider);
+      if (charged === undefined) return;
+      overlapCharged.delete(provider);
+      budget.returnOverlapTasks(Math.min(unused, charged));
     },
     releaseSlot() {
       slotsFree += 1;

@@ -19,6 +19,9 @@ const POLL_MS = 50;
 const BURST_TO_LIMIT_MS = 4 * POLL_MS;
 
 export type KillReason = "wall_clock" | "cpu" | "memory";
+/** Why a worker retired (WorkerRecord.retired). */
+export const CPU_RETIREMENT = "CPU soft limit";
+export const WALL_CLOCK_RETIREMENT = "wall clock half";
 
 export interface WorkerEvents {
   log(line: string): void;
@@ -93,7 +96,7 @@ export class EdgeWorker {
     createInterface({ input: this.child.stderr! }).on("line", (line) => this.events.log(`[${name} ${id}] ${line}`));
     this.child.once("exit", () => this.gone());
     const wall = limits.wallClockMs;
-    this.at(wall / 2, () => this.retire("wall clock half"));
+    this.at(wall / 2, () => this.retire(WALL_CLOCK_RETIREMENT));
     this.at((wall * limits.beforeunloadPercent) / 100, () => this.warn("wall_clock"));
     this.at(wall, () => this.kill("wall_clock"));
   }
@@ -141,8 +144,8 @@ export class EdgeWorker {
     this.limitReached = reason;
     const l = this.limits;
     const killInMs = reason === "wall_clock" ? (l.wallClockMs * (100 - l.beforeunloadPercent)) / 100 : BURST_TO_LIMIT_MS;
-    if (reason === "cpu") this.retire("CPU soft limit");
-    if (reason === "wall_clock") this.retire("wall clock half");
+    if (reason === "cpu") this.retire(CPU_RETIREMENT);
+    if (reason === "wall_clock") this.retire(WALL_CLOCK_RETIREMENT);
     this.warn(reason);
     this.at(killInMs, () => this.kill(reason));
     return killInMs;
@@ -167,7 +170,7 @@ export class EdgeWorker {
     const l = this.limits;
     if (cpu >= l.cpuHardMs) return this.kill("cpu");
     if (memory >= l.memoryBytes) return this.kill("memory");
-    if (cpu >= l.cpuSoftMs) this.retire("CPU soft limit");
+    if (cpu >= l.cpuSoftMs) this.retire(CPU_RETIREMENT);
     if (cpu >= (l.cpuHardMs * l.beforeunloadPercent) / 100) this.warn("cpu");
     if (memory >= (l.memoryBytes * l.beforeunloadPercent) / 100) this.warn("memory");
   }

@@ -64,15 +64,20 @@ function ownerOf(o: DumpObject, sequenceTables: Map<string, string>): string {
       const [kind, rest] = o.name.split(/ (.*)/s);
       if (rest === undefined) throw new Error(`schema dump: cannot tell what ${o.type} ${o.name} belongs to`);
       if (kind === "SCHEMA") return `schema:${rest}`;
+      const onTable = / ON (\w+)$/.exec(rest); // a constraint's, trigger's or policy's: "x ON t"
+      if (onTable) return onTable[1];
       return (kind === "SEQUENCE" && sequenceTables.get(rest)) || bareName(rest);
     }
     case "CONSTRAINT":
     case "FK CONSTRAINT":
     case "ROW SECURITY":
+    case "POLICY":
+    case "DEFAULT":
     case "RULE":
       return o.name.split(" ")[0];
     case "SEQUENCE":
-      return match(o, /ALTER TABLE (?:ONLY )?\w+\.(\w+)/);
+    case "SEQUENCE OWNED BY":
+      return match(o, /(?:ALTER TABLE (?:ONLY )?\w+\.|OWNED BY \w+\.)(\w+)/);
     case "INDEX":
       return match(o, / ON (?:ONLY )?\w+\.(\w+)/);
     case "TRIGGER":

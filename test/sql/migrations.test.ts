@@ -31,7 +31,7 @@ describe("migrations", () => {
       expect(head, file).toMatch(/^-- /);
       expect(head, file).toMatch(/Purpose:/);
       expect(head, file).toMatch(/Objects:/);
-      expect(head, file).toMatch(/supabase\/schema\.sql/);
+      expect(head, file).toMatch(/supabase\/schema(\.sql|\/)/);
     }
   });
 });

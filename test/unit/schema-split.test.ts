@@ -53,16 +53,25 @@ describe("the generated schema's files", () => {
         object("processors_id_seq", "SEQUENCE", "ALTER TABLE scheduler.processors ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY;"),
         object("SEQUENCE processors_id_seq", "ACL", "GRANT ALL ON SEQUENCE scheduler.processors_id_seq TO service_role;"),
         object("FUNCTION learn_pace(p jsonb)", "COMMENT", "COMMENT ON FUNCTION scheduler.learn_pace IS 'what the pace learns';"),
+        object("processors processors_own", "POLICY", "CREATE POLICY processors_own ON scheduler.processors USING (true);"),
+        object("CONSTRAINT processors_pkey ON processors", "COMMENT", "COMMENT ON CONSTRAINT processors_pkey ON scheduler.processors IS 'one row each';"),
+        object("processors_seq", "SEQUENCE OWNED BY", "ALTER SEQUENCE scheduler.processors_seq OWNED BY scheduler.processors.id;"),
         object("prompt_results prompt_results_store_suggestions", "TRIGGER", "CREATE TRIGGER t AFTER INSERT ON public.prompt_results EXECUTE FUNCTION scheduler.store_prompt_suggestions();"),
       ]),
     );
-    for (const text of ["CREATE INDEX processors_live", "ADD CONSTRAINT processors_pkey", "GRANT ALL ON SEQUENCE scheduler.processors_id_seq"]) {
+    for (const text of ["CREATE INDEX processors_live", "ADD CONSTRAINT processors_pkey", "GRANT ALL ON SEQUENCE scheduler.processors_id_seq",
+      "CREATE POLICY processors_own", "COMMENT ON CONSTRAINT processors_pkey", "OWNED BY scheduler.processors.id"]) {
       expect(fileHolding(files, text), text).toEqual(["schema/fleet.sql"]);
     }
     expect(fileHolding(files, "COMMENT ON FUNCTION scheduler.learn_pace")).toEqual(["schema/learn-pace.sql"]);
     expect(fileHolding(files, "CREATE TRIGGER t")).toEqual(["schema/suggestions.sql"]);
     expect(fileHolding(files, "select cron.schedule('daybreak-trigger'")).toEqual(["schema/cron.sql"]);
     expect(files.get("schema.sql")).toContain("create extension if not exists pg_cron");
+  });
+
+  it("refuse an object of a type they have no rule for", () => {
+    const domain = object("positive", "DOMAIN", "CREATE DOMAIN scheduler.positive AS integer CHECK (VALUE > 0);");
+    expect(() => splitSchema(dump([domain]))).toThrow(/no rule for an object of type DOMAIN \(positive\)/);
   });
 
   it("refuse an object no family holds, naming it", () => {

@@ -31,7 +31,7 @@ export interface DaybreakPass {
   workers: number;
   maxWorkerCpuMs: number;
   /** The most CPU a worker spent after it retired: the hand-over's cost, against the hard limit. */
-  maxCpuAfterRetireMs: number;
+  maxCpuAfterRetireMs: number | null;
   workerKills: Record<string, number>;
   peakConnections: number;
   /** Cores the database and the whole machine kept busy over the run. */

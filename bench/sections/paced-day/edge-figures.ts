@@ -2,11 +2,13 @@
 // workers spent, read by the local edge runtime from outside each worker (/_edge/workers), and the
 // database connections daybreak holds, sampled from pg_stat_activity.
 import type { Sql } from "../../lib/db.ts";
+import { CPU_RETIREMENT } from "../../../scripts/edge-runtime/supervisor.ts";
 
 interface WorkerRecord {
   function: string;
   id: string;
   cpuMs: number;
+  retired: string | null;
   cpuAtRetireMs: number | null;
   killed: string | null;
 }
@@ -15,8 +17,9 @@ export interface WorkerCpu {
   cpuMs: number;
   workers: number;
   maxWorkerCpuMs: number;
-  /** The most a worker spent after it retired (finishing its calls, handing over). */
-  maxCpuAfterRetireMs: number;
+  /** The most a worker the CPU soft limit retired spent after it (finishing its calls, handing
+   * over), against the hard limit; null when none retired so. */
+  maxCpuAfterRetireMs: number | null;
   kills: Record<string, number>;
 }
 
@@ -37,7 +40,7 @@ export async function edgeWorkerCpu(functionsUrl: string): Promise<CpuSnapshot> 
       let cpuMs = 0;
       let workers = 0;
       let maxWorkerCpuMs = 0;
-      let maxCpuAfterRetireMs = 0;
+      let maxCpuAfterRetireMs: number | null = null;
       const kills: Record<string, number> = {};
       for (const [id, w] of byWorker) {
         const spent = w.cpuMs - (before.byWorker.get(id)?.cpuMs ?? 0);
@@ -45,7 +48,9 @@ export async function edgeWorkerCpu(functionsUrl: string): Promise<CpuSnapshot> 
         workers += before.byWorker.has(id) ? 0 : 1;
         cpuMs += spent;
         maxWorkerCpuMs = Math.max(maxWorkerCpuMs, w.cpuMs);
-        if (w.cpuAtRetireMs !== null) maxCpuAfterRetireMs = Math.max(maxCpuAfterRetireMs, w.cpuMs - w.cpuAtRetireMs);
+        if (w.retired === CPU_RETIREMENT && w.cpuAtRetireMs !== null) {
+          maxCpuAfterRetireMs = Math.max(maxCpuAfterRetireMs ?? 0, w.cpuMs - w.cpuAtRetireMs);
+        }
         if (w.killed && !before.byWorker.get(id)?.killed) kills[w.killed] = (kills[w.killed] ?? 0) + 1;
       }
       return { cpuMs, workers, maxWorkerCpuMs, maxCpuAfterRetireMs, kills };
