@@ -74,6 +74,7 @@ declare
   v_recovered double precision;
   v_cut double precision;
   v_others boolean;
+  v_sent_through double precision;
   v_never_refused boolean;
 begin
   for f in
@@ -122,12 +123,14 @@ begin
     -- enforce (a 1 s window's limit shows there too; a 60 s window's may read high, and is found
     -- again at its next 429).
     -- Read only from ten calls up: fewer tell nothing (a 429 before anything got through).
-    -- As a share of the limits known before this round (requests or tokens, whichever is nearer).
+    -- As a share of the limits known before this round (requests or tokens, whichever is nearer),
+    -- and as a share of the calls daybreak sent over the same 10 s (from ten sent up).
     select case when d.successes_per_minute * d.seconds / 60.0 >= 10 then d.successes_per_minute end,
            case when d.successes_per_minute * d.seconds / 60.0 >= 10 and d.seconds >= 9
                 then greatest(d.successes_per_minute / coalesce(v_configured_rpm, v_pace.learned_requests_per_minute),
-                              d.tokens_per_minute / coalesce(v_configured_tpm, v_pace.learned_tokens_per_minute)) end
-      into v_window_rpm, v_window_share
+                              d.tokens_per_minute / coalesce(v_configured_tpm, v_pace.learned_tokens_per_minute)) end,
+           case when d.claimed_per_minute * d.seconds / 60.0 >= 10 then d.successes_per_minute / d.claimed_per_minute end
+      into v_window_rpm, v_window_share, v_sent_through
       from scheduler.delivered_per_minute(f.provider, p_now, interval '10 seconds') d;
     -- What it delivers now: the last three whole seconds.
     select case when sum(s.successes) >= 10 then sum(s.successes) * 20.0 end into v_recent_rpm from scheduler.provider_seconds s
@@ -155,10 +158,14 @@ begin
     -- The pace factor as recovered by now; the burst already at its shortest (a short window).
     v_recovered := least(1.0, v_pace.backoff_factor + scheduler.config_num('pace_recovery_percent_per_second') / 100.0
                                 * greatest(0, extract(epoch from (p_now - coalesce(v_pace.backoff_at, p_now)))));
-    -- A 429 when less than 80 % of the pace in force got through over the last 10 s: others use the
-    -- key; the pace is cut to 90 % of what got through, by half (pace_backoff_percent) at most.
-    -- Otherwise it was the timing: the burst halves, and once at its shortest the share drops (below).
-    v_others := coalesce(v_window_share < 0.8 * v_recovered * coalesce(v_pace.target_percent, v_share * 100) / 100.0, false)
+    -- A 429 when less than 80 % of the pace in force got through over the last 10 s, and less than
+    -- 90 % of what daybreak sent in them: others use the key; the pace is cut to 90 % of what got
+    -- through, by half (pace_backoff_percent) at most. When what got through is about what daybreak
+    -- sent, daybreak sent below its pace (paused, between workers, short of slots): that says
+    -- nothing of others. Otherwise it was the timing: the burst halves, and once at its shortest
+    -- the share drops (below).
+    v_others := coalesce(v_window_share < 0.8 * v_recovered * coalesce(v_pace.target_percent, v_share * 100) / 100.0
+                         and v_sent_through < 0.9, false)
                 and (v_configured_rpm is not null or v_configured_tpm is not null or v_pace.limit_known_at <= p_now - interval '10 seconds');
     v_cut := least(v_recovered, greatest(scheduler.config_num('pace_backoff_percent') / 100.0 * v_recovered,
                                          0.9 * v_window_share / (coalesce(v_pace.target_percent, v_share * 100) / 100.0)));

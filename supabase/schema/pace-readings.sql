@@ -34,24 +34,24 @@ COMMENT ON FUNCTION scheduler.call_deadline_ms(p_provider text, p_now timestamp 
 
 -- Name: delivered_per_minute(text, timestamp with time zone, interval); Type: FUNCTION; Schema: scheduler
 
-CREATE FUNCTION scheduler.delivered_per_minute(p_provider text, p_now timestamp with time zone, p_span interval DEFAULT '00:01:00'::interval) RETURNS TABLE(successes_per_minute double precision, tokens_per_minute double precision, seconds double precision)
+CREATE FUNCTION scheduler.delivered_per_minute(p_provider text, p_now timestamp with time zone, p_span interval DEFAULT '00:01:00'::interval) RETURNS TABLE(successes_per_minute double precision, tokens_per_minute double precision, claimed_per_minute double precision, seconds double precision)
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
   with recent as (
-    select s.second, s.successes, s.tokens from scheduler.provider_seconds s
+    select s.second, s.claimed, s.successes, s.tokens from scheduler.provider_seconds s
      where s.provider = p_provider and s.second > p_now - p_span and s.second <= p_now
   ), span as (
     select greatest(1.0, extract(epoch from (p_now - coalesce(min(second), p_now)))) as seconds from recent
   )
   select coalesce(sum(r.successes), 0) * 60.0 / max(span.seconds), coalesce(sum(r.tokens), 0) * 60.0 / max(span.seconds),
-         max(span.seconds)
+         coalesce(sum(r.claimed), 0) * 60.0 / max(span.seconds), max(span.seconds)
     from span left join recent r on true
 $$;
 
 -- Name: FUNCTION delivered_per_minute(p_provider text, p_now timestamp with time zone, p_span interval); Type: COMMENT; Schema: scheduler
 
-COMMENT ON FUNCTION scheduler.delivered_per_minute(p_provider text, p_now timestamp with time zone, p_span interval) IS 'Successful calls and tokens per minute a provider delivered over a recent span (what got through)';
+COMMENT ON FUNCTION scheduler.delivered_per_minute(p_provider text, p_now timestamp with time zone, p_span interval) IS 'Successful calls and tokens per minute a provider delivered over a recent span (what got through), and the calls per minute daybreak sent it';
 
 -- Name: v_provider_pace; Type: VIEW; Schema: scheduler
 

@@ -40,11 +40,13 @@ async function pace() {
   return row!;
 }
 
-/** What the provider delivered: n successes in each of the seconds [fromMs, toMs). */
-async function delivered(fromMs: number, toMs: number, perSecond: number): Promise<void> {
+/** What the provider delivered: n successes in each of the seconds [fromMs, toMs), of `sent` calls
+ * daybreak claimed in each (as many as got through unless said). */
+async function delivered(fromMs: number, toMs: number, perSecond: number, sent = perSecond): Promise<void> {
   for (let ms = fromMs; ms < toMs; ms += 1000) {
-    await sql`insert into scheduler.provider_seconds (provider, second, successes) values ('a', date_trunc('second', ${at(ms)}::timestamptz), ${perSecond})
-              on conflict (provider, second) do update set successes = excluded.successes`;
+    await sql`insert into scheduler.provider_seconds (provider, second, claimed, successes)
+              values ('a', date_trunc('second', ${at(ms)}::timestamptz), ${sent}, ${perSecond})
+              on conflict (provider, second) do update set claimed = excluded.claimed, successes = excluded.successes`;
   }
 }
 
@@ -175,11 +177,11 @@ describe("limits that are known", () => {
     expect(Number(rate!.rate_per_minute)).toBeCloseTo(600 * 0.97, 5);
   });
 
-  it("a 429 when less than 80% of the pace got through over 10 s: others use the key; the pace is cut to 90% of what got through, the burst kept", async () => {
+  it("a 429 when less than 80% of the pace got through over 10 s, of calls sent at the pace: others use the key; the pace is cut to 90% of what got through, the burst kept", async () => {
     await seed();
     await claim(1, 0);
     await sql`update scheduler.provider_pace set learned_requests_per_minute = 600, limit_known_at = ${at(-20_000)} where provider = 'a'`;
-    await delivered(-10_000, 0, 7); // 420/min: 70% of the limit
+    await delivered(-10_000, 0, 7, 10); // 420/min of 600 sent: 70% of the limit
     await learn(0, { calls: 1, rate_limited: 1 });
     const cut = (0.9 * 0.7) / 0.97;
     expect(await pace()).toMatchObject({ burst_ms: null, backoff_factor: expect.closeTo(cut, 5) });
@@ -193,6 +195,15 @@ describe("limits that are known", () => {
     await learn(-3000, { calls: 1, rate_limited: 1, limit_requests: 600 });
     await learn(-1000, { calls: 1, successes: 1 });
     await delivered(-10_000, 0, 7);
+    await learn(0, { calls: 1, rate_limited: 1 });
+    expect(await pace()).toMatchObject({ burst_ms: 250, backoff_factor: 1 });
+  });
+
+  it("a 429 when less than the pace got through but all daybreak sent did (it sent below its pace) is the timing, not others", async () => {
+    await seed();
+    await claim(1, 0);
+    await sql`update scheduler.provider_pace set learned_requests_per_minute = 600, limit_known_at = ${at(-20_000)} where provider = 'a'`;
+    await delivered(-10_000, 0, 7); // 420/min got through of 420/min sent: paused, between workers, short of slots
     await learn(0, { calls: 1, rate_limited: 1 });
     expect(await pace()).toMatchObject({ burst_ms: 250, backoff_factor: 1 });
   });

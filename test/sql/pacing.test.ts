@@ -98,9 +98,10 @@ describe("learning and backing off", () => {
     await seedOrganizations(sql, { organizations: 1, promptsPerOrg: 5, providers: { a: "http://127.0.0.1:9/v1" } });
     await sql`update public.providers set requests_per_minute = 1000`;
     const { runId } = await startRunInSql(sql);
-    // 8 calls a second got through over the last 10 s: 480/min, under half of what was paced.
-    await sql`insert into scheduler.provider_seconds (provider, second, successes)
-              select 'a', date_trunc('second', now()) - make_interval(secs => s), 8 from generate_series(1, 10) s`;
+    // Of 16 calls a second sent at the pace over the last 10 s, 8 got through: 480/min, under half
+    // of what was paced.
+    await sql`insert into scheduler.provider_seconds (provider, second, claimed, successes)
+              select 'a', date_trunc('second', now()) - make_interval(secs => s), 16, 8 from generate_series(1, 10) s`;
     await feedback({ provider: "a", run_id: runId, calls: 2, calls_by_status: { 429: 2 }, rate_limited: 2, retry_after_ms: 3000 });
     const [pace] = await sql`select backoff_at, burst_ms, paused_until - backoff_at as pause from scheduler.provider_pace`;
     expect(pace!.burst_ms).toBeNull(); // not the timing: the burst is kept
