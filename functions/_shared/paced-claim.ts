@@ -21,6 +21,8 @@ export interface PacedTask {
   lease_ms: number;
   /** Tokens the claim drew for this call (prompt length ÷ 4 + expected completion); usage corrects it. */
   estimated_tokens: number;
+  /** How long after the claim its turn comes at the provider's pace (a claim reaching ahead). */
+  start_in_ms: number;
 }
 
 export interface PacedClaim {
@@ -34,9 +36,10 @@ export interface PacedClaim {
   paused?: boolean;
 }
 
-export async function claimPacedTasks(sql: Sql, worker: string, provider: string, limit: number): Promise<PacedClaim> {
+/** aheadMs: also grant the calls whose turn comes within this long, each with its start_in_ms. */
+export async function claimPacedTasks(sql: Sql, worker: string, provider: string, limit: number, aheadMs = 0): Promise<PacedClaim> {
   const [row] = await sql<{ claim: PacedClaim }[]>`
-    select scheduler.claim_paced_tasks(${worker}, ${provider}, ${limit}::int) as claim`;
+    select scheduler.claim_paced_tasks(${worker}, ${provider}, ${limit}::int, p_ahead_ms => ${aheadMs}::int) as claim`;
   return row!.claim;
 }
 

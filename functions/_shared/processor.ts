@@ -152,6 +152,7 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
   const laneContext = {
     sql, env: deps.env, fetch: deps.fetch, worker, providers, recorder, hardDeadline, deadlines: new CallDeadlines(sql),
     claimBatch: settings.claimBatchSize,
+    claimAheadMs: settings.claimAheadMs,
     retryBaseDelayMs: settings.retryBaseDelayMs,
     takeSlots(provider: string, n: number, held: number) {
       // A lane holding its fair share or more leaves a claim's worth of slots to the others, so a

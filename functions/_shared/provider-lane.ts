@@ -8,6 +8,7 @@ import type { Sql } from "./db.ts";
 import { claimPacedTasks, type PacedTask, type TaskOutcome } from "./paced-claim.ts";
 import { retryThroughOutage } from "./transient.ts";
 import { callWithFallback, ProviderError, type ProviderConfig } from "./providers/openai-compatible.ts";
+import { abortableSleep } from "./providers/retry-policy.ts";
 import type { AttemptInfo } from "./providers/openai-compatible.ts";
 import type { CallAttempt, RoundRecorder } from "./round-recorder.ts";
 import { loadSuggestionRequest, parseSuggestions, suggestionInstruction } from "./suggestions.ts";
@@ -33,6 +34,8 @@ export interface LaneContext {
   deadlines: CallDeadlines;
   recorder: RoundRecorder;
   claimBatch: number;
+  /** A claim also grants the calls whose turn comes within this long; each starts on its turn. */
+  claimAheadMs: number;
   retryBaseDelayMs: number;
   /** Aborts in-flight calls at the invocation's hard deadline. */
   hardDeadline: AbortSignal;
@@ -84,7 +87,7 @@ export class ProviderLane {
       let claim;
       const claimedFrom = Date.now();
       try {
-        claim = await retryThroughOutage(() => claimPacedTasks(ctx.sql, ctx.worker, this.provider, slots));
+        claim = await retryThroughOutage(() => claimPacedTasks(ctx.sql, ctx.worker, this.provider, slots, ctx.claimAheadMs));
       } catch (error) {
         ctx.returnUnusedSlots(this.provider, slots);
         console.error(`${ctx.worker}: claiming ${this.provider} tasks failed: ${(error as Error).message}`);
@@ -92,7 +95,8 @@ export class ProviderLane {
         continue;
       }
       ctx.returnUnusedSlots(this.provider, slots - claim.tasks.length);
-      for (const task of claim.tasks) this.start(task);
+      const claimedAt = Date.now();
+      for (const task of claim.tasks) this.start(task, claimedAt + task.start_in_ms);
       if (claim.tasks.length === 0 && !claim.has_work) {
         if (this.inFlight === 0) break;
         await this.sleep(null); // what is in flight may come back (a 429) and be claimable again
@@ -101,16 +105,18 @@ export class ProviderLane {
       // The pacer's wait runs from when the claim ran in the database; the next claim reaches it a
       // round trip after this sleep ends: taking the last round trip off keeps a lane on the pace
       // (at one call per burst, every ms late is pace lost, as the bucket fills no further).
+      // A paced wait is not cut short by a call coming back: the pacer would grant nothing sooner.
       if (claim.tasks.length < slots) {
-        await this.sleep(!claim.wait_ms ? Math.max(claim.wait_ms ?? 1000, MIN_RECLAIM_MS)
-                                        : Math.max(claim.wait_ms - (Date.now() - claimedFrom), MIN_PACED_WAIT_MS));
+        if (!claim.wait_ms) await this.sleep(Math.max(claim.wait_ms ?? 1000, MIN_RECLAIM_MS));
+        else await this.sleep(Math.max(claim.wait_ms - (Date.now() - claimedFrom), MIN_PACED_WAIT_MS), false);
       }
     }
     while (this.inFlight > 0) await this.sleep(null);
   }
 
-  /** Waits for one of this lane's calls to finish, or ms (null: only a call), or the hard deadline. */
-  private sleep(ms: number | null): Promise<void> {
+  /** Waits for ms (null: for one of this lane's calls to finish), or the hard deadline, or, unless
+   * told not to, one of this lane's calls to finish. */
+  private sleep(ms: number | null, wakeOnReturn = true): Promise<void> {
     return new Promise((resolve) => {
       const signal = this.ctx.hardDeadline;
       const done = () => {
@@ -121,14 +127,24 @@ export class ProviderLane {
       };
       const timer = ms === null ? undefined : setTimeout(done, ms);
       signal.addEventListener("abort", done, { once: true });
-      this.wakeUp = done;
+      if (wakeOnReturn || ms === null) this.wakeUp = done;
     });
   }
 
-  private start(task: PacedTask): void {
+  /** A claim reaching ahead grants calls before their turn: each waits for it (from when the claim
+   * came back: late by half a round trip at most, never early). One whose turn falls in a hold
+   * after a 429 goes back unsent, to be claimed once the pause is over. */
+  private async callOnTurn(task: PacedTask, turnAt: number): Promise<TaskOutcome> {
+    const wait = turnAt - Date.now();
+    if (wait > 0) await abortableSleep(wait, this.ctx.hardDeadline);
+    if (this.holdUntil > Date.now()) return { outcome: "released", task, error: "", provider_called: false };
+    return callProviderForTask(this.ctx, task);
+  }
+
+  private start(task: PacedTask, turnAt: number): void {
     this.inFlight += 1;
     this.ctx.onTaskStarted();
-    callProviderForTask(this.ctx, task)
+    this.callOnTurn(task, turnAt)
       .then((outcome) => {
         if (outcome.outcome === "rate_limited") this.holdUntil = Math.max(this.holdUntil, Date.now() + (outcome.retry_after_ms ?? RATE_LIMITED_HOLD_MS));
         this.ctx.recorder.add(outcome);

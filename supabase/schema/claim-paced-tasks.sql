@@ -3,9 +3,9 @@
 -- order; supabase/schema.sql lists every file. Change the schema with a new migration in
 -- supabase/migrations/, never here.
 
--- Name: claim_paced_tasks(text, text, integer, timestamp with time zone); Type: FUNCTION; Schema: scheduler
+-- Name: claim_paced_tasks(text, text, integer, timestamp with time zone, integer); Type: FUNCTION; Schema: scheduler
 
-CREATE FUNCTION scheduler.claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone DEFAULT clock_timestamp()) RETURNS jsonb
+CREATE FUNCTION scheduler.claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone DEFAULT clock_timestamp(), p_ahead_ms integer DEFAULT 0) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -26,6 +26,9 @@ declare
   v_in_flight_cap integer;
   v_window_room integer;
   v_remaining double precision;
+  v_remaining_margin double precision := 0;
+  v_ahead double precision := 0;
+  v_token_ahead double precision := 0;
   v_grant integer;
   v_wait integer;
   v_tasks jsonb;
@@ -71,33 +74,43 @@ begin
       v_token_bucket := case when v_pace.token_bucket_at is null then v_token_capacity
                              else least(v_token_capacity, v_pace.token_bucket
                                         + v_tokens_per_ms * greatest(0, extract(epoch from (p_now - v_pace.token_bucket_at)) * 1000)) end;
+      v_token_ahead := v_tokens_per_ms * least(greatest(coalesce(p_ahead_ms, 0), 0), 1000);
     end if;
     select count(*)::integer into v_in_flight from scheduler.batch_tasks t
      where t.provider = p_provider and t.status = 'processing' and t.lease_expires_at >= p_now;
-    v_grant := least(p_limit, floor(v_bucket)::integer,
+    -- Calls whose turn comes within p_ahead_ms are granted now, each with the moment it may start:
+    -- the bucket goes into debt by at most that much, and the caller starts each call on time, so
+    -- the provider sees the pace itself while the claim's round trip is off its path.
+    v_ahead := v_per_ms * least(greatest(coalesce(p_ahead_ms, 0), 0), 1000);
+    v_grant := least(p_limit, floor(v_bucket + v_ahead)::integer,
                      coalesce(v_provider.max_in_flight - v_in_flight, p_limit));
     if v_limits.request_limit is not null then
-      select least(floor(v_limits.request_limit / 6.0)
+      -- Claims are counted when granted, up to the horizon before their turn: the window's share
+      -- holds the turns, so it has the horizon's calls of room on top.
+      select least(floor(v_limits.request_limit / 6.0 + v_ahead)
                      - coalesce(sum(s.claimed) filter (where s.second > p_now - interval '10 seconds'), 0),
-                   floor(v_limits.request_limit) - coalesce(sum(s.claimed), 0))::integer
+                   floor(v_limits.request_limit + v_ahead) - coalesce(sum(s.claimed), 0))::integer
         into v_window_room
         from scheduler.provider_seconds s
        where s.provider = p_provider and s.second > p_now - interval '60 seconds' and s.second <= p_now;
       v_grant := least(v_grant, v_window_room);
       -- What the provider last said remains (its own count: other clients' calls included),
-      -- refilled at the limit's rate since.
+      -- refilled at the limit's rate since, less the share of the limit the pacer leaves unused
+      -- (100 - pace_target_percent): the key as a whole is paced at the target, not at its limit.
       if v_pace.remaining_requests is not null then
         v_remaining := least(v_limits.request_limit, v_pace.remaining_requests
                              + v_limits.request_limit / 60000.0 * greatest(0, extract(epoch from (p_now - v_pace.remaining_at)) * 1000));
-        v_grant := least(v_grant, floor(v_remaining)::integer);
+        v_remaining_margin := v_limits.request_limit * (100 - scheduler.config_num('pace_target_percent')) / 100.0;
+        v_grant := least(v_grant, floor(v_remaining - v_remaining_margin)::integer);
       end if;
     end if;
     if v_limits.request_limit is null then
       -- Probing: no more in flight than the probed pace needs at the provider's unloaded latency
-      -- (Little's law, with room for the spread), so a provider that queues cannot pile up calls.
+      -- (Little's law, with room for the spread), so a provider that queues cannot pile up calls;
+      -- and the calls granted ahead, waiting for their turn.
       v_in_flight_cap := greatest(1, ceil(v_rate / 60000.0
                            * coalesce(v_pace.latency_floor_ms, v_pace.latency_ms_ewma, scheduler.config_int('pace_default_latency_ms'))
-                           * (1 + scheduler.config_num('pace_latency_rise_percent') / 100.0))::integer);
+                           * (1 + scheduler.config_num('pace_latency_rise_percent') / 100.0) + v_ahead)::integer);
       v_grant := least(v_grant, v_in_flight_cap - v_in_flight);
     end if;
   else
@@ -134,7 +147,7 @@ begin
                         from unnest(v_ids) with ordinality o(id, ord)
                         join scheduler.batch_tasks t on t.id = o.id
                         left join public.prompts p on p.id = t.prompt_id) x) c
-       where c.running <= v_token_bucket or (c.ord = 1 and v_token_bucket >= least(c.running, v_token_capacity));
+       where c.running <= v_token_bucket + v_token_ahead or (c.ord = 1 and v_token_bucket >= least(c.running, v_token_capacity));
     end if;
     with picked as (
       select unnest(v_ids) as id
@@ -157,11 +170,23 @@ begin
              'prompt_id', c.prompt_id, 'prompt_text', p.text, 'provider', c.provider, 'region', c.region,
              'run_id', c.run_id, 'org_id', j.org_id, 'batch_job_id', c.batch_job_id,
              'lease_ms', (extract(epoch from v_lease) * 1000)::integer,
-             'estimated_tokens', (ceil(length(coalesce(p.text, '')) / 4.0) + v_completion)::integer) order by c.id), '[]'::jsonb),
+             'estimated_tokens', (ceil(length(coalesce(p.text, '')) / 4.0) + v_completion)::integer,
+             -- When the buckets hold this call's turn (the n-th granted waits for the n-th call, and
+             -- for the tokens of those before it), never later than the horizon (a call larger than
+             -- a full token bucket goes at once, as without reaching ahead).
+             -- The buckets stand at bucket_at, later than p_now when a claim with a later p_now
+             -- committed first: turns count from there.
+             'start_in_ms', (greatest(0, extract(epoch from (coalesce(v_pace.bucket_at, p_now) - p_now)) * 1000)
+                             + least(greatest(coalesce(p_ahead_ms, 0), 0), 1000, greatest(0,
+                                 case when v_per_ms > 0 then ceil((c.n - v_bucket) / v_per_ms) else 0 end,
+                                 case when v_tokens_per_ms > 0 then ceil((c.running_cost - v_token_bucket) / v_tokens_per_ms) else 0 end)))::integer)
+             order by c.id), '[]'::jsonb),
            count(*)::integer,
            coalesce(sum(ceil(length(coalesce(p.text, '')) / 4.0) + v_completion), 0)
       into v_tasks, v_claimed, v_cost
-      from claimed c
+      from (select c.*, row_number() over (order by c.id) as n,
+                   sum(ceil(length(coalesce(p.text, '')) / 4.0) + v_completion) over (order by c.id) as running_cost
+              from claimed c left join public.prompts p on p.id = c.prompt_id) c
       left join public.prompts p on p.id = c.prompt_id
       left join (select jb.id, jb.org_id from scheduler.batch_jobs jb where jb.id in (select batch_job_id from claimed)) j
         on j.id = c.batch_job_id;
@@ -182,19 +207,20 @@ begin
            token_bucket = v_token_bucket, token_bucket_at = case when v_token_bucket is not null then greatest(p_now, token_bucket_at) end,
            remaining_requests = coalesce(v_remaining - v_claimed, remaining_requests),
            remaining_at = case when v_remaining is not null then p_now else remaining_at end,
-           pressed_at = case when floor(v_bucket + v_claimed) < p_limit and v_claimed >= floor(v_bucket + v_claimed)
+           pressed_at = case when floor(v_bucket + v_claimed + v_ahead) < p_limit and v_claimed >= floor(v_bucket + v_claimed + v_ahead)
                                   and exists (select from scheduler.batch_tasks t where t.provider = p_provider
                                                  and t.status = 'pending' and t.attempts < v_max_attempts)
                              then p_now else pressed_at end,
            updated_at = p_now
      where provider = p_provider;
     -- Time until the bucket holds one more whole call (or half its capacity, to batch claims).
-    v_wait := ceil(greatest(0, greatest(1.0, least(v_capacity / 2, p_limit - v_claimed)) - v_bucket) / v_per_ms)::integer;
+    -- (Reaching ahead, until half the horizon's calls can be granted.)
+    v_wait := ceil(greatest(0, greatest(1.0, least(greatest(v_capacity, v_ahead) / 2, p_limit - v_claimed)) - v_bucket - v_ahead) / v_per_ms)::integer;
     if v_token_bucket is not null then
       v_next_cost := least(v_token_capacity, coalesce(v_pace.tokens_per_call_ewma, v_completion));
-      v_wait := greatest(v_wait, ceil(greatest(0, v_next_cost - v_token_bucket) / v_tokens_per_ms)::integer);
+      v_wait := greatest(v_wait, ceil(greatest(0, greatest(v_next_cost, v_token_ahead / 2) - v_token_bucket - v_token_ahead) / v_tokens_per_ms)::integer);
     end if;
-    if v_window_room <= v_claimed or v_remaining < v_claimed + 1 then
+    if v_window_room <= v_claimed or v_remaining - v_remaining_margin < v_claimed + 1 then
       v_wait := greatest(v_wait, 250); -- the window's share is spent: its oldest second leaves soon
     end if;
     if v_in_flight + v_claimed >= least(v_provider.max_in_flight, v_in_flight_cap) then
@@ -214,10 +240,10 @@ begin
 end
 $$;
 
--- Name: FUNCTION claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+-- Name: FUNCTION claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone, p_ahead_ms integer); Type: COMMENT; Schema: scheduler
 
-COMMENT ON FUNCTION scheduler.claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone) IS 'Claims a provider''s tasks within its pace (request and token buckets, max_in_flight) with SKIP LOCKED, leases and attempt tokens';
+COMMENT ON FUNCTION scheduler.claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone, p_ahead_ms integer) IS 'Claims a provider''s tasks within its pace (request and token buckets, max_in_flight) with SKIP LOCKED, leases and attempt tokens; reaching p_ahead_ms ahead, each task says when its turn comes (start_in_ms)';
 
--- Name: FUNCTION claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone); Type: ACL; Schema: scheduler
+-- Name: FUNCTION claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone, p_ahead_ms integer); Type: ACL; Schema: scheduler
 
-REVOKE ALL ON FUNCTION scheduler.claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scheduler.claim_paced_tasks(p_worker text, p_provider text, p_limit integer, p_now timestamp with time zone, p_ahead_ms integer) FROM PUBLIC;

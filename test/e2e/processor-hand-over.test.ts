@@ -105,6 +105,9 @@ describe("a processor whose worker drains", () => {
   describe("at a fast pace (about 100 calls/s)", () => {
     beforeEach(async () => {
       await sql`update public.providers set requests_per_minute = 6000`;
+      // Work for a few seconds at that pace, so the hand-over does not find it all claimed.
+      await sql`insert into public.prompts (org_id, text)
+                select o.org_id, 'more ' || g from (select distinct org_id from public.prompts) o, generate_series(1, 100) g`;
     });
 
     it("starts at most a few more tasks, all its invocations together, when the CPU soft limit retired the worker", async () => {

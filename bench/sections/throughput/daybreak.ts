@@ -79,7 +79,7 @@ async function runWorker(pool: Sql, o: DaybreakRunOptions, worker: string, fetch
     // (these workers are not edge invocations).
     settings: {
       budgetMs: HOUR_MS, hardDeadlineMs: 2 * HOUR_MS, claimBatchSize: o.claimBatch, maxInFlight: o.claimBatch,
-      taskBudget: Number.MAX_SAFE_INTEGER, cpuHandoverMs: Number.MAX_SAFE_INTEGER, roundSize: o.claimBatch, roundDelayMs: 5, heartbeatMs: 15_000, retryBaseDelayMs: 0,
+      taskBudget: Number.MAX_SAFE_INTEGER, cpuHandoverMs: Number.MAX_SAFE_INTEGER, claimAheadMs: 0, roundSize: o.claimBatch, roundDelayMs: 5, heartbeatMs: 15_000, retryBaseDelayMs: 0,
       workerStartedAt: Date.now(), workerWallClockMs: 4 * HOUR_MS,
     },
   };
