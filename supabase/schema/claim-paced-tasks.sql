@@ -174,12 +174,12 @@ begin
              -- When the buckets hold this call's turn (the n-th granted waits for the n-th call, and
              -- for the tokens of those before it), never later than the horizon (a call larger than
              -- a full token bucket goes at once, as without reaching ahead).
-             -- The buckets stand at bucket_at, later than p_now when a claim with a later p_now
-             -- committed first: turns count from there.
-             'start_in_ms', (greatest(0, extract(epoch from (coalesce(v_pace.bucket_at, p_now) - p_now)) * 1000)
-                             + least(greatest(coalesce(p_ahead_ms, 0), 0), 1000, greatest(0,
-                                 case when v_per_ms > 0 then ceil((c.n - v_bucket) / v_per_ms) else 0 end,
-                                 case when v_tokens_per_ms > 0 then ceil((c.running_cost - v_token_bucket) / v_tokens_per_ms) else 0 end)))::integer)
+             -- Counted from when the claim comes back to the caller: the buckets stand at the latest
+             -- moment a claim drew them (bucket_at), and the answer leaves after that, so a turn is
+             -- never early, and a wait for the row's lock is not waited again.
+             'start_in_ms', least(greatest(coalesce(p_ahead_ms, 0), 0), 1000, greatest(0,
+                              case when v_per_ms > 0 then ceil((c.n - v_bucket) / v_per_ms) else 0 end,
+                              case when v_tokens_per_ms > 0 then ceil((c.running_cost - v_token_bucket) / v_tokens_per_ms) else 0 end))::integer)
              order by c.id), '[]'::jsonb),
            count(*)::integer,
            coalesce(sum(ceil(length(coalesce(p.text, '')) / 4.0) + v_completion), 0)
