@@ -26,7 +26,6 @@ declare
   v_in_flight_cap integer;
   v_window_room integer;
   v_remaining double precision;
-  v_remaining_margin double precision := 0;
   v_ahead double precision := 0;
   v_token_ahead double precision := 0;
   v_grant integer;
@@ -95,13 +94,11 @@ begin
        where s.provider = p_provider and s.second > p_now - interval '60 seconds' and s.second <= p_now;
       v_grant := least(v_grant, v_window_room);
       -- What the provider last said remains (its own count: other clients' calls included),
-      -- refilled at the limit's rate since, less the share of the limit the pacer leaves unused
-      -- (100 - pace_target_percent): the key as a whole is paced at the target, not at its limit.
+      -- refilled at the limit's rate since.
       if v_pace.remaining_requests is not null then
         v_remaining := least(v_limits.request_limit, v_pace.remaining_requests
                              + v_limits.request_limit / 60000.0 * greatest(0, extract(epoch from (p_now - v_pace.remaining_at)) * 1000));
-        v_remaining_margin := v_limits.request_limit * (100 - scheduler.config_num('pace_target_percent')) / 100.0;
-        v_grant := least(v_grant, floor(v_remaining - v_remaining_margin)::integer);
+        v_grant := least(v_grant, floor(v_remaining)::integer);
       end if;
     end if;
     if v_limits.request_limit is null then
@@ -220,7 +217,7 @@ begin
       v_next_cost := least(v_token_capacity, coalesce(v_pace.tokens_per_call_ewma, v_completion));
       v_wait := greatest(v_wait, ceil(greatest(0, greatest(v_next_cost, v_token_ahead / 2) - v_token_bucket - v_token_ahead) / v_tokens_per_ms)::integer);
     end if;
-    if v_window_room <= v_claimed or v_remaining - v_remaining_margin < v_claimed + 1 then
+    if v_window_room <= v_claimed or v_remaining < v_claimed + 1 then
       v_wait := greatest(v_wait, 250); -- the window's share is spent: its oldest second leaves soon
     end if;
     if v_in_flight + v_claimed >= least(v_provider.max_in_flight, v_in_flight_cap) then
