@@ -16,6 +16,9 @@ export interface SimModelStats {
   /** total_tokens of the answered calls: what the token limit was charged for daybreak's work. */
   tokens: number;
   maxLatencyMs: number;
+  /** The longest the simulator took over a call, answered or abandoned by the client on the way
+   * (a provider goes on generating a call its client cut off). */
+  maxServedLatencyMs: number;
   p50LatencyMs: number | null;
   tailCalls: number;
   firstCallAt: number | null;
@@ -46,6 +49,7 @@ export class ModelRecorder {
   readonly refusedBy: Record<RefusedBy, number> = { requests: 0, tokens: 0 };
   tokens = 0;
   tailCalls = 0;
+  private maxAbandonedLatencyMs = 0;
   inFlight = 0;
   peakInFlight = 0;
   firstCallAt: number | null = null;
@@ -94,8 +98,9 @@ export class ModelRecorder {
     this.answersByTask.set(task, (this.answersByTask.get(task) ?? 0) + 1);
   }
 
-  abandoned(): void {
+  abandoned(latencyMs: number): void {
     this.inFlight -= 1;
+    this.maxAbandonedLatencyMs = Math.max(this.maxAbandonedLatencyMs, latencyMs);
   }
 
   sample(now: number): void {
@@ -114,6 +119,7 @@ export class ModelRecorder {
       refusedBy: { ...this.refusedBy },
       tokens: this.tokens,
       maxLatencyMs: sorted.at(-1) ?? 0,
+      maxServedLatencyMs: Math.max(sorted.at(-1) ?? 0, this.maxAbandonedLatencyMs),
       p50LatencyMs: sorted.length ? sorted[Math.floor(sorted.length / 2)]! : null,
       tailCalls: this.tailCalls,
       firstCallAt: this.firstCallAt,

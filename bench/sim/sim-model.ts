@@ -60,7 +60,7 @@ export class SimModel {
       this.waiting.shift()?.();
     }
     if (cancelled()) {
-      this.stats.abandoned();
+      this.stats.abandoned(Date.now() - arrived);
       return null;
     }
     return { latencyMs: Date.now() - arrived };

@@ -39,7 +39,10 @@ begin
      set probe_rpm = greatest(probe_rpm, least(v_ceiling,
                        case when probe_phase = 'slow_start'
                             then probe_rpm * power(scheduler.config_num('pace_probe_growth_per_second'), v_seconds)
-                            else probe_rpm * (1 + scheduler.config_num('pace_probe_additive_percent_per_second') / 100.0 * v_seconds) end)),
+                            else probe_rpm * (1 + scheduler.config_num(case when rate_limited_total = 0
+                                                                            then 'pace_probe_queueing_additive_percent_per_second'
+                                                                            else 'pace_probe_additive_percent_per_second' end)
+                                                  / 100.0 * v_seconds) end)),
          probe_at = p_now
    where provider = p_provider;
 end
@@ -206,7 +209,8 @@ begin
                                  then greatest(85, coalesce(p.target_percent, scheduler.config_num('pace_target_percent')) - 3)
                                  else p.target_percent end,
            -- Probing: a 429 or queueing (latency up) sets the probe to what got through (when enough
-           -- did to say; else a 429 takes pace_probe_backoff_percent off it and queueing leaves it).
+           -- did to say; else a 429 takes pace_probe_backoff_percent off it and queueing leaves it);
+           -- queueing, to 90 % of it, so the queue it built drains (by 15 % at most after slow start).
            probe_rpm = case
                          when v_known_rpm is not null or p.probe_rpm is null then p.probe_rpm
                          when f.rate_limited > 0 and v_first_reaction
@@ -215,7 +219,7 @@ begin
                          when v_never_refused and v_queueing and not p.queueing and p.probe_phase = 'slow_start'
                            then greatest(1.0, least(p.probe_rpm, v_recent_rpm * 0.9))
                          when v_never_refused and v_queueing and not p.queueing
-                           then greatest(1.0, p.probe_rpm * 0.85, least(p.probe_rpm, v_recent_rpm))
+                           then greatest(1.0, p.probe_rpm * 0.85, least(p.probe_rpm, v_recent_rpm * 0.9))
                          else p.probe_rpm end,
            probe_phase = case
                            when v_known_rpm is null and p.probe_rpm is not null

@@ -107,12 +107,16 @@ describe("probing a provider with no known limit", () => {
     expect(Number((await pace()).probe_rpm)).toBeCloseTo(291 * 0.9, 5);
   });
 
-  it("after slow start the probe grows additively, 1% of itself a second while pressed", async () => {
+  it("after slow start the probe grows additively while pressed: 1% of itself a second once the provider refused a call, 3% while it never did", async () => {
     await seed();
     await claim(64, 0);
-    await sql`update scheduler.provider_pace set probe_rpm = 600, probe_phase = 'steady' where provider = 'a'`;
+    await sql`update scheduler.provider_pace set probe_rpm = 600, probe_phase = 'steady', rate_limited_total = 1 where provider = 'a'`;
     for (let ms = 100; ms <= 5000; ms += 100) await claimAndAnswer(64, ms);
     expect(Number((await pace()).probe_rpm)).toBeCloseTo(600 * (1 + 0.01 * 0.1) ** 50, 0); // 50 claims, 0.1 s apart
+    // Found by latency (never refused): running past it queues, so it climbs back faster.
+    await sql`update scheduler.provider_pace set probe_rpm = 600, rate_limited_total = 0 where provider = 'a'`;
+    for (let ms = 5100; ms <= 10_000; ms += 100) await claimAndAnswer(64, ms);
+    expect(Number((await pace()).probe_rpm)).toBeCloseTo(600 * (1 + 0.03 * 0.1) ** 50, 0);
   });
 
   it("latency above 1.5× its floor means the provider queues: the probe becomes 90% of what it delivered in the last 3 s and holds until latency falls back", async () => {
@@ -134,6 +138,16 @@ describe("probing a provider with no known limit", () => {
     p = await pace();
     expect(p.queueing).toBe(false);
     expect(Number(p.probe_rpm)).toBeCloseTo(810, 5); // latency coming back does not raise it by itself
+    // After slow start a rise cuts to 90% of what got through (the queue drains), 15% off at most.
+    await sql`update scheduler.provider_pace set probe_rpm = 1000 where provider = 'a'`;
+    await delivered(5000, 9000, 16); // 960/min
+    await learn(9500, { calls: 100, successes: 100, latency_ms: 2400 });
+    expect(Number((await pace()).probe_rpm)).toBeCloseTo(960 * 0.9, 5);
+    await learn(9600, { calls: 100, successes: 100, latency_ms: 800 }); // falls back: queueing ends
+    await sql`update scheduler.provider_pace set probe_rpm = 1200 where provider = 'a'`;
+    await delivered(9000, 13000, 16);
+    await learn(13500, { calls: 100, successes: 100, latency_ms: 2400 });
+    expect(Number((await pace()).probe_rpm)).toBeCloseTo(1200 * 0.85, 5);
   });
 
   it("latency does not steer the probe of a provider that refused a call: its 429s state its limit", async () => {

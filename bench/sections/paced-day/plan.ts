@@ -35,19 +35,21 @@ export interface PacedPlan {
 export interface ProviderBound {
   /** Seconds the stated limits need for the work daybreak was given (share of the key left to it). */
   rateSeconds: number;
-  /** The simulator's longest latency in the pass. */
+  /** The simulator's longest latency in the pass (answered or cut off by the client). */
   latencySeconds: number;
   seconds: number;
   binding: "requests" | "tokens" | "capacity" | "none";
 }
 
 /** T_LB = max(tasks ÷ (share × requests/s), tokens ÷ (share × tokens/s)) + the longest latency;
- * for a provider with no limit, tasks ÷ the best fixed concurrency's throughput (the search's). */
+ * for a provider with no limit, tasks ÷ the best fixed concurrency's throughput (the search's).
+ * The longest latency is the simulator's, calls the client cut off included: a client that cuts
+ * the heavy tail off and sends the call again must not shrink its own bound by it. */
 export function providerBound(kind: Kind, tasks: number, stats: SimModelStats, bestThroughput: number | null = null): ProviderBound {
   const share = 1 - (kind.background?.share ?? 0);
   const requests = kind.requests ? tasks / ((share * kind.requests.perMinute) / 60) : bestThroughput ? tasks / bestThroughput : 0;
   const tokens = kind.tokens ? stats.tokens / ((share * kind.tokens.perMinute) / 60) : 0;
-  const latencySeconds = stats.maxLatencyMs / 1000;
+  const latencySeconds = stats.maxServedLatencyMs / 1000;
   const rateSeconds = Math.max(requests, tokens);
   const binding = kind.requests || kind.tokens ? (tokens > requests ? "tokens" : "requests") : kind.capacity ? "capacity" : "none";
   return { rateSeconds, latencySeconds, seconds: rateSeconds + latencySeconds, binding };
