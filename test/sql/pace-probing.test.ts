@@ -1,0 +1,126 @@
+// How the pacer finds a limit nobody configured or stated (scheduler.claim_paced_tasks, grow_probe,
+// learn_pace): slow start while claims press, a 429 or a rise in latency ending it, additive
+// probing, one reaction per episode, the in-flight ceiling while probing.
+import { describe, expect, it } from "vitest";
+import { seedOrganizations } from "../../harness/fixtures.ts";
+import { setConfig, startRunInSql } from "../../harness/runs.ts";
+import { sql, at, claim, claimAndAnswer, learn, pace, delivered, seed } from "./pace-fixture.ts";
+
+describe("probing a provider with no known limit", () => {
+  it("slow start: the pace grows 1.5× a second while claims press against it, and not while they do not", async () => {
+    await seed();
+    await claim(64, 0); // the first claim starts the probe at 300/min × 97%
+    expect(Number((await pace()).probe_rpm)).toBeCloseTo(291, 5);
+    for (let ms = 100; ms <= 2000; ms += 100) await claimAndAnswer(64, ms); // each takes what the bucket holds: pressed
+    const grown = Number((await pace()).probe_rpm);
+    expect(grown).toBeGreaterThan(291 * 1.5 ** 1.8);
+    expect(grown).toBeLessThan(291 * 1.5 ** 2.01);
+    // Claims of one call, which the bucket always holds, do not press: the pace stays (after the
+    // 0.1 s since the last claim that pressed).
+    for (let ms = 2100; ms <= 4000; ms += 100) await claimAndAnswer(1, ms);
+    expect(Number((await pace()).probe_rpm)).toBeCloseTo(grown * 1.5 ** 0.1, 0);
+  });
+
+  it("a 429 ends slow start: the probe becomes what got through over 10 s (×97%), once per episode, and is kept for the next run", async () => {
+    await seed();
+    await claim(64, 0);
+    await sql`update scheduler.provider_pace set probe_rpm = 2000 where provider = 'a'`;
+    await delivered(-9000, 1000, 10); // 600/min got through
+    await learn(1000, { calls: 3, rate_limited: 3 });
+    let p = await pace();
+    expect(p.probe_phase).toBe("steady");
+    expect(Number(p.probe_rpm)).toBeCloseTo(600 * 0.97, 5);
+    expect(p.paused_until).toEqual(at(2000)); // no retry-after: 1 s
+    // A second 429 in a row (the window still spent) pauses longer and changes nothing else.
+    await learn(2100, { calls: 1, rate_limited: 1 });
+    p = await pace();
+    expect(Number(p.probe_rpm)).toBeCloseTo(582, 5);
+    expect(p.paused_until).toEqual(at(4100));
+    expect(p.pauses_in_a_row).toBe(2);
+    // A success ends the episode; the next 429 takes 10% off (what got through is higher now).
+    await learn(4200, { calls: 1, successes: 1 });
+    expect((await pace()).pauses_in_a_row).toBe(0);
+    await delivered(5000, 15000, 11);
+    await learn(15000, { calls: 1, rate_limited: 1 });
+    expect(Number((await pace()).probe_rpm)).toBeCloseTo(582 * 0.9, 5);
+    // The next run starts from what was found, not from 300/min.
+    await sql`update scheduler.runs set status = 'completed'`;
+    const [rate] = await sql`select * from scheduler.provider_rate('a', ${at(20000)})`;
+    expect(rate).toMatchObject({ limit_source: "probed", limit_per_minute: null });
+    expect(Number(rate!.rate_per_minute)).toBeCloseTo(582 * 0.9, 5);
+  });
+
+  it("a 429 before ten calls got through takes 10% off the probe: nothing got through says nothing about the limit", async () => {
+    await seed();
+    await claim(64, 0);
+    await delivered(-3000, 0, 2); // 6 calls: too few to read a rate from
+    await learn(0, { calls: 2, rate_limited: 2, retry_after_ms: 2000 });
+    expect(Number((await pace()).probe_rpm)).toBeCloseTo(291 * 0.9, 5);
+  });
+
+  it("after slow start the probe grows additively while pressed: 1% of itself a second once the provider refused a call, 3% while it never did", async () => {
+    await seed();
+    await claim(64, 0);
+    await sql`update scheduler.provider_pace set probe_rpm = 600, probe_phase = 'steady', rate_limited_total = 1 where provider = 'a'`;
+    for (let ms = 100; ms <= 5000; ms += 100) await claimAndAnswer(64, ms);
+    expect(Number((await pace()).probe_rpm)).toBeCloseTo(600 * (1 + 0.01 * 0.1) ** 50, 0); // 50 claims, 0.1 s apart
+    // Found by latency (never refused): running past it queues, so it climbs back faster.
+    await sql`update scheduler.provider_pace set probe_rpm = 600, rate_limited_total = 0 where provider = 'a'`;
+    for (let ms = 5100; ms <= 10_000; ms += 100) await claimAndAnswer(64, ms);
+    expect(Number((await pace()).probe_rpm)).toBeCloseTo(600 * (1 + 0.03 * 0.1) ** 50, 0);
+  });
+
+  it("latency above 1.5× its floor means the provider queues: the probe becomes 90% of what it delivered in the last 3 s and holds until latency falls back", async () => {
+    await seed();
+    await claim(64, 0);
+    await sql`update scheduler.provider_pace set probe_rpm = 3000 where provider = 'a'`;
+    await learn(100, { calls: 60, successes: 60, latency_ms: 800 }); // enough calls for a floor
+    expect(Number((await pace()).latency_floor_ms)).toBe(800);
+    await delivered(2000, 5000, 15); // 900/min at capacity
+    await learn(5500, { calls: 100, successes: 100, latency_ms: 2400 });
+    let p = await pace();
+    expect(p.queueing).toBe(true);
+    expect(p.probe_phase).toBe("steady");
+    expect(Number(p.probe_rpm)).toBeCloseTo(900 * 0.9, 5);
+    for (let ms = 5600; ms <= 7000; ms += 100) await claimAndAnswer(64, ms); // pressed, but queueing: no growth
+    expect(Number((await pace()).probe_rpm)).toBeCloseTo(810, 5);
+    await learn(7100, { calls: 100, successes: 100, latency_ms: 800 });
+    await learn(7200, { calls: 100, successes: 100, latency_ms: 800 });
+    p = await pace();
+    expect(p.queueing).toBe(false);
+    expect(Number(p.probe_rpm)).toBeCloseTo(810, 5); // latency coming back does not raise it by itself
+    // After slow start a rise cuts to 90% of what got through (the queue drains), 15% off at most.
+    await sql`update scheduler.provider_pace set probe_rpm = 1000 where provider = 'a'`;
+    await delivered(5000, 9000, 16); // 960/min
+    await learn(9500, { calls: 100, successes: 100, latency_ms: 2400 });
+    expect(Number((await pace()).probe_rpm)).toBeCloseTo(960 * 0.9, 5);
+    await learn(9600, { calls: 100, successes: 100, latency_ms: 800 }); // falls back: queueing ends
+    await sql`update scheduler.provider_pace set probe_rpm = 1200 where provider = 'a'`;
+    await delivered(9000, 13000, 16);
+    await learn(13500, { calls: 100, successes: 100, latency_ms: 2400 });
+    expect(Number((await pace()).probe_rpm)).toBeCloseTo(1200 * 0.85, 5);
+  });
+
+  it("latency does not steer the probe of a provider that refused a call: its 429s state its limit", async () => {
+    await seed();
+    await claim(64, 0);
+    await sql`update scheduler.provider_pace set probe_rpm = 3000, rate_limited_total = 1 where provider = 'a'`;
+    await learn(100, { calls: 60, successes: 60, latency_ms: 800 });
+    await delivered(2000, 5000, 15);
+    await learn(5500, { calls: 100, successes: 100, latency_ms: 2400 });
+    expect(await pace()).toMatchObject({ queueing: false, probe_phase: "slow_start", probe_rpm: 3000 });
+  });
+
+  it("no more calls in flight than the probed pace needs at the provider's floor latency × 1.5", async () => {
+    await seedOrganizations(sql, { organizations: 1, promptsPerOrg: 100, providers: { a: "http://127.0.0.1:9/v1" } });
+    await startRunInSql(sql);
+    await claim(1, 0);
+    await setConfig(sql, { pace_probe_burst_ms: 100_000 }); // the bucket holds plenty
+    await sql`update scheduler.provider_pace set probe_rpm = 600, latency_floor_ms = 1000, bucket = 100, bucket_at = ${at(0)}
+               where provider = 'a'`; // 10/s × 1 s × 1.5 = 15 in flight
+    const c = await claim(64, 0);
+    expect(c.tasks.length).toBe(14); // 1 already in flight
+    const more = await claim(64, 10);
+    expect(more).toMatchObject({ tasks: [], wait_ms: null }); // only a completion frees a slot
+  });
+});
