@@ -221,3 +221,28 @@ describe("what a user worker sees", () => {
     await waitFor("the worker to exit", async () => alive(Number(body.pid)), (a) => !a, 5000);
   });
 });
+
+describe("the gateway outlives what it relays", () => {
+  it("a worker killed in the middle of its answer cuts that answer off; the runtime goes on serving", async () => {
+    const fns = await runtime({});
+    try {
+      const res = await fetch(`${fns.url}/probe?stream=10000`, { method: "POST" });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      const pid = Number((JSON.parse(first.split("\n")[0]!) as { pid: number }).pid);
+      process.kill(pid, "SIGKILL");
+      const rest = (async () => {
+        for (;;) if ((await reader.read()).done) return "completed";
+      })();
+      await expect(rest).rejects.toThrow(); // cut off, not completed as if nothing happened
+      expect(fns.proc.exitCode).toBeNull();
+      expect(fns.proc.signalCode).toBeNull();
+      const next = await probe(fns, "hello");
+      expect(next.status).toBe(200);
+      expect(next.body.pid).not.toBe(pid);
+    } finally {
+      await fns.stop();
+    }
+  });
+});

@@ -21,6 +21,9 @@ export interface DayServices {
 }
 
 const alive = (s: Service) => s.proc.exitCode === null && s.proc.signalCode === null;
+/** How a lost process ended, with the end of what it printed: the log says why, not just that. */
+const exitOf = (s: Service) =>
+  `${s.proc.signalCode ? `signal ${s.proc.signalCode}` : `code ${s.proc.exitCode}`}; its last output:\n${s.output().slice(-2000)}`;
 
 export async function startDayServices(sql: Sql, sim: SimProcess): Promise<DayServices> {
   let functions = await startFunctions();
@@ -31,7 +34,7 @@ export async function startDayServices(sql: Sql, sim: SimProcess): Promise<DaySe
     },
     sim,
     check() {
-      if (!alive(functions)) throw new ServiceLost("the edge runtime (functions) exited");
+      if (!alive(functions)) throw new ServiceLost(`the edge runtime (functions) exited (${exitOf(functions)})`);
       if (!sim.alive()) throw new ServiceLost("the simulator exited");
     },
     async withRevival(what, pass) {
