@@ -10,7 +10,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { EdgeLimits } from "./limits.ts";
-import { cpuMs, residentBytes } from "./proc-stats.ts";
+import { residentBytes, WorkerCpu } from "./proc-stats.ts";
 import { CONTROL_PREFIX, type SupervisorMessage, type UnloadReason, type WorkerMessage } from "./protocol.ts";
 
 const POLL_MS = 50;
@@ -59,6 +59,7 @@ export class EdgeWorker {
   inFlight = 0;
   private pending = 0;
   private readonly child: ChildProcess;
+  private readonly cpuMeter: WorkerCpu;
   private readonly ready: Promise<number>;
   private readonly timers: NodeJS.Timeout[] = [];
   private poll: NodeJS.Timeout | undefined;
@@ -75,6 +76,10 @@ export class EdgeWorker {
   constructor(readonly name: string, readonly id: string, command: string[], env: NodeJS.ProcessEnv,
     private readonly limits: EdgeLimits, private readonly events: WorkerEvents) {
     this.child = spawn(command[0]!, command.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
+    this.cpuMeter = new WorkerCpu(this.child.pid!);
+    // A worker that is exiting (or closed its stdin) while it is told something: the write fails with
+    // EPIPE, and its end is the exit handler's business, never the runtime's.
+    this.child.stdin!.on("error", () => {});
     this.ready = new Promise<number>((resolve, reject) => {
       this.child.once("exit", (code, signal) => reject(new Error(`worker ${this.id} of ${name} exited (${signal ?? code}) before it was ready`)));
       createInterface({ input: this.child.stdout! }).on("line", (line) => {
@@ -82,7 +87,7 @@ export class EdgeWorker {
         const message = JSON.parse(line.slice(CONTROL_PREFIX.length)) as WorkerMessage;
         if (message.event === "ready") {
           this.port = message.port;
-          this.cpuAtReady = cpuMs(this.child.pid!) ?? 0;
+          this.cpuAtReady = this.cpuMeter.ms() ?? 0;
           this.memoryAtReady = (residentBytes(this.child.pid!) ?? 0) - message.heapBytes;
           this.poll = setInterval(() => this.measure(), POLL_MS);
           resolve(message.port);
@@ -163,7 +168,7 @@ export class EdgeWorker {
 
   private measure(): void {
     const pid = this.child.pid!;
-    const cpu = (cpuMs(pid) ?? this.cpuAtReady) - this.cpuAtReady;
+    const cpu = (this.cpuMeter.ms() ?? this.cpuAtReady) - this.cpuAtReady;
     const memory = (residentBytes(pid) ?? 0) - this.memoryAtReady;
     this.cpuSpent = Math.max(this.cpuSpent, cpu);
     this.peakMemory = Math.max(this.peakMemory, memory);
