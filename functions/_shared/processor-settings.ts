@@ -23,7 +23,10 @@ export interface ProcessorSettings {
   /** Hand over once the process has spent this much CPU since the invocation began (80% of the
    * budget, leaving room to drain what is in flight). */
   cpuHandoverMs: number;
-  /** Outcomes recorded per round at most, and the longest an outcome waits for its round. */
+  /** Outcomes recorded per round at most, and the longest an outcome waits for its round (a 429
+   * is recorded at once). Longer rounds are fewer: each one holds the pace rows of the providers
+   * it reports on while it commits, and claims for them wait; at 100 ms a paced day's rounds
+   * carried 4 outcomes each and took most of the database's time (BENCHMARKS.md). */
   roundSize: number;
   roundDelayMs: number;
   /** Null: scheduler.config heartbeat_seconds decides (the thresholds are multiples of it). */
@@ -53,7 +56,7 @@ export function processorSettingsFromEnv(): ProcessorSettings {
     taskBudget: Math.max(1, Math.floor((cpuBudgetMs * 1000) / cpuUsPerTask)),
     cpuHandoverMs: Math.round(cpuBudgetMs * 0.8),
     roundSize: readIntEnv("DAYBREAK_ROUND_SIZE", 64, 1),
-    roundDelayMs: readIntEnv("DAYBREAK_ROUND_DELAY_MS", 100, 0),
+    roundDelayMs: readIntEnv("DAYBREAK_ROUND_DELAY_MS", 300, 0),
     heartbeatMs: readEnv("DAYBREAK_HEARTBEAT_MS") === undefined ? null : readIntEnv("DAYBREAK_HEARTBEAT_MS", 5000, 100),
     retryBaseDelayMs: readIntEnv("DAYBREAK_RETRY_BASE_DELAY_MS", 1000, 0),
     workerStartedAt: workerLife.startedAt,
