@@ -37,6 +37,9 @@ export interface WorkerRecord {
   id: string;
   pid: number | null;
   startedAt: number;
+  /** When it could take its first request (its boot: startedAt to readyAt) and when it retired. */
+  readyAt: number | null;
+  retiredAt: number | null;
   endedAt: number | null;
   /** CPU since it became ready (module loading excluded, as on hosted), and its highest memory. */
   cpuMs: number;
@@ -69,6 +72,8 @@ export class EdgeWorker {
   private memoryAtReady = 0;
   private cpuSpent = 0;
   private cpuAtRetire: number | null = null;
+  private readyAt: number | null = null;
+  private retiredAt: number | null = null;
   private peakMemory = 0;
   private requests = 0;
   private exited = false;
@@ -87,6 +92,7 @@ export class EdgeWorker {
         const message = JSON.parse(line.slice(CONTROL_PREFIX.length)) as WorkerMessage;
         if (message.event === "ready") {
           this.port = message.port;
+          this.readyAt = Date.now();
           this.cpuAtReady = this.cpuMeter.ms() ?? 0;
           this.memoryAtReady = (residentBytes(this.child.pid!) ?? 0) - message.heapBytes;
           this.poll = setInterval(() => this.measure(), POLL_MS);
@@ -122,7 +128,7 @@ export class EdgeWorker {
 
   record(): WorkerRecord {
     return {
-      function: this.name, id: this.id, pid: this.child.pid ?? null, startedAt: this.startedAt, endedAt: this.endedAt,
+      function: this.name, id: this.id, pid: this.child.pid ?? null, startedAt: this.startedAt, readyAt: this.readyAt, retiredAt: this.retiredAt, endedAt: this.endedAt,
       cpuMs: Math.round(this.cpuSpent), peakMemoryBytes: this.peakMemory, requests: this.requests,
       retired: this.retiredBecause, cpuAtRetireMs: this.cpuAtRetire === null ? null : Math.round(this.cpuAtRetire), killed: this.killed,
     };
@@ -184,6 +190,7 @@ export class EdgeWorker {
     if (this.retiredBecause !== null || this.exited) return;
     this.retiredBecause = why;
     this.cpuAtRetire = this.cpuSpent;
+    this.retiredAt = Date.now();
     this.events.log(`[${this.name} ${this.id}] retired: ${why}`);
     this.events.retired(this);
     this.settle();
