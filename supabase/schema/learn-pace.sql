@@ -67,6 +67,7 @@ declare
   v_known_before double precision;
   v_window_rpm double precision;
   v_window_share double precision;
+  v_key_share double precision;
   v_recent_rpm double precision;
   v_latency double precision;
   v_floor double precision;
@@ -135,6 +136,15 @@ begin
            case when d.claimed_per_minute * d.seconds / 60.0 >= 10 then d.successes_per_minute / d.claimed_per_minute end
       into v_window_rpm, v_window_share, v_sent_through
       from scheduler.delivered_per_minute(f.provider, p_now, interval '10 seconds') d;
+    -- What the key used by the provider's own count (its stated per-minute limit less what it says
+    -- remains: every client's calls) against what daybreak sent over the same minute (claimed:
+    -- refused, unsent and still unanswered calls too, so it never reads low). Read from ten calls
+    -- up; a count that refills as it goes (a token bucket) reads low and says nothing.
+    v_key_share := case when f.remaining_requests is not null
+                         and coalesce(v_configured_rpm, f.limit_requests, v_pace.learned_requests_per_minute) - f.remaining_requests >= 10
+                        then least(1.0, (select coalesce(sum(s.claimed), 0)::double precision from scheduler.provider_seconds s
+                                          where s.provider = f.provider and s.second > p_now - interval '60 seconds')
+                                        / (coalesce(v_configured_rpm, f.limit_requests, v_pace.learned_requests_per_minute) - f.remaining_requests)) end;
     -- What it delivers now: the last three whole seconds.
     select case when sum(s.successes) >= 10 then sum(s.successes) * 20.0 end into v_recent_rpm from scheduler.provider_seconds s
      where s.provider = f.provider and s.second >= date_trunc('second', p_now) - interval '3 seconds'
@@ -166,12 +176,16 @@ begin
     -- through, by half (pace_backoff_percent) at most. When what got through is about what daybreak
     -- sent, daybreak sent below its pace (paused, between workers, short of slots): that says
     -- nothing of others. Otherwise it was the timing: the burst halves, and once at its shortest
-    -- the share drops (below).
-    v_others := coalesce(v_window_share < 0.8 * v_recovered * coalesce(v_pace.target_percent, v_share * 100) / 100.0
-                         and v_sent_through < 0.9, false)
-                and (v_configured_rpm is not null or v_configured_tpm is not null or v_pace.limit_known_at <= p_now - interval '10 seconds');
+    -- the share drops (below). When the provider's count says the key used a tenth more than daybreak
+    -- sent, others use it, known at once (not only after 10 s of deliveries); the pace is cut to 90 %
+    -- of the smaller of daybreak's shares, of the limit delivered and of the key's use.
+    v_others := (coalesce(v_window_share < 0.8 * v_recovered * coalesce(v_pace.target_percent, v_share * 100) / 100.0
+                          and v_sent_through < 0.9, false)
+                 and (v_configured_rpm is not null or v_configured_tpm is not null or v_pace.limit_known_at <= p_now - interval '10 seconds'))
+                or coalesce(v_key_share < 0.9, false);
     v_cut := least(v_recovered, greatest(scheduler.config_num('pace_backoff_percent') / 100.0 * v_recovered,
-                                         0.9 * v_window_share / (coalesce(v_pace.target_percent, v_share * 100) / 100.0)));
+                                         0.9 * least(coalesce(v_window_share, v_key_share), coalesce(v_key_share, v_window_share))
+                                             / (coalesce(v_pace.target_percent, v_share * 100) / 100.0)));
     v_never_refused := v_pace.rate_limited_total + f.rate_limited = 0;
     v_queueing := case when v_floor is null or v_latency is null then false
                        when v_latency > v_floor * v_rise then true

@@ -43,6 +43,27 @@ describe("limits that are known", () => {
     expect(await pace()).toMatchObject({ burst_ms: 250, backoff_factor: 1 });
   });
 
+  it("a 429 whose remaining count says the key used more than daybreak sent: others, at once, even within 10 s of the limit being stated", async () => {
+    await seed();
+    await claim(1, 0);
+    await learn(-3000, { calls: 1, rate_limited: 1, limit_requests: 600 });
+    await learn(-1000, { calls: 1, successes: 1 });
+    await delivered(-10_000, 0, 7); // 70 sent over the minute (and the claim's 1)
+    await learn(0, { calls: 1, rate_limited: 1, limit_requests: 600, remaining_requests: 600 - 100 }); // the key used 100
+    const cut = (0.9 * Math.min(0.7, 71 / 100)) / 0.97; // the smaller share: 420/min of 600 delivered
+    expect(await pace()).toMatchObject({ burst_ms: null, backoff_factor: expect.closeTo(cut, 5) });
+  });
+
+  it("a 429 whose remaining count is what daybreak sent is the timing, not others", async () => {
+    await seed();
+    await claim(1, 0);
+    await learn(-3000, { calls: 1, rate_limited: 1, limit_requests: 600 });
+    await learn(-1000, { calls: 1, successes: 1 });
+    await delivered(-10_000, 0, 7);
+    await learn(0, { calls: 1, rate_limited: 1, limit_requests: 600, remaining_requests: 600 - 68 }); // used a few less than sent
+    expect(await pace()).toMatchObject({ burst_ms: 250, backoff_factor: 1 });
+  });
+
   it("a 429 when less than the pace got through but all daybreak sent did (it sent below its pace) is the timing, not others", async () => {
     await seed();
     await claim(1, 0);
