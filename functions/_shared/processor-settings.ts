@@ -14,7 +14,10 @@ export interface ProcessorSettings {
   /** Tasks asked for per claim (per provider lane). */
   claimBatchSize: number;
   /** A claim also takes the calls whose turn at the provider's pace comes within this long, and
-   * starts each on its turn: the claim's round trip is off the pace, and claims are fewer. */
+   * starts each on its turn: the claim's round trip is off the pace, and claims are fewer. At the
+   * horizon's most (1 s) a paced day's claims and rounds cost the processor and the database less
+   * than at 500 ms (BENCHMARKS.md), and the calls a retiring worker holds carry the pace further
+   * into the gap before its successor claims. */
   claimAheadMs: number;
   /** Provider calls this invocation keeps in flight at most, all lanes together. */
   maxInFlight: number;
@@ -51,7 +54,7 @@ export function processorSettingsFromEnv(): ProcessorSettings {
     budgetMs,
     hardDeadlineMs: readIntEnv("DAYBREAK_PROCESSOR_HARD_DEADLINE_MS", Math.max(budgetMs + 25_000, 145_000), budgetMs),
     claimBatchSize: readIntEnv("DAYBREAK_TASK_CLAIM_BATCH", 16, 1),
-    claimAheadMs: Math.min(readIntEnv("DAYBREAK_CLAIM_AHEAD_MS", 500, 0), 1000),
+    claimAheadMs: Math.min(readIntEnv("DAYBREAK_CLAIM_AHEAD_MS", 1000, 0), 1000),
     maxInFlight: readIntEnv("DAYBREAK_PROCESSOR_MAX_IN_FLIGHT", 64, 1),
     taskBudget: Math.max(1, Math.floor((cpuBudgetMs * 1000) / cpuUsPerTask)),
     cpuHandoverMs: Math.round(cpuBudgetMs * 0.8),
