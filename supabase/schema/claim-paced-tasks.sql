@@ -15,6 +15,7 @@ declare
   v_limits record;
   v_rate double precision;
   v_per_ms double precision;
+  v_refill double precision;
   v_capacity double precision;
   v_burst_ms integer;
   v_bucket double precision;
@@ -197,17 +198,20 @@ begin
       values (p_provider, date_trunc('second', p_now), v_claimed)
       on conflict (provider, second) do update set claimed = s.claimed + excluded.claimed;
     end if;
-    -- The work pressed against the request pace (the bucket, not the work, limited the claim):
-    -- a probe may grow.
+    -- The work could have taken more than the pace gave (the bucket limited the claim, or neither
+    -- the work nor the probing in-flight ceiling did): a probe may grow, for as long as none of the
+    -- pace goes unused (grow_probe). A lane whose invocation is short of slots claims fewer than the
+    -- bucket holds; that alone says nothing of the pace.
     update scheduler.provider_pace
        set bucket = v_bucket, bucket_at = greatest(p_now, bucket_at),
            token_bucket = v_token_bucket, token_bucket_at = case when v_token_bucket is not null then greatest(p_now, token_bucket_at) end,
            remaining_requests = coalesce(v_remaining - v_claimed, remaining_requests),
            remaining_at = case when v_remaining is not null then p_now else remaining_at end,
-           pressed_at = case when floor(v_bucket + v_claimed + v_ahead) < p_limit and v_claimed >= floor(v_bucket + v_claimed + v_ahead)
+           pressed_at = case when ((floor(v_bucket + v_claimed + v_ahead) < p_limit and v_claimed >= floor(v_bucket + v_claimed + v_ahead))
+                                   or coalesce(v_in_flight + v_claimed < v_in_flight_cap, true))
                                   and exists (select from scheduler.batch_tasks t where t.provider = p_provider
                                                  and t.status = 'pending' and t.attempts < v_max_attempts)
-                             then p_now else pressed_at end,
+                             then p_now end,
            updated_at = p_now
      where provider = p_provider;
     -- Time until the bucket holds one more whole call (or half its capacity, to batch claims).

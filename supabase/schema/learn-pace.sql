@@ -15,6 +15,8 @@ declare
   v_ceiling double precision;
   v_latency_ms double precision;
   v_max_in_flight integer;
+  v_per_ms double precision;
+  v_refill double precision;
 begin
   select * into v_pace from scheduler.provider_pace where provider = p_provider;
   v_seconds := least(1.0, greatest(0, extract(epoch from (p_now - coalesce(v_pace.probe_at, p_now)))));
@@ -25,8 +27,15 @@ begin
      where provider = p_provider;
     return;
   end if;
-  -- Only when the last claim pressed (its pressed_at is its probe_at), for the time since it.
+  -- Only when the last claim pressed (its pressed_at is its probe_at), for the time since it, and
+  -- only when the pace went used since: the bucket (the probed pace's burst, as claim_paced_tasks
+  -- holds it) did not refill past its capacity by more than a tenth of what the pace gave since (a
+  -- claim a little late).
+  v_per_ms := greatest(1.0, v_pace.probe_rpm) / 60000.0;
+  v_refill := v_per_ms * greatest(0, extract(epoch from (p_now - v_pace.bucket_at)) * 1000);
   if v_pace.pressed_at is null or v_pace.pressed_at < v_pace.probe_at
+     or v_pace.bucket_at is null
+     or v_pace.bucket + v_refill > greatest(1.5, v_per_ms * scheduler.config_int('pace_probe_burst_ms')) + 0.1 * v_refill
      or v_pace.paused_until > p_now or v_pace.queueing or v_seconds <= 0 then
     update scheduler.provider_pace set probe_at = p_now where provider = p_provider;
     return;
@@ -154,10 +163,14 @@ begin
     -- A 429 under a limit known before it (not the one that first stated it) means a short window
     -- or other clients.
     v_known_before := coalesce(v_configured_rpm, v_pace.learned_requests_per_minute);
-    -- One reaction per episode: the 429s of one moment (calls already in flight) and those of a
-    -- window still spent (429s in a row, paused between them) count once.
+    -- One reaction per episode: the 429s of calls a reaction could not hold back (granted up to a
+    -- claim's horizon, 1 s at most, before their turn, then answered after the provider's latency)
+    -- and those of a window still spent (429s in a row, paused between them) count once, whatever
+    -- successes come back between them.
     v_first_reaction := v_pace.pauses_in_a_row = 0
-                        and (v_pace.backoff_at is null or v_pace.backoff_at < p_now - interval '1 second');
+                        and (v_pace.backoff_at is null
+                             or v_pace.backoff_at < p_now - make_interval(secs => (1000 + coalesce(v_pace.latency_ms_ewma,
+                                                          scheduler.config_int('pace_default_latency_ms'))) / 1000.0));
     -- Latency: smoothed per call (a round's median, weighted by its answers), its floor taken only
     -- once enough calls were seen; queueing from a rise above the floor until it falls back halfway.
     v_latency := case when f.latency_ms is null or f.rate_limited > 0 then v_pace.latency_ms_ewma

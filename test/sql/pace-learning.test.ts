@@ -5,10 +5,10 @@ import { setConfig } from "../../harness/runs.ts";
 import { sql, at, claim, learn, pace, delivered, seed } from "./pace-fixture.ts";
 
 /** A 429 stated the limit (600/min) 3 s ago; a success since; 7 calls a second sent and delivered over 10 s. */
-async function limitStatedThreeSecondsAgo(): Promise<void> {
+async function limitStatedFourSecondsAgo(): Promise<void> {
   await seed();
   await claim(1, 0);
-  await learn(-3000, { calls: 1, rate_limited: 1, limit_requests: 600 });
+  await learn(-4000, { calls: 1, rate_limited: 1, limit_requests: 600 });
   await learn(-1000, { calls: 1, successes: 1 });
   await delivered(-10_000, 0, 7);
 }
@@ -22,10 +22,15 @@ describe("limits that are known", () => {
     expect(p).toMatchObject({ learned_requests_per_minute: 600, burst_ms: null, backoff_factor: 1 });
     expect(p.paused_until).toEqual(at(800)); // retry-after
     await learn(1000, { calls: 1, successes: 1 });
+    // Within the claim horizon (1 s) and the latency (2 s by default) of the first 429: calls sent
+    // before it, the same episode.
     await learn(3000, { calls: 1, rate_limited: 1, limit_requests: 600 });
+    expect(await pace()).toMatchObject({ burst_ms: null, backoff_factor: 1 });
+    await learn(3100, { calls: 1, successes: 1 });
+    await learn(4000, { calls: 1, rate_limited: 1, limit_requests: 600 });
     p = await pace();
     expect(p).toMatchObject({ burst_ms: 250, backoff_factor: 1, probe_rpm: expect.anything() });
-    const [rate] = await sql`select * from scheduler.provider_rate('a', ${at(3000)})`;
+    const [rate] = await sql`select * from scheduler.provider_rate('a', ${at(4000)})`;
     expect(rate).toMatchObject({ limit_per_minute: 600, limit_source: "learned" });
     expect(Number(rate!.rate_per_minute)).toBeCloseTo(600 * 0.97, 5);
   });
@@ -43,20 +48,20 @@ describe("limits that are known", () => {
   });
 
   it("a 429 within 10 s of the limit being stated is not read as others: slow start paced those seconds", async () => {
-    await limitStatedThreeSecondsAgo();
+    await limitStatedFourSecondsAgo();
     await learn(0, { calls: 1, rate_limited: 1 });
     expect(await pace()).toMatchObject({ burst_ms: 250, backoff_factor: 1 });
   });
 
   it("a 429 whose remaining count says the key used more than daybreak sent: others, at once, even within 10 s of the limit being stated", async () => {
-    await limitStatedThreeSecondsAgo(); // 70 sent over the minute (and the claim's 1)
+    await limitStatedFourSecondsAgo(); // 70 sent over the minute (and the claim's 1)
     await learn(0, { calls: 1, rate_limited: 1, limit_requests: 600, remaining_requests: 600 - 100 }); // the key used 100
     const cut = (0.9 * Math.min(0.7, 71 / 100)) / 0.97; // the smaller share: 420/min of 600 delivered
     expect(await pace()).toMatchObject({ burst_ms: null, backoff_factor: expect.closeTo(cut, 5) });
   });
 
   it("a 429 whose remaining count is what daybreak sent is the timing, not others", async () => {
-    await limitStatedThreeSecondsAgo();
+    await limitStatedFourSecondsAgo();
     await learn(0, { calls: 1, rate_limited: 1, limit_requests: 600, remaining_requests: 600 - 68 }); // used a few less than sent
     expect(await pace()).toMatchObject({ burst_ms: 250, backoff_factor: 1 });
   });

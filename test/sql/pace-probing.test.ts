@@ -11,14 +11,28 @@ describe("probing a provider with no known limit", () => {
     await seed();
     await claim(64, 0); // the first claim starts the probe at 300/min × 97%
     expect(Number((await pace()).probe_rpm)).toBeCloseTo(291, 5);
-    for (let ms = 100; ms <= 2000; ms += 100) await claimAndAnswer(64, ms); // each takes what the bucket holds: pressed
+    for (let ms = 50; ms <= 2000; ms += 50) await claimAndAnswer(64, ms); // each takes what the bucket holds: pressed
     const grown = Number((await pace()).probe_rpm);
     expect(grown).toBeGreaterThan(291 * 1.5 ** 1.8);
     expect(grown).toBeLessThan(291 * 1.5 ** 2.01);
-    // Claims of one call, which the bucket always holds, do not press: the pace stays (after the
-    // 0.1 s since the last claim that pressed).
-    for (let ms = 2100; ms <= 4000; ms += 100) await claimAndAnswer(1, ms);
-    expect(Number((await pace()).probe_rpm)).toBeCloseTo(grown * 1.5 ** 0.1, 0);
+    // Claims of one call every 200 ms, while the pace gives two: the bucket refills past what it
+    // holds (1.5 calls), part of the pace goes unused, and the pace stays.
+    for (let ms = 2200; ms <= 4000; ms += 200) await claimAndAnswer(1, ms);
+    expect(Number((await pace()).probe_rpm)).toBeCloseTo(grown, 5);
+  });
+
+  it("claims smaller than the bucket holds (a lane short of slots) press while together they take all the pace gives", async () => {
+    await seed();
+    await claim(1, 0);
+    // 20 calls a second, and a claim of one call every 50 ms: the claims take the whole pace.
+    await sql`update scheduler.provider_pace set probe_rpm = 1200, probe_at = ${at(0)}, pressed_at = ${at(0)}, bucket = 0, bucket_at = ${at(0)}
+               where provider = 'a'`;
+    for (let ms = 50; ms <= 2000; ms += 50) await claimAndAnswer(1, ms);
+    // It grew while they kept up with it (about half a second, until the bucket's 0.1 s of pace
+    // overflowed), and no further once it outgrew them.
+    const grown = Number((await pace()).probe_rpm);
+    expect(grown).toBeGreaterThan(1200 * 1.5 ** 0.3);
+    expect(grown).toBeLessThan(1200 * 1.5 ** 0.8);
   });
 
   it("a 429 ends slow start: the probe becomes what got through over 10 s (×97%), once per episode, and is kept for the next run", async () => {
@@ -37,9 +51,14 @@ describe("probing a provider with no known limit", () => {
     expect(Number(p.probe_rpm)).toBeCloseTo(582, 5);
     expect(p.paused_until).toEqual(at(4100));
     expect(p.pauses_in_a_row).toBe(2);
-    // A success ends the episode; the next 429 takes 10% off (what got through is higher now).
-    await learn(4200, { calls: 1, successes: 1 });
+    // A success ends the pauses in a row; a 429 within the claim horizon (1 s) and the latency (the
+    // default 2 s, none observed) of the reaction is still the episode's: calls sent before it.
+    await learn(2200, { calls: 1, successes: 1 });
     expect((await pace()).pauses_in_a_row).toBe(0);
+    await learn(3900, { calls: 1, rate_limited: 1 });
+    expect(Number((await pace()).probe_rpm)).toBeCloseTo(582, 5);
+    await learn(4200, { calls: 1, successes: 1 });
+    // Later, the next 429 takes 10% off (what got through is higher now).
     await delivered(5000, 15000, 11);
     await learn(15000, { calls: 1, rate_limited: 1 });
     expect(Number((await pace()).probe_rpm)).toBeCloseTo(582 * 0.9, 5);
@@ -62,12 +81,12 @@ describe("probing a provider with no known limit", () => {
     await seed();
     await claim(64, 0);
     await sql`update scheduler.provider_pace set probe_rpm = 600, probe_phase = 'steady', rate_limited_total = 1 where provider = 'a'`;
-    for (let ms = 100; ms <= 5000; ms += 100) await claimAndAnswer(64, ms);
-    expect(Number((await pace()).probe_rpm)).toBeCloseTo(600 * (1 + 0.01 * 0.1) ** 50, 0); // 50 claims, 0.1 s apart
+    for (let ms = 50; ms <= 5000; ms += 50) await claimAndAnswer(64, ms);
+    expect(Number((await pace()).probe_rpm)).toBeCloseTo(600 * (1 + 0.01 * 0.05) ** 100, 0); // 100 claims, 50 ms apart
     // Found by latency (never refused): running past it queues, so it climbs back faster.
     await sql`update scheduler.provider_pace set probe_rpm = 600, rate_limited_total = 0 where provider = 'a'`;
-    for (let ms = 5100; ms <= 10_000; ms += 100) await claimAndAnswer(64, ms);
-    expect(Number((await pace()).probe_rpm)).toBeCloseTo(600 * (1 + 0.03 * 0.1) ** 50, 0);
+    for (let ms = 5050; ms <= 10_000; ms += 50) await claimAndAnswer(64, ms);
+    expect(Number((await pace()).probe_rpm)).toBeCloseTo(600 * (1 + 0.03 * 0.05) ** 100, 0);
   });
 
   it("latency above 1.5× its floor means the provider queues: the probe becomes 90% of what it delivered in the last 3 s and holds until latency falls back", async () => {
