@@ -22,7 +22,7 @@ const MIN_PACED_WAIT_MS = 5;
 /** How often a lane with nothing in flight looks for a free slot of the invocation. */
 const SLOT_POLL_MS = 50;
 /** How long a lane holds its claims after a 429 that named no retry-after (the pacer's first pause). */
-const RATE_LIMITED_HOLD_MS = 1000;
+const RATE_LIMITED_HOLD_MS = 500;
 
 export interface LaneContext {
   sql: Sql;

@@ -147,7 +147,8 @@ begin
       from scheduler.delivered_per_minute(f.provider, p_now, interval '10 seconds') d;
     -- What the key used by the provider's own count (its stated per-minute limit less what it says
     -- remains: every client's calls) against what daybreak sent over the same minute (claimed:
-    -- refused, unsent and still unanswered calls too, so it never reads low). Read from ten calls
+    -- refused and still unanswered calls too, so it never reads low; not those given back unsent,
+    -- which record_task_outcomes takes off). Read from ten calls
     -- up; a count that refills as it goes (a token bucket) reads low and says nothing.
     v_key_share := case when f.remaining_requests is not null
                          and coalesce(v_configured_rpm, f.limit_requests, v_pace.learned_requests_per_minute) - f.remaining_requests >= 10
@@ -217,7 +218,7 @@ begin
            paused_until = case when f.rate_limited > 0 and p.paused_until > p_now and f.retry_after_ms is null then p.paused_until
                                when f.rate_limited > 0
                                then greatest(p.paused_until, p_now + make_interval(secs => coalesce(
-                                      nullif(f.retry_after_ms, 0), 1000 * power(2, least(p.pauses_in_a_row, 3))) / 1000.0))
+                                      nullif(f.retry_after_ms, 0), 500 * power(2, least(p.pauses_in_a_row, 3))) / 1000.0))
                                else p.paused_until end,
            -- 429s to calls sent before the pause began do not lengthen it.
            pauses_in_a_row = case when f.rate_limited > 0 and coalesce(p.paused_until, '-infinity') <= p_now then p.pauses_in_a_row + 1

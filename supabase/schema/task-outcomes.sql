@@ -91,9 +91,14 @@ declare
   f record;
 begin
   -- The claims' lock order: the pace rows of the providers this round reports on come first, before
-  -- any task or batch job (learn_pace updates them at the end of this transaction).
+  -- any task or batch job (learn_pace updates them at the end of this transaction), and those of
+  -- the calls it gives back unsent (their claims are taken off provider_seconds below, as claims
+  -- write it: under the pace row).
   perform 1 from scheduler.provider_pace p
    where p.provider in (select distinct x ->> 'provider' from jsonb_array_elements(coalesce(p_feedback, '[]'::jsonb)) x)
+      or p.provider in (select t.provider from jsonb_array_elements(p_outcomes) o
+                          join scheduler.batch_tasks t on t.id = (o ->> 'task_id')::bigint
+                         where o ->> 'outcome' = 'released' and not coalesce((o ->> 'provider_called')::boolean, true))
    order by p.provider
      for update;
   v_completion := scheduler.complete_tasks(coalesce(
@@ -128,7 +133,16 @@ begin
                           else i.error end
       from input i
      where t.id = i.task_id and t.attempt_token = i.token and t.status = 'processing'
-    returning t.id
+    returning t.id, t.provider, t.started_at, i.outcome = 'released' and not i.provider_called as unsent
+  ), given_back as (
+    -- A call given back unsent (its turn fell in a hold after a 429, or its worker stopped first)
+    -- was never sent: its claim no longer counts as sent, for the window's share and for what got
+    -- through of what daybreak sent (learn_pace).
+    update scheduler.provider_seconds s
+       set claimed = greatest(0, s.claimed - g.n)
+      from (select c.provider, date_trunc('second', c.started_at) as second, count(*)::integer as n
+              from changed c where c.unsent group by 1, 2) g
+     where s.provider = g.provider and s.second = g.second
   )
   select coalesce(jsonb_agg(i.task_id order by i.task_id), '[]'::jsonb) into v_rejected
     from input i where not exists (select from changed c where c.id = i.task_id);

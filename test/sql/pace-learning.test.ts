@@ -1,10 +1,10 @@
 // How the pacer follows limits it knows (scheduler.claim_paced_tasks, learn_pace): a limit stated
 // by headers, short windows, other clients of the key, pauses, and tokens drawn per call.
 import { describe, expect, it } from "vitest";
-import { setConfig } from "../../harness/runs.ts";
+import { recordOutcomes, setConfig } from "../../harness/runs.ts";
 import { sql, at, claim, learn, pace, delivered, seed } from "./pace-fixture.ts";
 
-/** A 429 stated the limit (600/min) 3 s ago; a success since; 7 calls a second sent and delivered over 10 s. */
+/** A 429 stated the limit (600/min) 4 s ago; a success since; 7 calls a second sent and delivered over 10 s. */
 async function limitStatedFourSecondsAgo(): Promise<void> {
   await seed();
   await claim(1, 0);
@@ -45,6 +45,25 @@ describe("limits that are known", () => {
     expect(await pace()).toMatchObject({ burst_ms: null, backoff_factor: expect.closeTo(cut, 5) });
     const [rate] = await sql`select rate_per_minute from scheduler.provider_rate('a', ${at(10_000)})`;
     expect(Number(rate!.rate_per_minute)).toBeCloseTo(600 * 0.97 * (cut + 0.005 * 10), 5); // recovering 0.5 %/s
+  });
+
+  it("calls given back unsent are not counted as sent: what got through is then what daybreak sent, and a 429 is the timing", async () => {
+    await seed();
+    await claim(1, 0);
+    await sql`update scheduler.provider_pace set learned_requests_per_minute = 600, limit_known_at = ${at(-20_000)} where provider = 'a'`;
+    await delivered(-10_000, 0, 7, 10); // 7 of 10 claimed a second got through...
+    // ...and 3 of them a second went back unsent (their turns fell in holds after 429s).
+    const unsent = await sql<{ task_id: string; attempt_token: string }[]>`
+      update scheduler.batch_tasks t set status = 'processing', attempt_token = gen_random_uuid(), attempts = 1,
+             lease_expires_at = ${at(60_000)}, started_at = ${at(-10_000)}::timestamptz + make_interval(secs => x.n / 3)
+        from (select id, row_number() over (order by id) - 1 as n from scheduler.batch_tasks where status = 'pending' limit 30) x
+       where t.id = x.id
+      returning t.id::text as task_id, t.attempt_token::text as attempt_token`;
+    await recordOutcomes(sql, "w", unsent.map((u) => ({ ...u, outcome: "released", error: "", provider_called: false })));
+    const [{ claimed }] = await sql`select sum(claimed)::int as claimed from scheduler.provider_seconds where provider = 'a' and second >= ${at(-10_000)} and second < ${at(0)}`;
+    expect(claimed).toBe(70);
+    await learn(0, { calls: 1, rate_limited: 1 });
+    expect(await pace()).toMatchObject({ burst_ms: 250, backoff_factor: 1 });
   });
 
   it("a 429 within 10 s of the limit being stated is not read as others: slow start paced those seconds", async () => {
@@ -88,11 +107,11 @@ describe("limits that are known", () => {
     await seed();
     await claim(1, 0);
     await learn(0, { calls: 1, rate_limited: 1 });
-    expect(await pace()).toMatchObject({ paused_until: at(1000), pauses_in_a_row: 1 });
-    await learn(500, { calls: 3, rate_limited: 3 }); // in flight when the first came back
-    expect(await pace()).toMatchObject({ paused_until: at(1000), pauses_in_a_row: 1 });
-    await learn(1500, { calls: 1, rate_limited: 1 });
-    expect(await pace()).toMatchObject({ paused_until: at(3500), pauses_in_a_row: 2 });
+    expect(await pace()).toMatchObject({ paused_until: at(500), pauses_in_a_row: 1 }); // no retry-after: 0.5 s
+    await learn(250, { calls: 3, rate_limited: 3 }); // in flight when the first came back
+    expect(await pace()).toMatchObject({ paused_until: at(500), pauses_in_a_row: 1 });
+    await learn(750, { calls: 1, rate_limited: 1 });
+    expect(await pace()).toMatchObject({ paused_until: at(1750), pauses_in_a_row: 2 });
   });
 
   it("a 429 with the burst already at its shortest lowers the provider's share of its limit, 3 points at a time, to 85% at least", async () => {

@@ -44,12 +44,12 @@ describe("probing a provider with no known limit", () => {
     let p = await pace();
     expect(p.probe_phase).toBe("steady");
     expect(Number(p.probe_rpm)).toBeCloseTo(600 * 0.97, 5);
-    expect(p.paused_until).toEqual(at(2000)); // no retry-after: 1 s
+    expect(p.paused_until).toEqual(at(1500)); // no retry-after: 0.5 s
     // A second 429 in a row (the window still spent) pauses longer and changes nothing else.
     await learn(2100, { calls: 1, rate_limited: 1 });
     p = await pace();
     expect(Number(p.probe_rpm)).toBeCloseTo(582, 5);
-    expect(p.paused_until).toEqual(at(4100));
+    expect(p.paused_until).toEqual(at(3100));
     expect(p.pauses_in_a_row).toBe(2);
     // A success ends the pauses in a row; a 429 within the claim horizon (1 s) and the latency (the
     // default 2 s, none observed) of the reaction is still the episode's: calls sent before it.
