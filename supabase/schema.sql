@@ -41,8 +41,8 @@ create extension if not exists supabase_vault with schema vault; -- version 0.3.
 --   batch_jobs, batch_tasks, plan_runs
 
 -- schema/pace.sql: the shared pace per provider: its state, its limits and which providers have work
---   provider_pace, provider_run_stats, provider_seconds, provider_limits, provider_rate,
---   providers_with_work
+--   provider_pace, provider_run_stats, provider_seconds, provider_limits, target_share,
+--   provider_rate, providers_with_work
 
 -- schema/pace-readings.sql: what the pace delivers, the call deadline it sets, and the view an operator reads
 --   delivered_per_minute, call_deadline_ms, v_provider_pace

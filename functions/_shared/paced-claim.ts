@@ -27,6 +27,9 @@ export interface PacedTask {
 
 export interface PacedClaim {
   tasks: PacedTask[];
+  /** How long the turns had been counting when the answer left the database (a wait for the
+   * provider's row, the claim's own work): taken off each start_in_ms. */
+  elapsed_ms?: number;
   /** How long until the pacer can grant another call; null when only a completion frees a slot. */
   wait_ms: number | null;
   rate_per_minute: number | null;

@@ -96,7 +96,8 @@ export class ProviderLane {
       }
       ctx.returnUnusedSlots(this.provider, slots - claim.tasks.length);
       const claimedAt = Date.now();
-      for (const task of claim.tasks) this.start(task, claimedAt + task.start_in_ms);
+      const turnsFrom = claimedAt - (claim.elapsed_ms ?? 0);
+      for (const task of claim.tasks) this.start(task, turnsFrom + task.start_in_ms);
       if (claim.tasks.length === 0 && !claim.has_work) {
         if (this.inFlight === 0) break;
         await this.sleep(null); // what is in flight may come back (a 429) and be claimable again
@@ -132,7 +133,8 @@ export class ProviderLane {
   }
 
   /** A claim reaching ahead grants calls before their turn: each waits for it (from when the claim
-   * came back: late by half a round trip at most, never early). One whose turn falls in a hold
+   * came back less the time the database says it had counted: late by the answer's way back at
+   * most, never early). One whose turn falls in a hold
    * after a 429 goes back unsent, to be claimed once the pause is over. */
   private async callOnTurn(task: PacedTask, turnAt: number): Promise<TaskOutcome> {
     const wait = turnAt - Date.now();

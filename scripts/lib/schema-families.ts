@@ -64,7 +64,7 @@ export const SCHEMA_FAMILIES: SchemaFamily[] = [
   {
     file: "pace",
     about: "the shared pace per provider: its state, its limits and which providers have work",
-    members: ["provider_pace", "provider_run_stats", "provider_seconds", "provider_limits", "provider_rate", "providers_with_work"],
+    members: ["provider_pace", "provider_run_stats", "provider_seconds", "provider_limits", "target_share", "provider_rate", "providers_with_work"],
   },
   {
     file: "pace-readings",

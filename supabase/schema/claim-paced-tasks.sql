@@ -38,6 +38,8 @@ declare
   v_ids bigint[];
   v_max_attempts integer := scheduler.config_int('max_task_attempts');
   v_lease interval := make_interval(secs => scheduler.config_int('task_lease_seconds'));
+  v_entered timestamptz := clock_timestamp();
+  v_turns_from timestamptz;
 begin
   if p_limit is null or p_limit < 1 then
     raise exception 'p_limit must be >= 1' using errcode = '22023';
@@ -54,6 +56,8 @@ begin
       perform scheduler.grow_probe(p_provider, p_now);
       select * into v_pace from scheduler.provider_pace where provider = p_provider;
     end if;
+    -- The buckets stand as of the later of now and the last claim's draw: turns count from there.
+    v_turns_from := greatest(p_now, v_pace.bucket_at);
     select * into v_limits from scheduler.provider_limits(p_provider, p_now);
     v_rate := v_limits.requests_per_minute;
     v_per_ms := v_rate / 60000.0;
@@ -172,9 +176,9 @@ begin
              -- When the buckets hold this call's turn (the n-th granted waits for the n-th call, and
              -- for the tokens of those before it), never later than the horizon (a call larger than
              -- a full token bucket goes at once, as without reaching ahead).
-             -- Counted from when the claim comes back to the caller: the buckets stand at the latest
-             -- moment a claim drew them (bucket_at), and the answer leaves after that, so a turn is
-             -- never early, and a wait for the row's lock is not waited again.
+             -- Counted from the moment the buckets stand at (v_turns_from); the caller takes off
+             -- elapsed_ms, how long before the answer left that was, so neither a wait for the row's
+             -- lock nor the claim's own work makes its turns late, and only the answer's way back does.
              'start_in_ms', least(greatest(coalesce(p_ahead_ms, 0), 0), 1000, greatest(0,
                               case when v_per_ms > 0 then ceil((c.n - v_bucket) / v_per_ms) else 0 end,
                               case when v_tokens_per_ms > 0 then ceil((c.running_cost - v_token_bucket) / v_tokens_per_ms) else 0 end))::integer)
@@ -232,6 +236,9 @@ begin
   return jsonb_build_object(
     'tasks', v_tasks,
     'wait_ms', v_wait,
+    -- Real time, from the database's own clock at both ends (a p_now given by a test is not read),
+    -- rounded down: a turn is never early.
+    'elapsed_ms', greatest(0, floor(extract(epoch from (clock_timestamp() - v_entered - (coalesce(v_turns_from, p_now) - p_now))) * 1000))::integer,
     'rate_per_minute', v_rate,
     'in_flight', v_in_flight + v_claimed,
     'has_work', v_claimed > 0 or exists (

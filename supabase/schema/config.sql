@@ -120,6 +120,7 @@ REVOKE ALL ON FUNCTION scheduler.jsonb_sum_counts(a jsonb, b jsonb) FROM PUBLIC;
 -- pace_probe_queueing_additive_percent_per_second = 3: after slow start, the probed pace of a provider that never refused a call grows by this share of itself per second while the work presses (past its limit it queues: latency, not refusals)
 -- pace_recovery_percent_per_second = 0.5: after a backoff the rate recovers by this share of the limit per second
 -- pace_target_percent = 97: share of a provider's limit the pacer aims at
+-- pace_target_recovery_percent_per_second = 0.1: a provider's share of its limit, lowered by the 429s of a short window, recovers by this many points per second since its last 429 (to pace_target_percent)
 -- pace_unknown_requests_per_minute = 300: rate ceiling for a provider with no configured or learned limit (AIMD finds the real one)
 -- pending_grace_seconds = 45: a pending batch job this long after planning with no processor is stale
 -- processor_in_flight_per_invocation = 64: provider calls one processor invocation keeps in flight at most

@@ -89,6 +89,7 @@ declare
   v_others boolean;
   v_sent_through double precision;
   v_never_refused boolean;
+  v_target double precision;
 begin
   for f in
     with items as (
@@ -122,6 +123,8 @@ begin
   loop
     insert into scheduler.provider_pace (provider) values (f.provider) on conflict (provider) do nothing;
     select * into v_pace from scheduler.provider_pace where provider = f.provider for update;
+    -- The share of the limit paced at now, as recovered since the last 429 episode.
+    v_target := scheduler.target_share(v_pace.target_percent, v_pace.backoff_at, p_now);
     select requests_per_minute, tokens_per_minute into v_configured_rpm, v_configured_tpm from public.providers where name = f.provider;
 
     if f.successes > 0 or f.rate_limited > 0 then
@@ -193,13 +196,13 @@ begin
     -- the share drops (below). When the provider's count says the key used a tenth more than daybreak
     -- sent, others use it, known at once (not only after 10 s of deliveries); the pace is cut to 90 %
     -- of the smaller of daybreak's shares, of the limit delivered and of the key's use.
-    v_others := (coalesce(v_window_share < 0.8 * v_recovered * coalesce(v_pace.target_percent, v_share * 100) / 100.0
+    v_others := (coalesce(v_window_share < 0.8 * v_recovered * v_target
                           and v_sent_through < 0.9, false)
                  and (v_configured_rpm is not null or v_configured_tpm is not null or v_pace.limit_known_at <= p_now - interval '10 seconds'))
                 or coalesce(v_key_share < 0.9, false);
     v_cut := least(v_recovered, greatest(scheduler.config_num('pace_backoff_percent') / 100.0 * v_recovered,
                                          0.9 * least(coalesce(v_window_share, v_key_share), coalesce(v_key_share, v_window_share))
-                                             / (coalesce(v_pace.target_percent, v_share * 100) / 100.0)));
+                                             / v_target));
     v_never_refused := v_pace.rate_limited_total + f.rate_limited = 0;
     v_queueing := case when v_floor is null or v_latency is null then false
                        when v_latency > v_floor * v_rise then true
@@ -234,7 +237,9 @@ begin
                            else p.burst_ms end,
            target_percent = case when f.rate_limited > 0 and v_first_reaction and v_known_before is not null and not v_others
                                   and coalesce(p.burst_ms, scheduler.config_int('pace_burst_ms')) <= scheduler.config_int('pace_min_burst_ms')
-                                 then greatest(85, coalesce(p.target_percent, scheduler.config_num('pace_target_percent')) - 3)
+                                 then greatest(85, v_target * 100 - 3)
+                                 -- backoff_at is reset: the share keeps what it recovered.
+                                 when f.rate_limited > 0 and v_first_reaction and p.target_percent is not null then v_target * 100
                                  else p.target_percent end,
            -- Probing: a 429 or queueing (latency up) sets the probe to what got through (when enough
            -- did to say; else a 429 takes pace_probe_backoff_percent off it and queueing leaves it);

@@ -13,7 +13,7 @@ CREATE FUNCTION scheduler.provider_limits(p_provider text, p_now timestamp with 
     select coalesce(pr.requests_per_minute, pace.learned_requests_per_minute)::double precision as rpm,
            coalesce(pr.tokens_per_minute, pace.learned_tokens_per_minute)::double precision as tpm,
            pace.probe_rpm, pace.probe_phase,
-           coalesce(pace.target_percent, (select scheduler.config_num('pace_target_percent'))) / 100.0 as share,
+           scheduler.target_share(pace.target_percent, pace.backoff_at, p_now) as share,
            case when pr.requests_per_minute is not null or pr.tokens_per_minute is not null then 'configured'
                 when pace.learned_requests_per_minute is not null or pace.learned_tokens_per_minute is not null then 'learned'
                 when pace.probe_phase = 'steady' then 'probed'
@@ -76,6 +76,22 @@ CREATE FUNCTION scheduler.providers_with_work(p_now timestamp with time zone DEF
   select distinct t.provider from scheduler.batch_tasks t
    where t.status = 'processing' and t.lease_expires_at < p_now
 $$;
+
+-- Name: target_share(double precision, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: scheduler
+
+CREATE FUNCTION scheduler.target_share(p_target_percent double precision, p_backoff_at timestamp with time zone, p_now timestamp with time zone) RETURNS double precision
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select least(scheduler.config_num('pace_target_percent'),
+               coalesce(p_target_percent, scheduler.config_num('pace_target_percent'))
+               + scheduler.config_num('pace_target_recovery_percent_per_second')
+                 * greatest(0, extract(epoch from (p_now - coalesce(p_backoff_at, p_now))))) / 100.0
+$$;
+
+-- Name: FUNCTION target_share(p_target_percent double precision, p_backoff_at timestamp with time zone, p_now timestamp with time zone); Type: COMMENT; Schema: scheduler
+
+COMMENT ON FUNCTION scheduler.target_share(p_target_percent double precision, p_backoff_at timestamp with time zone, p_now timestamp with time zone) IS 'The share of its limit a provider is paced at now: its target_percent (lowered by the 429s of a short window) recovered since its last 429 episode, up to pace_target_percent';
 
 -- Name: provider_pace; Type: TABLE; Schema: scheduler
 
@@ -198,3 +214,7 @@ REVOKE ALL ON FUNCTION scheduler.provider_rate(p_provider text, p_now timestamp 
 -- Name: FUNCTION providers_with_work(p_now timestamp with time zone); Type: ACL; Schema: scheduler
 
 REVOKE ALL ON FUNCTION scheduler.providers_with_work(p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION target_share(p_target_percent double precision, p_backoff_at timestamp with time zone, p_now timestamp with time zone); Type: ACL; Schema: scheduler
+
+REVOKE ALL ON FUNCTION scheduler.target_share(p_target_percent double precision, p_backoff_at timestamp with time zone, p_now timestamp with time zone) FROM PUBLIC;

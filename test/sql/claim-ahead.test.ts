@@ -3,7 +3,7 @@
 // into debt for them, so the calls' turns — not the claims — follow the pace, whoever claims and
 // however often. Claims take p_now, so "later" is a parameter, not a sleep.
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { connect } from "../../harness/db.ts";
+import { connect, waitFor } from "../../harness/db.ts";
 import { resetState, seedOrganizations } from "../../harness/fixtures.ts";
 import { DEFAULT_CONFIG, setConfig, startRunInSql } from "../../harness/runs.ts";
 
@@ -15,7 +15,7 @@ beforeEach(async () => {
 });
 afterEach(() => setConfig(sql, DEFAULT_CONFIG));
 
-interface Claim { tasks: { task_id: string; start_in_ms: number; estimated_tokens: number }[]; wait_ms: number | null }
+interface Claim { tasks: { task_id: string; start_in_ms: number; estimated_tokens: number }[]; wait_ms: number | null; elapsed_ms: number }
 
 const T0 = new Date("2026-11-23T08:00:00Z");
 const plus = (ms: number) => new Date(T0.getTime() + ms);
@@ -91,6 +91,33 @@ describe("a claim reaching ahead", () => {
     // Each call waits for its own tokens after the one before it (970 a second).
     for (let i = 1; i < c.tasks.length; i++) {
       expect(c.tasks[i]!.start_in_ms - c.tasks[i - 1]!.start_in_ms).toBeGreaterThanOrEqual(cost[i]! / 0.97 - 1);
+    }
+  });
+
+  it("a claim that waited for the provider's row says how long its turns had been counting when it answered", async () => {
+    await seed(600);
+    await sql`insert into scheduler.provider_pace (provider) values ('a')`;
+    const holder = await sql.reserve();
+    try {
+      await holder`begin`;
+      await holder`select 1 from scheduler.provider_pace where provider = 'a' for update`; // a round's outcomes, say
+      const sent = Date.now();
+      const claiming = sql<{ c: Claim }[]>`select scheduler.claim_paced_tasks('w', 'a', 5, p_ahead_ms => 1000) as c`; // the database's clock
+      claiming.catch(() => {});
+      await waitFor("the claim to wait on the provider's row", () => sql`
+        select count(*)::int as n from pg_stat_activity
+         where wait_event_type = 'Lock' and query like '%claim_paced_tasks(''w''%'`, (r) => r[0]!.n === 1, 10_000, 20);
+      const waitSeen = Date.now();
+      await holder`select pg_sleep(0.3)`; // the lock held on: what the claim's turns must not be late by
+      await holder`commit`;
+      const released = Date.now();
+      const [{ c }] = await claiming;
+      const answered = Date.now();
+      expect(c.tasks.length).toBe(5);
+      expect(c.elapsed_ms).toBeGreaterThanOrEqual(released - waitSeen - 20);
+      expect(c.elapsed_ms).toBeLessThanOrEqual(answered - sent);
+    } finally {
+      holder.release();
     }
   });
 

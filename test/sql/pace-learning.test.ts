@@ -114,7 +114,7 @@ describe("limits that are known", () => {
     expect(await pace()).toMatchObject({ paused_until: at(1750), pauses_in_a_row: 2 });
   });
 
-  it("a 429 with the burst already at its shortest lowers the provider's share of its limit, 3 points at a time, to 85% at least", async () => {
+  it("a 429 with the burst already at its shortest lowers the provider's share of its limit 3 points from where it recovered to, to 85% at least", async () => {
     await seed();
     await claim(1, 0);
     await sql`update scheduler.provider_pace set learned_requests_per_minute = 600, burst_ms = 50 where provider = 'a'`;
@@ -123,9 +123,24 @@ describe("limits that are known", () => {
       await learn(episode * 10_000 + 5_000, { calls: 1, successes: 1 });
     }
     const [row] = await sql`select target_percent, burst_ms from scheduler.provider_pace where provider = 'a'`;
-    expect(row).toEqual({ target_percent: 85, burst_ms: 50 }); // 97 → 94 → 91 → 88 → 85 → 85
-    const [rate] = await sql`select rate_per_minute from scheduler.provider_rate('a', ${at(120_000)})`;
-    expect(Number(rate!.rate_per_minute)).toBeCloseTo(600 * 0.85, 5); // the back-off itself has recovered
+    // 0.1 point a second back between episodes 10 s apart: 97 → 94, 95 → 92, 93 → 90, 91 → 88, 89 → 86, 87 → 85
+    expect(row).toEqual({ target_percent: 85, burst_ms: 50 });
+    const rateAt = async (ms: number) =>
+      Number((await sql`select rate_per_minute from scheduler.provider_rate('a', ${at(ms)})`)[0]!.rate_per_minute);
+    expect(await rateAt(80_000)).toBeCloseTo(600 * 0.88, 5); // 30 s after the last episode; the back-off itself has recovered
+    expect(await rateAt(300_000)).toBeCloseTo(600 * 0.97, 5); // back to pace_target_percent, no further
+  });
+
+  it("a reaction that is not the short window's keeps the share it recovered", async () => {
+    await seed();
+    await claim(1, 0);
+    await sql`update scheduler.provider_pace set learned_requests_per_minute = 600, limit_known_at = ${at(-20_000)}, burst_ms = 50,
+                     target_percent = 85, backoff_at = ${at(0)} where provider = 'a'`;
+    await delivered(20_000, 30_000, 6, 10); // 360/min of 600 sent got through: others use the key
+    await learn(30_000, { calls: 1, rate_limited: 1 });
+    const [row] = await sql`select target_percent, burst_ms, backoff_factor from scheduler.provider_pace where provider = 'a'`;
+    // 85 + 30 s × 0.1 kept through backoff_at's reset; the cut is to 90% of the 60% that got through, of the 88% share
+    expect(row).toEqual({ target_percent: expect.closeTo(88, 5), burst_ms: 50, backoff_factor: expect.closeTo((0.9 * 0.6) / 0.88, 5) });
   });
 
   it("a configured limit is never probed above: slow start does not apply", async () => {
