@@ -50,8 +50,11 @@ create extension if not exists supabase_vault with schema vault; -- version 0.3.
 -- schema/claim-paced-tasks.sql: claim_paced_tasks: a processor's claim, drawing requests and tokens from the provider's pace in one transaction
 --   claim_paced_tasks
 
--- schema/learn-pace.sql: learn_pace and grow_probe: what the pace learns from a round of answers (stated limits, 429s, latency, probing)
---   learn_pace, grow_probe
+-- schema/learn-pace.sql: learn_pace: what the pace learns from a round of answers (stated limits, other clients, 429s, latency)
+--   learn_pace
+
+-- schema/grow-probe.sql: grow_probe: the probed pace of a provider with no known limit, grown while the work presses against it
+--   grow_probe
 
 -- schema/task-outcomes.sql: recording what the provider calls returned
 --   record_task_outcomes, complete_tasks, fail_exhausted_tasks

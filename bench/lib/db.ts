@@ -5,11 +5,22 @@ import { connect, databaseUrl, type Sql } from "../../harness/db.ts";
 export { connect, databaseUrl, type Sql };
 
 /** Empties daybreak's run state (runs, jobs, tasks, results, invocations, pg_net queue), keeping
- * organizations, prompts and providers. */
+ * organizations, prompts and providers. The last pass's stragglers (a processor's last round, the
+ * reconciler, pg_net's worker) may still hold some of these tables, taken in another order than
+ * TRUNCATE's: a deadlock there rolls the whole TRUNCATE back, so it is tried again. */
 export async function clearRunState(sql: Sql): Promise<void> {
-  await sql`truncate scheduler.batch_tasks, scheduler.batch_jobs, scheduler.scheduler_runs, scheduler.cron_ticks,
-                     public.prompt_results, net.http_request_queue, net._http_response`;
-  await sql`truncate scheduler.runs cascade`;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await sql.begin(async (tx) => {
+        await tx`truncate scheduler.batch_tasks, scheduler.batch_jobs, scheduler.scheduler_runs, scheduler.cron_ticks,
+                          public.prompt_results, net.http_request_queue, net._http_response`;
+        await tx`truncate scheduler.runs cascade`;
+      });
+      return;
+    } catch (e) {
+      if ((e as { code?: string }).code !== "40P01" || attempt >= 5) throw e;
+    }
+  }
 }
 
 /** Planner statistics for every table of a schema. BENCH_NOTES: a freshly bulk-loaded backlog

@@ -78,8 +78,13 @@ export const SCHEMA_FAMILIES: SchemaFamily[] = [
   },
   {
     file: "learn-pace",
-    about: "learn_pace and grow_probe: what the pace learns from a round of answers (stated limits, 429s, latency, probing)",
-    members: ["learn_pace", "grow_probe"],
+    about: "learn_pace: what the pace learns from a round of answers (stated limits, other clients, 429s, latency)",
+    members: ["learn_pace"],
+  },
+  {
+    file: "grow-probe",
+    about: "grow_probe: the probed pace of a provider with no known limit, grown while the work presses against it",
+    members: ["grow_probe"],
   },
   {
     file: "task-outcomes",

@@ -111,6 +111,7 @@ REVOKE ALL ON FUNCTION scheduler.jsonb_sum_counts(a jsonb, b jsonb) FROM PUBLIC;
 -- pace_burst_ms = 500: token bucket capacity, as this many milliseconds of the paced rate
 -- pace_default_completion_tokens = 256: completion tokens a call counts for (token budgets) before any was observed, when the provider has no max_tokens
 -- pace_default_latency_ms = 2000: latency assumed for fleet sizing before any call was observed
+-- pace_latency_rise_after_slow_start_percent = 25: after slow start, latency this much above its lowest means a provider that never refused a call is queueing (pace_latency_rise_percent in slow start)
 -- pace_latency_rise_percent = 50: latency this much above its lowest means a provider with no known limit is queueing: what it delivers is its limit
 -- pace_min_burst_ms = 50: the smallest burst (bucket capacity, in ms of the pace) a provider that enforces short windows is paced with
 -- pace_probe_additive_percent_per_second = 1: after slow start, the probed pace grows by this share of itself per second while the work presses

@@ -34,7 +34,7 @@ export async function learn(ms: number, feedback: Record<string, unknown>): Prom
 
 export async function pace() {
   const [row] = await sql`select probe_rpm, probe_phase, queueing, paused_until, pauses_in_a_row, burst_ms, backoff_factor,
-                                 learned_requests_per_minute, remaining_requests, token_bucket, latency_floor_ms
+                                 learned_requests_per_minute, remaining_requests, token_bucket, latency_floor_ms, latency_ms_ewma
                             from scheduler.provider_pace where provider = 'a'`;
   return row!;
 }

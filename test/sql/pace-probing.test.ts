@@ -113,11 +113,42 @@ describe("probing a provider with no known limit", () => {
     await delivered(5000, 9000, 16); // 960/min
     await learn(9500, { calls: 100, successes: 100, latency_ms: 2400 });
     expect(Number((await pace()).probe_rpm)).toBeCloseTo(960 * 0.9, 5);
-    await learn(9600, { calls: 100, successes: 100, latency_ms: 800 }); // falls back: queueing ends
+    await learn(9600, { calls: 100, successes: 100, latency_ms: 800 });
+    await learn(9700, { calls: 100, successes: 100, latency_ms: 800 }); // falls back: queueing ends
+    expect((await pace()).queueing).toBe(false);
     await sql`update scheduler.provider_pace set probe_rpm = 1200 where provider = 'a'`;
     await delivered(9000, 13000, 16);
     await learn(13500, { calls: 100, successes: 100, latency_ms: 2400 });
     expect(Number((await pace()).probe_rpm)).toBeCloseTo(1200 * 0.85, 5);
+  });
+
+  it("after slow start a rise of 25% is queueing (a rise the slow start does not read), until latency falls back halfway", async () => {
+    await seed();
+    await claim(64, 0);
+    await sql`update scheduler.provider_pace set probe_rpm = 3000 where provider = 'a'`;
+    await learn(100, { calls: 60, successes: 60, latency_ms: 800 });
+    // 100 answers at 1170 ms move the smoothed latency 1 − 0.98^100 of the way: 1121 ms, 1.4× the floor.
+    await learn(1000, { calls: 100, successes: 100, latency_ms: 1170 });
+    let p = await pace();
+    expect(Number(p.latency_ms_ewma)).toBeCloseTo(800 + (1 - 0.98 ** 100) * 370, 5);
+    expect(p).toMatchObject({ queueing: false, probe_phase: "slow_start", probe_rpm: 3000 });
+    // The same latency once slow start is over: queueing; the probe becomes 90% of what got through.
+    await sql`update scheduler.provider_pace set probe_phase = 'steady', probe_rpm = 1000 where provider = 'a'`;
+    await delivered(2000, 5000, 16); // 960/min
+    await learn(5500, { calls: 100, successes: 100, latency_ms: 1121 });
+    p = await pace();
+    expect(p.queueing).toBe(true);
+    expect(Number(p.probe_rpm)).toBeCloseTo(960 * 0.9, 5);
+    // Between 1.125× and 1.25× the floor: still queueing; below 1.125×: it ends.
+    await learn(5600, { calls: 100, successes: 100, latency_ms: 960 });
+    p = await pace();
+    expect(Number(p.latency_ms_ewma) / 800).toBeGreaterThan(1.125);
+    expect(Number(p.latency_ms_ewma) / 800).toBeLessThan(1.25);
+    expect(p.queueing).toBe(true);
+    await learn(5700, { calls: 100, successes: 100, latency_ms: 800 });
+    p = await pace();
+    expect(Number(p.latency_ms_ewma) / 800).toBeLessThan(1.125);
+    expect(p.queueing).toBe(false);
   });
 
   it("latency does not steer the probe of a provider that refused a call: its 429s state its limit", async () => {
