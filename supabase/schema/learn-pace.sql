@@ -31,6 +31,7 @@ declare
   v_others boolean;
   v_sent_through double precision;
   v_never_refused boolean;
+  v_leaves_slow_start boolean;
   v_target double precision;
 begin
   for f in
@@ -153,6 +154,8 @@ begin
                        when v_latency > v_floor * v_rise then true
                        when v_latency < v_floor * (1 + (v_rise - 1) / 2) then false
                        else v_pace.queueing end;
+    v_leaves_slow_start := v_known_rpm is null and v_pace.probe_rpm is not null and v_pace.probe_phase = 'slow_start'
+                           and ((f.rate_limited > 0 and v_first_reaction) or (v_never_refused and v_queueing and not v_pace.queueing));
 
     update scheduler.provider_pace p
        set learned_requests_per_minute = coalesce(f.limit_requests, p.learned_requests_per_minute),
@@ -198,12 +201,10 @@ begin
                            then greatest(1.0, least(p.probe_rpm, v_recent_rpm * 0.9))
                          when v_never_refused and v_queueing and not p.queueing
                            then greatest(1.0, p.probe_rpm * 0.85, least(p.probe_rpm, v_recent_rpm * 0.9))
+                         -- The queue drained: the tenth held back for it is given back.
+                         when v_never_refused and not v_queueing and p.queueing then p.probe_rpm / 0.9
                          else p.probe_rpm end,
-           probe_phase = case
-                           when v_known_rpm is null and p.probe_rpm is not null
-                                and ((f.rate_limited > 0 and v_first_reaction) or (v_never_refused and v_queueing and not p.queueing))
-                             then 'steady'
-                           else p.probe_phase end,
+           probe_phase = case when v_leaves_slow_start then 'steady' else p.probe_phase end,
            backoff_at = case when f.rate_limited > 0 and v_first_reaction then p_now else p.backoff_at end,
            queueing = v_queueing and v_never_refused,
            -- After a 429 the buckets restart empty when the pause ends.
@@ -213,7 +214,12 @@ begin
            token_bucket_at = case when f.rate_limited > 0 and p.token_bucket is not null then greatest(coalesce(p.token_bucket_at, p_now), p_now)
                                   else p.token_bucket_at end,
            latency_ms_ewma = v_latency,
-           latency_floor_ms = v_floor,
+           -- Read while the pace grew, the floor is low: the answers that come back then are mostly
+           -- the short calls sent last. Leaving slow start it is lifted by half the rise read after
+           -- it; the lowest smoothed latency from then on takes it down again.
+           latency_floor_ms = case when v_leaves_slow_start
+                                   then v_floor * (1 + scheduler.config_num('pace_latency_rise_after_slow_start_percent') / 200.0)
+                                   else v_floor end,
            tokens_per_call_ewma = case when f.tokens_per_call is null then p.tokens_per_call_ewma
                                        else coalesce(p.tokens_per_call_ewma * 0.8 + f.tokens_per_call * 0.2, f.tokens_per_call) end,
            completion_tokens_ewma = case when f.completion_tokens is null then p.completion_tokens_ewma

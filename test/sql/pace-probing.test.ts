@@ -89,7 +89,7 @@ describe("probing a provider with no known limit", () => {
     expect(Number((await pace()).probe_rpm)).toBeCloseTo(600 * (1 + 0.03 * 0.05) ** 100, 0);
   });
 
-  it("latency above 1.5× its floor means the provider queues: the probe becomes 90% of what it delivered in the last 3 s and holds until latency falls back", async () => {
+  it("latency above 1.5× its floor means the provider queues: the probe becomes 90% of what it delivered in the last 3 s, holds until latency falls back, and then gets the tenth back", async () => {
     await seed();
     await claim(64, 0);
     await sql`update scheduler.provider_pace set probe_rpm = 3000 where provider = 'a'`;
@@ -107,7 +107,7 @@ describe("probing a provider with no known limit", () => {
     await learn(7200, { calls: 100, successes: 100, latency_ms: 800 });
     p = await pace();
     expect(p.queueing).toBe(false);
-    expect(Number(p.probe_rpm)).toBeCloseTo(810, 5); // latency coming back does not raise it by itself
+    expect(Number(p.probe_rpm)).toBeCloseTo(900, 5); // the queue drained: the tenth held back for it comes back
     // After slow start a rise cuts to 90% of what got through (the queue drains), 15% off at most.
     await sql`update scheduler.provider_pace set probe_rpm = 1000 where provider = 'a'`;
     await delivered(5000, 9000, 16); // 960/min
@@ -120,6 +120,45 @@ describe("probing a provider with no known limit", () => {
     await delivered(9000, 13000, 16);
     await learn(13500, { calls: 100, successes: 100, latency_ms: 2400 });
     expect(Number((await pace()).probe_rpm)).toBeCloseTo(1200 * 0.85, 5);
+  });
+
+  it("leaving slow start lifts the floor by half the rise read after it: a floor read low while the pace grew does not hold queueing", async () => {
+    await seed();
+    await claim(64, 0);
+    await sql`update scheduler.provider_pace set probe_rpm = 3000 where provider = 'a'`;
+    // Read while the pace grows: the short calls come back first, so 700 ms where the provider
+    // answers in 800 unloaded.
+    await learn(100, { calls: 60, successes: 60, latency_ms: 700 });
+    expect(Number((await pace()).latency_floor_ms)).toBe(700);
+    await delivered(2000, 5000, 15);
+    await learn(5500, { calls: 100, successes: 100, latency_ms: 2400 });
+    let p = await pace();
+    expect(p).toMatchObject({ queueing: true, probe_phase: "steady" });
+    expect(Number(p.latency_floor_ms)).toBeCloseTo(700 * 1.125, 5);
+    // The queue drains: between 1.125× and 1.25× the lifted floor queueing holds.
+    await learn(6000, { calls: 100, successes: 100, latency_ms: 800 });
+    p = await pace();
+    expect(Number(p.latency_ms_ewma) / (700 * 1.125)).toBeGreaterThan(1.125);
+    expect(p.queueing).toBe(true);
+    // Back near 800 ms (822 now): 1.17× the floor slow start read, where queueing held for good
+    // (it ends below 1.125×), under 1.125× the lifted one: over.
+    await learn(6500, { calls: 100, successes: 100, latency_ms: 800 });
+    p = await pace();
+    expect(Number(p.latency_ms_ewma) / 700).toBeGreaterThan(1.125);
+    expect(Number(p.latency_ms_ewma) / (700 * 1.125)).toBeLessThan(1.125);
+    expect(p.queueing).toBe(false);
+    expect(Number(p.probe_rpm)).toBeCloseTo(900, 5); // 90% of the 900/min delivered, then the tenth back
+    // The lowest smoothed latency from then on takes the floor down, and a rise of 25% from it is
+    // queueing again.
+    await learn(7000, { calls: 100, successes: 100, latency_ms: 760 });
+    p = await pace();
+    expect(Number(p.latency_ms_ewma)).toBeLessThan(700 * 1.125);
+    expect(Number(p.latency_floor_ms)).toBeCloseTo(Number(p.latency_ms_ewma), 5);
+    await delivered(5000, 10_000, 15);
+    await learn(10_000, { calls: 100, successes: 100, latency_ms: 1100 });
+    p = await pace();
+    expect(Number(p.latency_ms_ewma) / Number(p.latency_floor_ms)).toBeGreaterThan(1.25);
+    expect(p.queueing).toBe(true);
   });
 
   it("after slow start a rise of 25% is queueing (a rise the slow start does not read), until latency falls back halfway", async () => {
