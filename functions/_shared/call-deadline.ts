@@ -4,7 +4,10 @@
 // the timeout (retries double it and the last attempt gets the timeout: retry-policy.ts).
 // Read per provider at most every REFRESH_MS, behind the calls: a call waits for the database only
 // for the first read, and then at most FIRST_READ_WAIT_MS; until the database has said, and while
-// it cannot, the configured timeout or the last deadline it gave stands.
+// it cannot, the configured timeout or the last deadline it gave stands. An invocation reads the
+// deadlines of the providers it starts with in one query as it starts (prefetch): a first read per
+// provider, queued behind the lanes' first claims on the isolate's few connections, held the first
+// calls past their turns, which then went out together.
 import type { Sql } from "./db.ts";
 
 const REFRESH_MS = 5000;
@@ -41,6 +44,37 @@ export class CallDeadlines {
     }
     if (first || entry.at === -Infinity) await withinMs(entry.refreshing, this.firstReadWaitMs);
     return Math.min(entry.ms, configuredTimeoutMs);
+  }
+
+  /** Starts reading these providers' deadlines now, in one query; their first calls wait for it
+   * as they would for their own first read. */
+  prefetch(providers: string[]): void {
+    const fresh = providers.filter((provider) => !this.known.has(provider));
+    if (fresh.length === 0) return;
+    const entries = new Map<string, Known>(fresh.map((p) => [p, { ms: Infinity, at: -Infinity, refreshing: null }]));
+    const reading = this.readAll(entries).finally(() => {
+      for (const entry of entries.values()) entry.refreshing = null;
+    });
+    for (const [provider, entry] of entries) {
+      entry.refreshing = reading;
+      this.known.set(provider, entry);
+    }
+  }
+
+  private async readAll(entries: Map<string, Known>): Promise<void> {
+    try {
+      const rows = await this.sql<{ provider: string; ms: number | null }[]>`
+        select p.provider, scheduler.call_deadline_ms(p.provider) as ms
+          from jsonb_array_elements_text(${JSON.stringify([...entries.keys()])}::jsonb) as p(provider)`;
+      for (const row of rows) {
+        const entry = entries.get(row.provider);
+        if (entry && row.ms != null) entry.ms = row.ms;
+      }
+    } catch (error) {
+      console.error(`reading the call deadlines of ${[...entries.keys()].join(", ")} failed (keeping their timeouts): ${(error as Error).message}`);
+    }
+    const at = this.now();
+    for (const entry of entries.values()) entry.at = at;
   }
 
   private async refresh(provider: string, entry: Known): Promise<void> {

@@ -145,12 +145,14 @@ export async function runProcessor(deps: ProcessorDeps, request: ProcessorReques
     durably(() => loadProviders(sql)),
     durably(() => providersWithWork(sql)),
   ]);
+  const deadlines = new CallDeadlines(sql);
+  deadlines.prefetch(firstWork);
   const recorder = new RoundRecorder(sql, worker, settings.roundSize, settings.roundDelayMs);
   const lanes = new Map<string, ProviderLane>();
   /** What each lane's last take charged to the overlap's tasks (a lane has one claim out at a time). */
   const overlapCharged = new Map<string, number>();
   const laneContext = {
-    sql, env: deps.env, fetch: deps.fetch, worker, providers, recorder, hardDeadline, deadlines: new CallDeadlines(sql),
+    sql, env: deps.env, fetch: deps.fetch, worker, providers, recorder, hardDeadline, deadlines,
     claimBatch: settings.claimBatchSize,
     claimAheadMs: settings.claimAheadMs,
     retryBaseDelayMs: settings.retryBaseDelayMs,

@@ -8,10 +8,13 @@ import type { Sql } from "../../functions/_shared/db.ts";
 
 /** A stand-in for the sql tag: every query waits until the test answers it (a number, or an error). */
 function database() {
-  const pending: { provider: unknown; answer: (ms: number | Error) => void }[] = [];
+  const pending: { provider: unknown; answer: (ms: number | Error | { provider: string; ms: number }[]) => void }[] = [];
   const sql = ((_strings: TemplateStringsArray, ...values: unknown[]) =>
     new Promise((resolve, reject) => {
-      pending.push({ provider: values[0], answer: (v) => (v instanceof Error ? reject(v) : resolve([{ ms: v }])) });
+      pending.push({
+        provider: values[0],
+        answer: (v) => (v instanceof Error ? reject(v) : resolve(Array.isArray(v) ? v : [{ ms: v }])),
+      });
     })) as unknown as Sql;
   return { sql, pending };
 }
@@ -68,5 +71,34 @@ describe("the processor's view of a provider's call deadline", () => {
     await settle();
     expect(await deadlines.forProvider("a", 120_000)).toBe(7000);
     expect(await deadlines.forProvider("a", 3000)).toBe(3000);
+  });
+
+  it("an invocation reads the deadlines of the providers it starts with in one query; their first calls wait for it, not for reads of their own", async () => {
+    const db = database();
+    const clock = { now: 0 };
+    const deadlines = new CallDeadlines(db.sql, () => clock.now);
+    deadlines.prefetch(["a", "b"]);
+    expect(db.pending.map((p) => JSON.parse(String(p.provider)))).toEqual([["a", "b"]]);
+    const first = deadlines.forProvider("a", 120_000);
+    const other = deadlines.forProvider("b", 3000);
+    await settle();
+    expect(db.pending).toHaveLength(1); // no read of their own
+    db.pending.shift()!.answer([{ provider: "a", ms: 6000 }, { provider: "b", ms: 8000 }]);
+    expect(await first).toBe(6000);
+    expect(await other).toBe(3000); // the configured timeout still caps it
+    deadlines.prefetch(["a", "c"]); // only what is not known yet
+    expect(db.pending.map((p) => JSON.parse(String(p.provider)))).toEqual([["c"]]);
+    // Refreshed per provider after 5 s, as after any first read.
+    clock.now = 5000;
+    expect(await deadlines.forProvider("a", 120_000)).toBe(6000);
+    expect(db.pending.map((p) => p.provider)).toEqual([JSON.stringify(["c"]), "a"]);
+  });
+
+  it("a prefetch that fails leaves the configured timeouts", async () => {
+    const db = database();
+    const deadlines = new CallDeadlines(db.sql, Date.now);
+    deadlines.prefetch(["a"]);
+    db.pending.shift()!.answer(new Error("connection refused"));
+    expect(await deadlines.forProvider("a", 120_000)).toBe(120_000);
   });
 });
