@@ -5,6 +5,7 @@ import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { connect } from "../../harness/db.ts";
 import { resetState, seedOrganizations } from "../../harness/fixtures.ts";
 import { startRunInSql } from "../../harness/runs.ts";
+import { CallDeadlines } from "../../functions/_shared/call-deadline.ts";
 
 const sql = connect(4);
 afterAll(() => sql.end());
@@ -79,5 +80,14 @@ describe("a call's deadline follows the provider's recent latency", () => {
         select has_function_privilege(${role}, 'scheduler.call_deadline_ms(text, timestamptz)', 'execute') as ok`;
       expect(row!.ok).toBe(false);
     }
+  });
+
+  it("the processor reads the deadlines of several providers in one query as it starts", async () => {
+    // Answered a minute ago by the clock the processor reads them on.
+    await answers(Array(30).fill(2000), "fast", NOW.getTime() - Date.now() + 60_000);
+    const deadlines = new CallDeadlines(sql as never, Date.now, 60_000);
+    deadlines.prefetch(["fast", "nobody"]);
+    expect(await deadlines.forProvider("fast", 120_000)).toBe(6000);
+    expect(await deadlines.forProvider("nobody", 120_000)).toBe(120_000);
   });
 });
