@@ -65,7 +65,7 @@ export class CallDeadlines {
     try {
       const rows = await this.sql<{ provider: string; ms: number | null }[]>`
         select p.provider, scheduler.call_deadline_ms(p.provider) as ms
-          from jsonb_array_elements_text(${JSON.stringify([...entries.keys()])}::jsonb) as p(provider)`;
+          from jsonb_array_elements_text(${this.sql.json([...entries.keys()])}) as p(provider)`;
       for (const row of rows) {
         const entry = entries.get(row.provider);
         if (entry && row.ms != null) entry.ms = row.ms;

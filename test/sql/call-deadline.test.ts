@@ -2,7 +2,8 @@
 // timeout until enough answers are known, then 3 × the p99 of the provider's recent answers,
 // floored at 5 s and capped at the timeout; other providers' answers and old ones do not count.
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { connect } from "../../harness/db.ts";
+import postgres from "postgres";
+import { connect, databaseUrl } from "../../harness/db.ts";
 import { resetState, seedOrganizations } from "../../harness/fixtures.ts";
 import { startRunInSql } from "../../harness/runs.ts";
 import { CallDeadlines } from "../../functions/_shared/call-deadline.ts";
@@ -85,9 +86,15 @@ describe("a call's deadline follows the provider's recent latency", () => {
   it("the processor reads the deadlines of several providers in one query as it starts", async () => {
     // Answered a minute ago by the clock the processor reads them on.
     await answers(Array(30).fill(2000), "fast", NOW.getTime() - Date.now() + 60_000);
-    const deadlines = new CallDeadlines(sql as never, Date.now, 60_000);
-    deadlines.prefetch(["fast", "nobody"]);
-    expect(await deadlines.forProvider("fast", 120_000)).toBe(6000);
-    expect(await deadlines.forProvider("nobody", 120_000)).toBe(120_000);
+    // As the edge functions connect: no prepared statements (Supavisor's transaction mode).
+    const edgeSql = postgres(databaseUrl(), { max: 1, prepare: false, onnotice: () => {} });
+    try {
+      const deadlines = new CallDeadlines(edgeSql as never, Date.now, 60_000);
+      deadlines.prefetch(["fast", "nobody"]);
+      expect(await deadlines.forProvider("fast", 120_000)).toBe(6000);
+      expect(await deadlines.forProvider("nobody", 120_000)).toBe(120_000);
+    } finally {
+      await edgeSql.end();
+    }
   });
 });
