@@ -2,16 +2,14 @@
 // provider's recent latency decides it in Postgres (scheduler.call_deadline_ms: 3 × the p99 of its
 // last answers, at least 5 s, at most its configured timeout), so one hung call costs seconds, not
 // the timeout (retries double it and the last attempt gets the timeout: retry-policy.ts).
-// Read per provider at most every REFRESH_MS, behind the calls: a call waits for the database only
-// for the first read, and then at most FIRST_READ_WAIT_MS; until the database has said, and while
-// it cannot, the configured timeout or the last deadline it gave stands. An invocation reads the
-// deadlines of the providers it starts with in one query as it starts (prefetch): a first read per
-// provider, queued behind the lanes' first claims on the isolate's few connections, held the first
-// calls past their turns, which then went out together.
+// Read per provider at most every REFRESH_MS, behind the calls; an invocation reads those of the
+// providers it starts with in one query as it starts (prefetch). A call never waits for a read:
+// until the database has said, and while it cannot, the configured timeout or the last deadline
+// it gave stands. Calls that waited for a first read went out past their turns, together with the
+// calls whose turns came meanwhile: at a 1 s window, 429s a second after each new invocation.
 import type { Sql } from "./db.ts";
 
 const REFRESH_MS = 5000;
-const FIRST_READ_WAIT_MS = 1000;
 
 interface Known {
   ms: number;
@@ -25,15 +23,13 @@ export class CallDeadlines {
   constructor(
     private readonly sql: Sql,
     private readonly now: () => number = Date.now,
-    private readonly firstReadWaitMs = FIRST_READ_WAIT_MS,
   ) {}
 
   /** The first attempt's deadline for a call to this provider, in ms, never above its timeout. */
-  async forProvider(provider: string, configuredTimeoutMs: number): Promise<number> {
+  forProvider(provider: string, configuredTimeoutMs: number): number {
     let entry = this.known.get(provider);
-    const first = !entry;
     if (!entry) {
-      entry = { ms: configuredTimeoutMs, at: -Infinity, refreshing: null };
+      entry = { ms: Infinity, at: -Infinity, refreshing: null };
       this.known.set(provider, entry);
     }
     if (this.now() - entry.at >= REFRESH_MS && entry.refreshing === null) {
@@ -42,12 +38,10 @@ export class CallDeadlines {
         e.refreshing = null;
       });
     }
-    if (first || entry.at === -Infinity) await withinMs(entry.refreshing, this.firstReadWaitMs);
     return Math.min(entry.ms, configuredTimeoutMs);
   }
 
-  /** Starts reading these providers' deadlines now, in one query; their first calls wait for it
-   * as they would for their own first read. */
+  /** Starts reading these providers' deadlines now, in one query. */
   prefetch(providers: string[]): void {
     const fresh = providers.filter((provider) => !this.known.has(provider));
     if (fresh.length === 0) return;
@@ -86,12 +80,4 @@ export class CallDeadlines {
     }
     entry.at = this.now();
   }
-}
-
-/** Waits for the promise, but no longer than ms. */
-async function withinMs(promise: Promise<void> | null, ms: number): Promise<void> {
-  if (promise === null) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }

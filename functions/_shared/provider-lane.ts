@@ -178,7 +178,7 @@ export async function callProviderForTask(ctx: LaneContext, task: PacedTask): Pr
   // A suggestions call asks for more than the daily answers the deadline is learned from: it keeps
   // the configured timeout.
   const withDeadline = async (config: ProviderConfig): Promise<ProviderConfig> =>
-    suggestions ? config : { ...config, deadlineMs: await ctx.deadlines.forProvider(config.name, config.timeoutMs) };
+    suggestions ? config : { ...config, deadlineMs: ctx.deadlines.forProvider(config.name, config.timeoutMs) };
   const [first, fallback] = await Promise.all([withDeadline(primary), configuredFallback && withDeadline(configuredFallback)]);
   if (signal.aborted) return { outcome: "released", task, error: "", provider_called: false };
   let claimedCallUsed = false;

@@ -1,12 +1,13 @@
 // CallDeadlines (functions/_shared/call-deadline.ts): how the processor reads a provider's call
-// deadline from Postgres: once, then every 5 s behind the calls, never waiting on the database for
-// more than a second, keeping what it knew when a read fails. The database is a stand-in whose
-// answers the test releases by hand; the clock is injected.
+// deadline from Postgres: once (for the providers an invocation starts with, in one query as it
+// starts), then every 5 s behind the calls, never holding a call for the database, keeping what it
+// knew when a read fails. The database is a stand-in whose answers the test releases by hand; the
+// clock is injected.
 import { describe, expect, it } from "vitest";
 import { CallDeadlines } from "../../functions/_shared/call-deadline.ts";
 import type { Sql } from "../../functions/_shared/db.ts";
 
-/** A stand-in for the sql tag: every query waits until the test answers it (a number, or an error). */
+/** A stand-in for the sql tag: every query waits until the test answers it (a number, rows, or an error). */
 function database() {
   const pending: { provider: unknown; answer: (ms: number | Error | { provider: string; ms: number }[]) => void }[] = [];
   const query = (_strings: TemplateStringsArray, ...values: unknown[]) =>
@@ -27,71 +28,73 @@ async function primed(ms: number) {
   const db = database();
   const clock = { now: 0 };
   const deadlines = new CallDeadlines(db.sql, () => clock.now);
-  const first = deadlines.forProvider("a", 120_000);
-  await settle();
+  // The first call does not wait for the read it starts: the configured timeout stands until then.
+  expect(deadlines.forProvider("a", 120_000)).toBe(120_000);
   expect(db.pending.map((p) => p.provider)).toEqual(["a"]);
   db.pending.shift()!.answer(ms);
-  expect(await first).toBe(ms);
+  await settle();
+  expect(deadlines.forProvider("a", 120_000)).toBe(ms);
   return { db, clock, deadlines };
 }
 
 describe("the processor's view of a provider's call deadline", () => {
-  it("waits for the first read, then answers from it for 5 s without asking again", async () => {
+  it("never holds a call for the first read, then answers from it for 5 s without asking again", async () => {
     const { db, clock, deadlines } = await primed(6000);
     clock.now = 4999;
-    expect(await deadlines.forProvider("a", 120_000)).toBe(6000);
+    expect(deadlines.forProvider("a", 120_000)).toBe(6000);
     expect(db.pending).toHaveLength(0);
   });
 
   it("refreshes behind the calls after 5 s: the call gets the deadline it had, the next one the new", async () => {
     const { db, clock, deadlines } = await primed(6000);
     clock.now = 5000;
-    expect(await deadlines.forProvider("a", 120_000)).toBe(6000); // not held for the read
+    expect(deadlines.forProvider("a", 120_000)).toBe(6000); // not held for the read
     expect(db.pending).toHaveLength(1);
-    expect(await deadlines.forProvider("a", 120_000)).toBe(6000); // one read at a time
+    expect(deadlines.forProvider("a", 120_000)).toBe(6000); // one read at a time
     expect(db.pending).toHaveLength(1);
     db.pending.shift()!.answer(9000);
     await settle();
-    expect(await deadlines.forProvider("a", 120_000)).toBe(9000);
+    expect(deadlines.forProvider("a", 120_000)).toBe(9000);
   });
 
-  it("a first read the database does not answer within the wait leaves the configured timeout", async () => {
+  it("a read the database has not answered yet leaves the configured timeout, for as long as it takes", async () => {
     const db = database();
-    const deadlines = new CallDeadlines(db.sql, Date.now, 20);
-    expect(await deadlines.forProvider("a", 120_000)).toBe(120_000);
+    const deadlines = new CallDeadlines(db.sql, Date.now);
+    expect(deadlines.forProvider("a", 120_000)).toBe(120_000);
+    expect(deadlines.forProvider("a", 120_000)).toBe(120_000);
+    expect(db.pending).toHaveLength(1);
     db.pending.shift()!.answer(5000);
     await settle();
-    expect(await deadlines.forProvider("a", 120_000)).toBe(5000);
+    expect(deadlines.forProvider("a", 120_000)).toBe(5000);
   });
 
   it("a failed read keeps what was known; the configured timeout caps whatever the database says", async () => {
     const { db, clock, deadlines } = await primed(7000);
     clock.now = 6000;
-    await deadlines.forProvider("a", 120_000);
+    deadlines.forProvider("a", 120_000);
     db.pending.shift()!.answer(new Error("connection refused"));
     await settle();
-    expect(await deadlines.forProvider("a", 120_000)).toBe(7000);
-    expect(await deadlines.forProvider("a", 3000)).toBe(3000);
+    expect(deadlines.forProvider("a", 120_000)).toBe(7000);
+    expect(deadlines.forProvider("a", 3000)).toBe(3000);
   });
 
-  it("an invocation reads the deadlines of the providers it starts with in one query; their first calls wait for it, not for reads of their own", async () => {
+  it("an invocation reads the deadlines of the providers it starts with in one query; their calls read nothing of their own", async () => {
     const db = database();
     const clock = { now: 0 };
     const deadlines = new CallDeadlines(db.sql, () => clock.now);
     deadlines.prefetch(["a", "b"]);
     expect(db.pending.map((p) => p.provider)).toEqual([["a", "b"]]);
-    const first = deadlines.forProvider("a", 120_000);
-    const other = deadlines.forProvider("b", 3000);
-    await settle();
+    expect(deadlines.forProvider("a", 120_000)).toBe(120_000); // not held for it
     expect(db.pending).toHaveLength(1); // no read of their own
     db.pending.shift()!.answer([{ provider: "a", ms: 6000 }, { provider: "b", ms: 8000 }]);
-    expect(await first).toBe(6000);
-    expect(await other).toBe(3000); // the configured timeout still caps it
+    await settle();
+    expect(deadlines.forProvider("a", 120_000)).toBe(6000);
+    expect(deadlines.forProvider("b", 3000)).toBe(3000); // the configured timeout still caps it
     deadlines.prefetch(["a", "c"]); // only what is not known yet
     expect(db.pending.map((p) => p.provider)).toEqual([["c"]]);
     // Refreshed per provider after 5 s, as after any first read.
     clock.now = 5000;
-    expect(await deadlines.forProvider("a", 120_000)).toBe(6000);
+    expect(deadlines.forProvider("a", 120_000)).toBe(6000);
     expect(db.pending.map((p) => p.provider)).toEqual([["c"], "a"]);
   });
 
@@ -100,6 +103,7 @@ describe("the processor's view of a provider's call deadline", () => {
     const deadlines = new CallDeadlines(db.sql, Date.now);
     deadlines.prefetch(["a"]);
     db.pending.shift()!.answer(new Error("connection refused"));
-    expect(await deadlines.forProvider("a", 120_000)).toBe(120_000);
+    await settle();
+    expect(deadlines.forProvider("a", 120_000)).toBe(120_000);
   });
 });
