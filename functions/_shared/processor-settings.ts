@@ -19,7 +19,11 @@ export interface ProcessorSettings {
    * than at 500 ms (BENCHMARKS.md), and the calls a retiring worker holds carry the pace further
    * into the gap before its successor claims. */
   claimAheadMs: number;
-  /** Provider calls this invocation keeps in flight at most, all lanes together. */
+  /** Tasks this invocation holds at once, all lanes together: calls in flight and calls claimed
+   * ahead, waiting for their turn (up to claimAheadMs of each provider's pace). The fleet is sized
+   * for processor_in_flight_per_invocation (64) calls in flight each; the slots hold half as many
+   * again for the turns, or a lane runs out of slots before its pace (a provider with no limit
+   * settled at 12-13 calls in flight where it serves 15, BENCHMARKS.md). */
   maxInFlight: number;
   /** Tasks one invocation starts at most: its CPU budget over the CPU one task costs. */
   taskBudget: number;
@@ -55,7 +59,7 @@ export function processorSettingsFromEnv(): ProcessorSettings {
     hardDeadlineMs: readIntEnv("DAYBREAK_PROCESSOR_HARD_DEADLINE_MS", Math.max(budgetMs + 25_000, 145_000), budgetMs),
     claimBatchSize: readIntEnv("DAYBREAK_TASK_CLAIM_BATCH", 16, 1),
     claimAheadMs: Math.min(readIntEnv("DAYBREAK_CLAIM_AHEAD_MS", 1000, 0), 1000),
-    maxInFlight: readIntEnv("DAYBREAK_PROCESSOR_MAX_IN_FLIGHT", 64, 1),
+    maxInFlight: readIntEnv("DAYBREAK_PROCESSOR_MAX_IN_FLIGHT", 96, 1),
     taskBudget: Math.max(1, Math.floor((cpuBudgetMs * 1000) / cpuUsPerTask)),
     cpuHandoverMs: Math.round(cpuBudgetMs * 0.8),
     roundSize: readIntEnv("DAYBREAK_ROUND_SIZE", 64, 1),

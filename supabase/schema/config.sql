@@ -124,7 +124,7 @@ REVOKE ALL ON FUNCTION scheduler.jsonb_sum_counts(a jsonb, b jsonb) FROM PUBLIC;
 -- pace_target_recovery_percent_per_second = 0.1: a provider's share of its limit, lowered by the 429s of a short window, recovers by this many points per second since its last 429 (to pace_target_percent)
 -- pace_unknown_requests_per_minute = 300: rate ceiling for a provider with no configured or learned limit (AIMD finds the real one)
 -- pending_grace_seconds = 45: a pending batch job this long after planning with no processor is stale
--- processor_in_flight_per_invocation = 64: provider calls one processor invocation keeps in flight at most
+-- processor_in_flight_per_invocation = 64: provider calls in flight one processor invocation is counted for when the fleet is sized (its slots, DAYBREAK_PROCESSOR_MAX_IN_FLIGHT, also hold the calls waiting for their turn)
 -- processor_kick_grace_seconds = 30: a kicked processor that has not started after this long no longer counts as part of the fleet
 -- retention_days = 30: scheduler_runs, cron_ticks and cron.job_run_details older than this are pruned
 -- stale_heartbeat_seconds = 20: a processor (and its batch jobs) silent this long (4 heartbeats) is lost
