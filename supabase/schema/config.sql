@@ -117,7 +117,9 @@ REVOKE ALL ON FUNCTION scheduler.jsonb_sum_counts(a jsonb, b jsonb) FROM PUBLIC;
 -- pace_probe_additive_percent_per_second = 1: after slow start, the probed pace grows by this share of itself per second while the work presses
 -- pace_probe_backoff_percent = 90: probing: a 429 multiplies the probed pace by this (or sets it to what got through, when lower)
 -- pace_probe_burst_ms = 100: the burst (bucket capacity, in ms of the pace) while a provider's request limit is unknown
+-- pace_probe_capacity_share_percent = 92: after slow start, the probed pace of a provider that never refused a call climbs at pace_probe_queueing_additive_percent_per_second up to this share of its capacity as read (the most it delivered over 10 s while it queued), then at pace_probe_near_capacity_percent_per_second
 -- pace_probe_growth_per_second = 1.5: slow start: a provider with no known request limit has its pace multiplied by this each second while the work presses and nothing refuses
+-- pace_probe_near_capacity_percent_per_second = 0.3: after slow start, the probed pace of a provider that never refused a call grows by this share of itself per second once at pace_probe_capacity_share_percent of its capacity as read (near it, a queue grows with every second of climb)
 -- pace_probe_queueing_additive_percent_per_second = 3: after slow start, the probed pace of a provider that never refused a call grows by this share of itself per second while the work presses (past its limit it queues: latency, not refusals)
 -- pace_recovery_percent_per_second = 0.5: after a backoff the rate recovers by this share of the limit per second
 -- pace_target_percent = 97: share of a provider's limit the pacer aims at

@@ -36,7 +36,12 @@ begin
   if v_pace.pressed_at is null or v_pace.pressed_at < v_pace.probe_at
      or v_pace.bucket_at is null
      or v_pace.bucket + v_refill > greatest(1.5, v_per_ms * scheduler.config_int('pace_probe_burst_ms')) + 0.1 * v_refill
-     or v_pace.paused_until > p_now or v_pace.queueing or v_seconds <= 0 then
+     or v_pace.paused_until > p_now or v_pace.queueing or v_seconds <= 0
+     -- After slow start a provider that never refused a call holds its pace once its latency rose
+     -- half of what reads as queueing: past its capacity the queue grows with every second of climb.
+     or (v_pace.probe_phase = 'steady' and v_pace.rate_limited_total = 0
+         and v_pace.latency_ms_ewma > v_pace.latency_floor_ms
+                                      * (1 + scheduler.config_num('pace_latency_rise_after_slow_start_percent') / 200.0)) then
     update scheduler.provider_pace set probe_at = p_now where provider = p_provider;
     return;
   end if;
@@ -48,7 +53,9 @@ begin
      set probe_rpm = greatest(probe_rpm, least(v_ceiling,
                        case when probe_phase = 'slow_start'
                             then probe_rpm * power(scheduler.config_num('pace_probe_growth_per_second'), v_seconds)
-                            else probe_rpm * (1 + scheduler.config_num(case when rate_limited_total = 0
+                            else probe_rpm * (1 + scheduler.config_num(case when rate_limited_total = 0 and probe_rpm >= scheduler.config_num('pace_probe_capacity_share_percent') / 100.0 * probe_queued_rpm
+                                                                            then 'pace_probe_near_capacity_percent_per_second'
+                                                                            when rate_limited_total = 0
                                                                             then 'pace_probe_queueing_additive_percent_per_second'
                                                                             else 'pace_probe_additive_percent_per_second' end)
                                                   / 100.0 * v_seconds) end)),

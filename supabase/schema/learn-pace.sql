@@ -191,19 +191,21 @@ begin
                                  else p.target_percent end,
            -- Probing: a 429 or queueing (latency up) sets the probe to what got through (when enough
            -- did to say; else a 429 takes pace_probe_backoff_percent off it and queueing leaves it);
-           -- queueing, to 90 % of it, so the queue it built drains (by 15 % at most after slow start).
+           -- queueing, to 90 % of the last 3 s however far above them it ran, so the queue it built
+           -- drains. Nothing comes back when it has: the climb (grow_probe) starts from there.
            probe_rpm = case
                          when v_known_rpm is not null or p.probe_rpm is null then p.probe_rpm
                          when f.rate_limited > 0 and v_first_reaction
                            then greatest(1.0, least(p.probe_rpm * scheduler.config_num('pace_probe_backoff_percent') / 100.0,
                                                     v_window_rpm * v_share))
-                         when v_never_refused and v_queueing and not p.queueing and p.probe_phase = 'slow_start'
-                           then greatest(1.0, least(p.probe_rpm, v_recent_rpm * 0.9))
                          when v_never_refused and v_queueing and not p.queueing
-                           then greatest(1.0, p.probe_rpm * 0.85, least(p.probe_rpm, v_recent_rpm * 0.9))
-                         -- The queue drained: the tenth held back for it is given back.
-                         when v_never_refused and not v_queueing and p.queueing then p.probe_rpm / 0.9
+                           then greatest(1.0, least(p.probe_rpm, v_recent_rpm * 0.9))
                          else p.probe_rpm end,
+           -- Its capacity as read: while it queues it delivers all it can, so the most over any 10 s
+           -- of the episode; slow start's episode starts afresh (its first 10 s are mostly the climb).
+           probe_queued_rpm = case when v_known_rpm is not null or p.probe_rpm is null or not v_never_refused or not v_queueing then p.probe_queued_rpm
+                                   when p.probe_phase = 'slow_start' and not p.queueing then coalesce(v_window_rpm, v_recent_rpm)
+                                   else greatest(p.probe_queued_rpm, v_window_rpm) end,
            probe_phase = case when v_leaves_slow_start then 'steady' else p.probe_phase end,
            backoff_at = case when f.rate_limited > 0 and v_first_reaction then p_now else p.backoff_at end,
            queueing = v_queueing and v_never_refused,

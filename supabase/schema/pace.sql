@@ -125,6 +125,7 @@ CREATE TABLE scheduler.provider_pace (
     token_bucket double precision,
     token_bucket_at timestamp with time zone,
     limit_known_at timestamp with time zone,
+    probe_queued_rpm double precision,
     CONSTRAINT provider_pace_backoff_factor_check CHECK (((backoff_factor > (0)::double precision) AND (backoff_factor <= (1)::double precision))),
     CONSTRAINT provider_pace_probe_phase_check CHECK ((probe_phase = ANY (ARRAY['slow_start'::text, 'steady'::text]))),
     CONSTRAINT provider_pace_target_percent_check CHECK (((target_percent > (0)::double precision) AND (target_percent <= (100)::double precision)))
@@ -133,6 +134,10 @@ CREATE TABLE scheduler.provider_pace (
 -- Name: COLUMN provider_pace.limit_known_at; Type: COMMENT; Schema: scheduler
 
 COMMENT ON COLUMN scheduler.provider_pace.limit_known_at IS 'When headers first stated a limit (learned_*): what got through before it was paced by the probe, not the limit';
+
+-- Name: COLUMN provider_pace.probe_queued_rpm; Type: COMMENT; Schema: scheduler
+
+COMMENT ON COLUMN scheduler.provider_pace.probe_queued_rpm IS 'A provider that never refused a call, found by its latency: the most it delivered over any 10 s while it queued (calls a minute), its capacity as read; the probe climbs slowly near it';
 
 -- Name: provider_run_stats; Type: TABLE; Schema: scheduler
 

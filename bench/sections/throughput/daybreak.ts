@@ -14,7 +14,7 @@ import { cpuMark, cpuShareSince } from "../../lib/cpu.ts";
 import { analyzeSchemas, clearRunState, databaseUrl, type Sql } from "../../lib/db.ts";
 import type { MockProcess } from "../../../harness/mock-provider/process.ts";
 import { inMemoryProvider } from "./in-memory-provider.ts";
-import type { ThroughputSample } from "./types.ts";
+import type { DuplicateCauses, ThroughputSample } from "./types.ts";
 
 const HOUR_MS = 3_600_000;
 
@@ -61,7 +61,8 @@ export async function runDaybreakPass(sql: Sql, o: DaybreakRunOptions): Promise<
       seconds,
       tasksPerSecond: tasks / seconds,
       cpu: cpuShare,
-      duplicates: check.duplicates + calledTwice,
+      duplicates: check.causes.extraResults + check.causes.refusedCompletions + calledTwice,
+      duplicateCauses: { ...check.causes, repeatedCalls: calledTwice },
       missing: tasks - check.results,
       runsLeftRunning: check.leftRunning ? 1 : 0,
     };
@@ -89,7 +90,7 @@ async function runWorker(pool: Sql, o: DaybreakRunOptions, worker: string, fetch
 
 interface RunCheck {
   results: number;
-  duplicates: number;
+  causes: Omit<DuplicateCauses, "repeatedCalls">;
   /** Every batch job ended but the run was still `running` (left for the reconciler to close). */
   leftRunning: boolean;
 }
@@ -109,5 +110,16 @@ async function verifyRun(sql: Sql, runId: string): Promise<RunCheck> {
   if (r.unfinished > 0 || r.live_jobs > 0) throw new Error(`daybreak run ${runId}: ${r.unfinished} unfinished tasks, ${r.live_jobs} live jobs`);
   const leftRunning = r.status === "running";
   if (leftRunning) await sql`select scheduler.finalize_run(${runId}::uuid)`;
-  return { results: r.distinct_tasks, duplicates: r.results - r.distinct_tasks + r.prevented, leftRunning };
+  const reattempted = await sql<{ error: string; n: number }[]>`
+    select coalesce(left(last_error, 80), 'no error recorded') as error, count(*)::int as n from scheduler.batch_tasks
+     where run_id = ${runId} and attempts > 1 group by 1 order by 2 desc limit 5`;
+  return {
+    results: r.distinct_tasks,
+    causes: {
+      extraResults: r.results - r.distinct_tasks,
+      refusedCompletions: r.prevented,
+      reattemptedBy: Object.fromEntries(reattempted.map((x) => [x.error, x.n])),
+    },
+    leftRunning,
+  };
 }

@@ -12,7 +12,7 @@ import { runDaybreakPass, variantLabel } from "./daybreak.ts";
 import { runGraphileWorker } from "./graphile-worker.ts";
 import { runPgBoss } from "./pg-boss.ts";
 import { runPgbench, type PgbenchSample } from "./pgbench.ts";
-import type { ThroughputSample } from "./types.ts";
+import type { DuplicateCauses, ThroughputSample } from "./types.ts";
 
 export interface ThroughputRow {
   system: string;
@@ -21,6 +21,8 @@ export interface ThroughputRow {
   medianTasksPerSecond: number;
   samplesTasksPerSecond: number[];
   duplicates: number;
+  /** daybreak only: what `duplicates` sums over the passes, and why tasks were attempted again. */
+  duplicateCauses?: DuplicateCauses;
   missing: number;
   /** Median cores busy during the passes: the worker process and the Postgres cluster. */
   cpu: { node: number; postgres: number | null };
@@ -69,6 +71,7 @@ export async function benchThroughput(sql: Sql, s: ThroughputSizes): Promise<{ r
           const runKey = `2026-01-${String((++pass % 28) + 1).padStart(2, "0")}`;
           const sample = await runDaybreakPass(sql, { ...variant, workers, runKey, mock });
           log(`${variantLabel(variant)} workers=${workers} claim=${variant.claimBatch}: ${Math.round(sample.tasksPerSecond)} tasks/s (${sample.seconds.toFixed(2)} s)`);
+          if (sample.duplicates > 0) log(`  counted as duplicates: ${JSON.stringify(sample.duplicateCauses)}`);
           samples.push(sample);
         }
       }
@@ -98,6 +101,13 @@ export async function benchThroughput(sql: Sql, s: ThroughputSizes): Promise<{ r
   return { result, report: render(result) };
 }
 
+function sumCauses(all: DuplicateCauses[]): DuplicateCauses {
+  const reattemptedBy: Record<string, number> = {};
+  for (const c of all) for (const [error, n] of Object.entries(c.reattemptedBy)) reattemptedBy[error] = (reattemptedBy[error] ?? 0) + n;
+  const sum = (pick: (c: DuplicateCauses) => number) => all.reduce((n, c) => n + pick(c), 0);
+  return { extraResults: sum((c) => c.extraResults), refusedCompletions: sum((c) => c.refusedCompletions), repeatedCalls: sum((c) => c.repeatedCalls), reattemptedBy };
+}
+
 function aggregate(samples: ThroughputSample[]): ThroughputRow[] {
   const groups = new Map<string, ThroughputSample[]>();
   for (const sample of samples) {
@@ -111,6 +121,7 @@ function aggregate(samples: ThroughputSample[]): ThroughputRow[] {
     medianTasksPerSecond: round(median(g.map((x) => x.tasksPerSecond)), 0),
     samplesTasksPerSecond: g.map((x) => round(x.tasksPerSecond, 0)),
     duplicates: g.reduce((n, x) => n + x.duplicates, 0),
+    ...(g[0]!.duplicateCauses ? { duplicateCauses: sumCauses(g.map((x) => x.duplicateCauses!)) } : {}),
     missing: g.reduce((n, x) => n + x.missing, 0),
     runsLeftRunning: g.reduce((n, x) => n + (x.runsLeftRunning ?? 0), 0),
     cpu: {

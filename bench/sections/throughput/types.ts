@@ -17,6 +17,19 @@ export interface ThroughputSample {
   cpu: CpuShare;
   /** daybreak only: passes whose run stayed `running` after its last batch job ended. */
   runsLeftRunning?: number;
+  /** daybreak only: what `duplicates` sums, and why tasks took more than one attempt. */
+  duplicateCauses?: DuplicateCauses;
+}
+
+export interface DuplicateCauses {
+  /** Results beyond one per task (the guarantee: never more than 0). */
+  extraResults: number;
+  /** Completions the SQL refused (a fenced attempt, an answer already recorded). */
+  refusedCompletions: number;
+  /** Tasks the provider was called for more than once. */
+  repeatedCalls: number;
+  /** Tasks that took more than one attempt, by their last error (the commonest few). */
+  reattemptedBy: Record<string, number>;
 }
 
 /** Counts executions per job id; `done` resolves once every one of `total` ids ran. */
